@@ -1,0 +1,10 @@
+//! `sslp`: a declarative pipeline language for self-supervised learning
+//! experiments on images, and its interpreter.
+//!
+//! The crate is layered in one direction (see `ARCHITECTURE` in the README):
+//! [`lang`] reads and checks source text, [`plan`] lowers a checked program
+//! into a DAG of content-addressed steps. Nothing in [`lang`] touches the
+//! file system except through the [`lang::Loader`] the caller provides.
+
+pub mod lang;
+pub mod plan;

@@ -1,0 +1,1 @@
+//! Lowering a checked program into a DAG of content-addressed steps.
