@@ -7,4 +7,5 @@
 //! file system except through the [`lang::Loader`] the caller provides.
 
 pub mod lang;
+pub mod cli;
 pub mod plan;

@@ -391,30 +391,41 @@ impl Arg {
 impl Expr {
     /// Zeroes every span in this expression.
     pub fn clear_spans(&mut self) {
-        self.span = Span::default();
+        self.set_spans(Span::default());
+    }
+
+    /// Sets every span in this expression to `span` (for defaults written in the registry).
+    pub fn set_spans(&mut self, span: Span) {
+        self.span = span;
         match &mut self.kind {
             ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) => {}
             ExprKind::Range(a, b) => {
-                a.clear_spans();
-                b.clear_spans();
+                a.set_spans(span);
+                b.set_spans(span);
             }
-            ExprKind::List(xs) | ExprKind::Concat(xs) => xs.iter_mut().for_each(Expr::clear_spans),
+            ExprKind::List(xs) | ExprKind::Concat(xs) => xs.iter_mut().for_each(|x| x.set_spans(span)),
             ExprKind::Call { callee, args } => {
-                callee.clear_span();
-                args.iter_mut().for_each(Arg::clear_spans);
+                callee.span = span;
+                for a in args.iter_mut() {
+                    a.span = span;
+                    if let Some(n) = &mut a.name {
+                        n.span = span;
+                    }
+                    a.value.set_spans(span);
+                }
             }
-            ExprKind::Path(p) => p.iter_mut().for_each(Ident::clear_span),
-            ExprKind::Sweep(Sweep::List(xs)) => xs.iter_mut().for_each(Expr::clear_spans),
+            ExprKind::Path(p) => p.iter_mut().for_each(|i| i.span = span),
+            ExprKind::Sweep(Sweep::List(xs)) => xs.iter_mut().for_each(|x| x.set_spans(span)),
             ExprKind::Sweep(Sweep::Range { lo, hi, step }) => {
-                lo.clear_spans();
-                hi.clear_spans();
+                lo.set_spans(span);
+                hi.set_spans(span);
                 if let Some(s) = step {
-                    s.clear_spans();
+                    s.set_spans(span);
                 }
             }
             ExprKind::Prob { op, p } => {
-                op.clear_spans();
-                p.clear_spans();
+                op.set_spans(span);
+                p.set_spans(span);
             }
         }
     }

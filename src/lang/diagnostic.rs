@@ -25,8 +25,6 @@ pub enum Code {
     ImportRead,
     /// `use` names something the module does not declare.
     ImportUnknownName,
-    /// Modules import each other in a loop.
-    ImportCycle,
     /// Two declarations (or imports) bind the same name.
     DuplicateName,
     /// A name is used but never declared.
@@ -77,7 +75,6 @@ impl Code {
             Code::ImportUnknownModule => "sslp::import::unknown_module",
             Code::ImportRead => "sslp::import::read",
             Code::ImportUnknownName => "sslp::import::unknown_name",
-            Code::ImportCycle => "sslp::import::cycle",
             Code::DuplicateName => "sslp::check::duplicate_name",
             Code::UndefinedName => "sslp::check::undefined_name",
             Code::UnknownKind => "sslp::check::unknown_kind",

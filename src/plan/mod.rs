@@ -1,1 +1,99 @@
 //! Lowering a checked program into a DAG of content-addressed steps.
+//!
+//! Each [`Step`] has a kind, canonical parameters, named inputs and a
+//! [`Key`]: a blake3 hash of `(kind, version, params, input keys)`. Sweeps
+//! expand into arms here; steps identical across arms are one node, so a
+//! pretraining shared by ten label fractions appears (and runs) once.
+
+mod expand;
+pub mod diff;
+pub mod render;
+pub mod value;
+
+use crate::lang::Diagnostic;
+use crate::lang::hir::Program;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+use std::collections::BTreeMap;
+pub use value::{Key, Value};
+
+/// One unit of work, identified by the hash of everything it depends on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Content key.
+    pub key: Key,
+    /// Step kind: `dataset`, `split`, `offline_augment`, `pretrain`, `features`, `label_subset`, `knn`, ...
+    pub kind: String,
+    /// The declaration it comes from.
+    pub decl: String,
+    /// Code version of the kind (part of the key).
+    pub version: u32,
+    /// Canonical parameters (part of the key).
+    pub params: BTreeMap<String, Value>,
+    /// Execution-only settings (device, checkpoint cadence): not part of the key.
+    pub exec: BTreeMap<String, Value>,
+    /// Named inputs: other steps' keys (part of the key).
+    pub inputs: BTreeMap<String, Key>,
+    /// Where this step sits in the design, e.g. `ssl/pretrain[method=byol]`; several when arms share it.
+    pub sites: Vec<String>,
+    /// Indices of the arms whose lineage contains this step.
+    pub arms: Vec<usize>,
+}
+
+/// One arm of the experiment grid: an evaluation (or a pretraining run nothing evaluates) under one assignment of its swept values.
+#[derive(Debug, Clone, Serialize)]
+pub struct Arm {
+    /// Stable readable name: `lin[method=byol,policy=sgd_only]`.
+    pub name: String,
+    /// The declaration.
+    pub decl: String,
+    /// Swept parameter -> value label, in axis order.
+    pub axes: Vec<(String, String)>,
+    /// The arm's final step.
+    pub output: Key,
+    /// Every step the arm needs, in topological order.
+    pub lineage: Vec<Key>,
+}
+
+/// The lowered program.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Steps in topological order (inputs first).
+    pub steps: Vec<Step>,
+    /// The arms.
+    pub arms: Vec<Arm>,
+    /// The DAG: node weights index `steps`; edges go from input to consumer, weighted by input name.
+    pub graph: DiGraph<usize, String>,
+    /// Pipeline settings that do not enter keys (device), for display.
+    pub device: String,
+    /// Base seed.
+    pub seed: i64,
+    index: BTreeMap<Key, usize>,
+}
+
+impl Plan {
+    /// A step by key.
+    pub fn step(&self, key: &Key) -> Option<&Step> {
+        self.index.get(key).map(|&i| &self.steps[i])
+    }
+
+    /// The graph node of a step.
+    pub fn node(&self, key: &Key) -> Option<NodeIndex> {
+        self.index.get(key).map(|&i| NodeIndex::new(i))
+    }
+
+    /// Number of steps of each kind, sorted by kind.
+    pub fn counts_by_kind(&self) -> BTreeMap<&str, usize> {
+        let mut counts = BTreeMap::new();
+        for s in &self.steps {
+            *counts.entry(s.kind.as_str()).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// Lowers a checked program. Problems found while expanding (views that do
+/// not fit a method, an exclude that removes every arm) are diagnostics.
+pub fn plan(program: &Program) -> (Option<Plan>, Vec<Diagnostic>) {
+    expand::plan(program)
+}

@@ -1,0 +1,897 @@
+//! Sweep expansion and step construction.
+//!
+//! The arms of a declaration are the cross product of the sweeps reachable
+//! from it (its own and those of everything it refers to), with `zip`ped
+//! sweeps advancing together and `exclude`d combinations dropped. While a
+//! declaration is evaluated under one assignment, the planner records which
+//! sweeps were actually read; two assignments that agree on every sweep read
+//! are the same arm (a temperature sweep inside `simclr(...)` does not
+//! multiply the `byol` arms). Step-producing declarations are memoised per
+//! assignment of their own reachable sweeps, and steps are deduplicated by
+//! key, so shared work is one node.
+
+use super::value::{Key, Value, step_key};
+use super::{Arm, Plan, Step};
+use crate::lang::ast::DeclKind;
+use crate::lang::diagnostic::{Code, Diagnostic};
+use crate::lang::hir::*;
+use crate::lang::registry::{self, Info};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Arms per declaration beyond which planning stops with a diagnostic.
+const MAX_ARMS: usize = 1_000_000;
+
+pub(super) fn plan(program: &Program) -> (Option<Plan>, Vec<Diagnostic>) {
+    let mut p = Planner::new(program);
+    let mut arms = vec![];
+    let evaluated: BTreeSet<DeclId> = program
+        .decls
+        .iter()
+        .filter(|d| d.kind == DeclKind::Evaluate)
+        .flat_map(|d| d.refs.iter().copied())
+        .collect();
+    for (id, decl) in program.decls.iter().enumerate() {
+        if decl.file != program.root || !decl.is_step() {
+            continue;
+        }
+        let Some(list) = p.arms_of(id) else { continue };
+        let is_arm = decl.kind == DeclKind::Evaluate || (decl.kind == DeclKind::Pretrain && !evaluated.contains(&id));
+        if is_arm {
+            arms.extend(list.iter().cloned());
+        }
+    }
+    if p.diags.iter().any(Diagnostic::is_error) {
+        return (None, p.diags);
+    }
+    let diags = std::mem::take(&mut p.diags);
+    (Some(p.finish(arms)), diags)
+}
+
+#[derive(Clone)]
+struct ArmOut {
+    name: String,
+    decl: String,
+    axes: Vec<(String, String)>,
+    output: Key,
+}
+
+struct Planner<'p> {
+    prog: &'p Program,
+    steps: Vec<Step>,
+    index: HashMap<Key, usize>,
+    /// (decl, assignment restricted to its reachable sweeps) -> (output, sweeps read).
+    memo: HashMap<(DeclId, Vec<(SweepId, usize)>), (Value, BTreeSet<SweepId>)>,
+    reach: HashMap<DeclId, Vec<SweepId>>,
+    arms_memo: HashMap<DeclId, Option<Vec<ArmOut>>>,
+    diags: Vec<Diagnostic>,
+    reported: BTreeSet<(u32, u32, &'static str)>,
+}
+
+/// The current assignment of sweep values and the sweeps read so far.
+struct Ctx<'a> {
+    assign: &'a HashMap<SweepId, usize>,
+    used: RefCell<BTreeSet<SweepId>>,
+}
+
+impl<'p> Planner<'p> {
+    fn new(prog: &'p Program) -> Self {
+        Planner {
+            prog,
+            steps: vec![],
+            index: HashMap::new(),
+            memo: HashMap::new(),
+            reach: HashMap::new(),
+            arms_memo: HashMap::new(),
+            diags: vec![],
+            reported: BTreeSet::new(),
+        }
+    }
+
+    fn report(&mut self, d: Diagnostic, tag: &'static str) {
+        // One diagnostic per place and problem, however many arms hit it.
+        if self.reported.insert((d.primary.span.file.0, d.primary.span.start, tag)) {
+            self.diags.push(d);
+        }
+    }
+
+    // ------------------------------------------------------------ axes
+
+    /// Sweeps reachable from a declaration, in the order a reader meets them.
+    fn reachable(&mut self, id: DeclId) -> Vec<SweepId> {
+        if let Some(r) = self.reach.get(&id) {
+            return r.clone();
+        }
+        let mut out = vec![];
+        let mut seen_decls = BTreeSet::new();
+        self.collect_sweeps(&self.prog.decls[id].value, &mut out, &mut seen_decls, id);
+        self.reach.insert(id, out.clone());
+        out
+    }
+
+    fn collect_sweeps(&self, h: &HExpr, out: &mut Vec<SweepId>, seen: &mut BTreeSet<DeclId>, owner: DeclId) {
+        seen.insert(owner);
+        match h {
+            HExpr::Sweep(s) => {
+                if !out.contains(s) {
+                    out.push(*s);
+                }
+                for a in &self.prog.sweeps[*s].alts {
+                    self.collect_sweeps(a, out, seen, owner);
+                }
+            }
+            HExpr::Ref(d) | HExpr::Member(d, _) => {
+                if seen.insert(*d) {
+                    self.collect_sweeps(&self.prog.decls[*d].value, out, seen, *d);
+                }
+            }
+            HExpr::Call(c) => c.args.iter().for_each(|a| self.collect_sweeps(a, out, seen, owner)),
+            HExpr::List(xs) | HExpr::Policy(xs) => xs.iter().for_each(|a| self.collect_sweeps(a, out, seen, owner)),
+            HExpr::Prob(a, b) => {
+                self.collect_sweeps(a, out, seen, owner);
+                self.collect_sweeps(b, out, seen, owner);
+            }
+            _ => {}
+        }
+    }
+
+    /// Declarations reachable from `id` (itself included).
+    fn reachable_decls(&self, id: DeclId) -> BTreeSet<DeclId> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![id];
+        while let Some(d) = stack.pop() {
+            if seen.insert(d) {
+                stack.extend(self.prog.decls[d].refs.iter().copied());
+            }
+        }
+        seen
+    }
+
+    // ------------------------------------------------------------ arms
+
+    fn arms_of(&mut self, id: DeclId) -> Option<Vec<ArmOut>> {
+        if let Some(a) = self.arms_memo.get(&id) {
+            return a.clone();
+        }
+        let result = self.enumerate(id);
+        self.arms_memo.insert(id, result.clone());
+        result
+    }
+
+    fn enumerate(&mut self, id: DeclId) -> Option<Vec<ArmOut>> {
+        let prog = self.prog;
+        let decl = &prog.decls[id];
+        let axes = self.reachable(id);
+        let decls = self.reachable_decls(id);
+        // Zip groups via union-find over axis positions.
+        let mut parent: Vec<usize> = (0..axes.len()).collect();
+        fn find(p: &mut [usize], x: usize) -> usize {
+            let mut r = x;
+            while p[r] != r {
+                r = p[r];
+            }
+            p[x] = r;
+            r
+        }
+        let pos = |s: SweepId| axes.iter().position(|&a| a == s);
+        let mut excludes = vec![];
+        for &d in &decls {
+            for zip in &prog.decls[d].zips {
+                let members: Vec<usize> = zip.iter().filter_map(|&s| pos(s)).collect();
+                for w in members.windows(2) {
+                    let (a, b) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
+                    parent[b] = a;
+                }
+            }
+            excludes.extend(prog.decls[d].excludes.iter().cloned());
+        }
+        let mut groups: Vec<Vec<SweepId>> = vec![];
+        let mut group_of_root: HashMap<usize, usize> = HashMap::new();
+        for i in 0..axes.len() {
+            let r = find(&mut parent, i);
+            let g = *group_of_root.entry(r).or_insert_with(|| {
+                groups.push(vec![]);
+                groups.len() - 1
+            });
+            groups[g].push(axes[i]);
+        }
+        let lens: Vec<usize> = groups.iter().map(|g| prog.sweeps[g[0]].alts.len()).collect();
+        let total: f64 = lens.iter().map(|&l| l as f64).product();
+        if total > MAX_ARMS as f64 {
+            self.report(
+                Diagnostic::error(
+                    Code::PlanEmpty,
+                    decl.name_span,
+                    format!("`{}` expands to {total} arms; the limit is {MAX_ARMS}", decl.name),
+                    "too many arms",
+                )
+                .with_help("zip related sweeps or exclude combinations"),
+                "too_many",
+            );
+            return None;
+        }
+        let names = axis_names(prog, &axes);
+        let mut seen_arms: BTreeSet<Vec<(usize, usize)>> = BTreeSet::new();
+        let mut out = vec![];
+        let mut idx = vec![0usize; groups.len()];
+        let mut assign: HashMap<SweepId, usize> = HashMap::new();
+        loop {
+            assign.clear();
+            for (g, &i) in groups.iter().zip(&idx) {
+                for &s in g {
+                    assign.insert(s, i);
+                }
+            }
+            let excluded = excludes.iter().any(|rule| rule.iter().all(|(s, i)| assign.get(s) == Some(i)));
+            if !excluded {
+                let ctx = Ctx {
+                    assign: &assign,
+                    used: RefCell::new(BTreeSet::new()),
+                };
+                let output = self.step_decl(id, &ctx);
+                let used = ctx.used.into_inner();
+                let used_groups: Vec<(usize, usize)> = groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g.iter().any(|s| used.contains(s)))
+                    .map(|(gi, _)| (gi, idx[gi]))
+                    .collect();
+                if let Some(Value::Step(key, _)) = output
+                    && seen_arms.insert(used_groups.clone())
+                {
+                    let mut arm_axes = vec![];
+                    for (gi, i) in &used_groups {
+                        for &s in &groups[*gi] {
+                            arm_axes.push((names[&s].clone(), prog.sweeps[s].labels[*i].clone()));
+                        }
+                    }
+                    // Axis order: as met in the declaration.
+                    arm_axes.sort_by_key(|(n, _)| axes.iter().position(|s| &names[s] == n));
+                    let name = arm_name(&decl.name, &arm_axes);
+                    out.push(ArmOut {
+                        name,
+                        decl: decl.name.clone(),
+                        axes: arm_axes,
+                        output: key,
+                    });
+                }
+            }
+            // Odometer over groups.
+            let mut g = groups.len();
+            loop {
+                if g == 0 {
+                    if out.is_empty() && !self.diags.iter().any(Diagnostic::is_error) {
+                        self.report(
+                            Diagnostic::error(
+                                Code::PlanEmpty,
+                                decl.name_span,
+                                format!("`{}` has no arms left: every combination is excluded", decl.name),
+                                "no arms",
+                            )
+                            .with_help("remove an `exclude`"),
+                            "empty",
+                        );
+                    }
+                    return Some(out);
+                }
+                g -= 1;
+                idx[g] += 1;
+                if idx[g] < lens[g] {
+                    break;
+                }
+                idx[g] = 0;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ evaluation
+
+    fn eval(&mut self, h: &HExpr, ctx: &Ctx) -> Value {
+        match h {
+            HExpr::None => Value::Null,
+            HExpr::Int(v) => Value::Int(*v),
+            HExpr::Float(v) => Value::Float(*v),
+            HExpr::Bool(b) => Value::Bool(*b),
+            HExpr::Str(s) | HExpr::Enum(s) => Value::Str(s.clone()),
+            HExpr::Range(a, b) => Value::List(vec![Value::Float(*a), Value::Float(*b)]),
+            HExpr::List(xs) => Value::List(xs.iter().map(|x| self.eval(x, ctx)).collect()),
+            HExpr::Call(c) => {
+                let mut m = BTreeMap::new();
+                m.insert("type".to_string(), Value::Str(c.kind.name.to_string()));
+                for (p, a) in c.kind.params.iter().zip(&c.args) {
+                    let v = self.eval(a, ctx);
+                    if v != Value::Null {
+                        m.insert(p.name.to_string(), v);
+                    }
+                }
+                Value::Map(m)
+            }
+            HExpr::Sweep(s) => {
+                ctx.used.borrow_mut().insert(*s);
+                let i = ctx.assign.get(s).copied().unwrap_or(0);
+                let alt = &self.prog.sweeps[*s].alts[i];
+                self.eval(alt, ctx)
+            }
+            HExpr::Ref(d) => {
+                let decl = &self.prog.decls[*d];
+                if decl.is_step() {
+                    self.step_decl(*d, ctx).unwrap_or(Value::Null)
+                } else {
+                    self.eval(&decl.value, ctx)
+                }
+            }
+            HExpr::Member(d, m) => {
+                let decl = &self.prog.decls[*d];
+                match decl.kind {
+                    DeclKind::Split => match self.step_decl(*d, ctx) {
+                        Some(Value::Step(k, _)) => Value::Step(k, Some(m.clone())),
+                        _ => Value::Null,
+                    },
+                    _ => Value::Str(format!("{}.{m}", decl.name)),
+                }
+            }
+            HExpr::Prob(op, p) => {
+                let op = self.eval(op, ctx);
+                let p = self.eval(p, ctx);
+                match op {
+                    Value::Map(mut m) => {
+                        m.insert("p".into(), p);
+                        Value::Map(m)
+                    }
+                    other => other,
+                }
+            }
+            HExpr::Policy(items) => {
+                let mut out = vec![];
+                for item in items {
+                    match self.eval(item, ctx) {
+                        Value::List(xs) => out.extend(xs),
+                        Value::Null => {}
+                        v => out.push(v),
+                    }
+                }
+                Value::List(out)
+            }
+        }
+    }
+
+    /// The output of a step-producing declaration under the current assignment (memoised).
+    fn step_decl(&mut self, id: DeclId, ctx: &Ctx) -> Option<Value> {
+        let reach = self.reachable(id);
+        let restricted: Vec<(SweepId, usize)> = reach.iter().filter_map(|s| ctx.assign.get(s).map(|i| (*s, *i))).collect();
+        let memo_key = (id, restricted);
+        if let Some((v, used)) = self.memo.get(&memo_key) {
+            ctx.used.borrow_mut().extend(used.iter().copied());
+            return Some(v.clone());
+        }
+        let inner = Ctx {
+            assign: ctx.assign,
+            used: RefCell::new(BTreeSet::new()),
+        };
+        let decl = &self.prog.decls[id];
+        let value = self.eval(&decl.value, &inner);
+        let used = inner.used.into_inner();
+        let site_axes = self.site_axes(&used, ctx.assign);
+        let site = format!("{}[{}]", decl.name, site_axes);
+        let Value::Map(params) = value else {
+            return None;
+        };
+        let out = match decl.kind {
+            DeclKind::Dataset => self.simple_step("dataset", id, params, &site),
+            DeclKind::Split => {
+                let mut params = params;
+                params.remove("type");
+                self.fill_seed(&mut params);
+                self.simple_step("split", id, params, &site)
+            }
+            DeclKind::Pretrain => self.pretrain_step(id, params, &site),
+            DeclKind::Evaluate => self.eval_step(id, params, &site),
+            DeclKind::Report => self.report_step(id, params, &site),
+            _ => None,
+        };
+        let out = out.map(|k| Value::Step(k, None));
+        if let Some(v) = &out {
+            self.memo.insert(memo_key, (v.clone(), used.clone()));
+        }
+        ctx.used.borrow_mut().extend(used);
+        out
+    }
+
+    fn site_axes(&self, used: &BTreeSet<SweepId>, assign: &HashMap<SweepId, usize>) -> String {
+        let list: Vec<SweepId> = used.iter().copied().collect();
+        let names = axis_names(self.prog, &list);
+        let mut parts: Vec<String> = list
+            .iter()
+            .map(|s| {
+                let i = assign.get(s).copied().unwrap_or(0);
+                format!("{}={}", names[s], self.prog.sweeps[*s].labels[i])
+            })
+            .collect();
+        parts.sort();
+        parts.join(",")
+    }
+
+    fn fill_seed(&self, params: &mut BTreeMap<String, Value>) {
+        if !params.contains_key("seed") {
+            params.insert("seed".into(), Value::Int(self.prog.settings.seed));
+        }
+    }
+
+    /// Adds a step (or finds the identical one) and returns its key.
+    fn add_step(
+        &mut self,
+        kind: &str,
+        decl: DeclId,
+        version: u32,
+        params: BTreeMap<String, Value>,
+        exec: BTreeMap<String, Value>,
+        inputs: BTreeMap<String, Key>,
+        site: String,
+    ) -> Key {
+        let key = step_key(kind, version, &params, &inputs);
+        match self.index.get(&key) {
+            Some(&i) => {
+                let sites = &mut self.steps[i].sites;
+                if !sites.contains(&site) {
+                    sites.push(site);
+                }
+            }
+            None => {
+                self.index.insert(key, self.steps.len());
+                self.steps.push(Step {
+                    key,
+                    kind: kind.to_string(),
+                    decl: self.prog.decls[decl].name.clone(),
+                    version,
+                    params,
+                    exec,
+                    inputs,
+                    sites: vec![site],
+                    arms: vec![],
+                });
+            }
+        }
+        key
+    }
+
+    /// Moves step references out of the parameters into named inputs.
+    fn split_inputs(params: &mut BTreeMap<String, Value>) -> BTreeMap<String, Key> {
+        let mut inputs = BTreeMap::new();
+        let names: Vec<String> = params.keys().cloned().collect();
+        for name in names {
+            if let Some(Value::Step(k, port)) = params.get(&name).cloned() {
+                params.remove(&name);
+                inputs.insert(name.clone(), k);
+                if let Some(port) = port {
+                    params.insert(format!("{name}_part"), Value::Str(port));
+                }
+            }
+        }
+        inputs
+    }
+
+    fn version_of(name: &str) -> u32 {
+        registry::schema_named(name).map_or(1, |k| k.version)
+    }
+
+    fn simple_step(&mut self, kind: &str, id: DeclId, mut params: BTreeMap<String, Value>, site: &str) -> Option<Key> {
+        let version = match params.get("type").and_then(Value::as_str) {
+            Some(t) => Self::version_of(t),
+            None => Self::version_of(kind),
+        };
+        let inputs = Self::split_inputs(&mut params);
+        Some(self.add_step(kind, id, version, params, BTreeMap::new(), inputs, format!("{site}/{kind}")))
+    }
+
+    /// Separates execution-only parameters (not part of the key) per the schema.
+    fn split_exec(schema: &registry::Kind, params: &mut BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+        let mut exec = BTreeMap::new();
+        for p in schema.params.iter().filter(|p| !p.in_key) {
+            if let Some(v) = params.remove(p.name) {
+                exec.insert(p.name.to_string(), v);
+            }
+        }
+        exec
+    }
+
+    fn pretrain_step(&mut self, id: DeclId, mut params: BTreeMap<String, Value>, site: &str) -> Option<Key> {
+        let decl = &self.prog.decls[id];
+        let call = decl.call()?;
+        params.remove("type");
+        let mut exec = Self::split_exec(registry::pretrain(), &mut params);
+        exec.entry("device".into()).or_insert_with(|| Value::Str(self.prog.settings.device.clone()));
+        self.fill_seed(&mut params);
+        if !params.contains_key("precision") {
+            params.insert("precision".into(), Value::Str(self.prog.settings.precision.clone()));
+        }
+        // Views: normalise to a list of view specs, each with its own policy.
+        let run_policy = params.remove("policy");
+        let views = normalise_views(params.remove("views").unwrap_or(Value::Null), run_policy.as_ref());
+        let method = params.get("method").and_then(Value::as_map).cloned().unwrap_or_default();
+        let method_name = method.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+        self.check_views(call, &views, &method_name);
+        let data = params.get("data").cloned();
+        let mut inputs = Self::split_inputs(&mut params);
+        // Offline ops: computed once per image of the data, cached by content.
+        if let Some(Value::Step(data_key, port)) = &data {
+            let mut offline = BTreeMap::new();
+            for view in &views {
+                let Some(policy) = view.as_map().and_then(|v| v.get("policy")) else { continue };
+                let Value::List(ops) = policy else { continue };
+                for op in ops {
+                    let Some(m) = op.as_map() else { continue };
+                    let Some(kind) = m.get("type").and_then(Value::as_str).and_then(registry::kind_named) else {
+                        continue;
+                    };
+                    let Info::Op {
+                        offline: true,
+                        online_params,
+                    } = kind.info
+                    else {
+                        continue;
+                    };
+                    let mut op_params = m.clone();
+                    op_params.remove("p");
+                    for o in online_params {
+                        op_params.remove(*o);
+                    }
+                    let mut p = BTreeMap::new();
+                    p.insert("op".to_string(), Value::Map(op_params));
+                    if let Some(port) = port {
+                        p.insert("data_part".into(), Value::Str(port.clone()));
+                    }
+                    let mut i = BTreeMap::new();
+                    i.insert("data".to_string(), *data_key);
+                    let key = self.add_step(
+                        "offline_augment",
+                        id,
+                        kind.version,
+                        p,
+                        BTreeMap::new(),
+                        i,
+                        format!("{site}/offline_augment:{}", kind.name),
+                    );
+                    offline.insert(key, ());
+                }
+            }
+            for (n, key) in offline.keys().enumerate() {
+                inputs.insert(format!("offline_{n}"), *key);
+            }
+            // G-SimCLR: autoencoder -> pseudo-labels -> pretraining (a multi-step method).
+            if method_name == "g_simclr" {
+                let seed = params.get("seed").cloned().unwrap_or(Value::Int(0));
+                let mut ae = BTreeMap::new();
+                for (from, to) in [("ae_epochs", "epochs"), ("ae_latent", "latent"), ("noise_std", "noise_std")] {
+                    if let Some(v) = method.get(from) {
+                        ae.insert(to.to_string(), v.clone());
+                    }
+                }
+                ae.insert("seed".into(), seed.clone());
+                if let Some(port) = port {
+                    ae.insert("data_part".into(), Value::Str(port.clone()));
+                }
+                let mut ae_in = BTreeMap::new();
+                ae_in.insert("data".to_string(), *data_key);
+                let ae_key = self.add_step(
+                    "autoencoder",
+                    id,
+                    1,
+                    ae,
+                    BTreeMap::new(),
+                    ae_in.clone(),
+                    format!("{site}/autoencoder"),
+                );
+                let mut pl = BTreeMap::new();
+                pl.insert("clusters".into(), method.get("clusters").cloned().unwrap_or(Value::Int(10)));
+                pl.insert("seed".into(), seed);
+                ae_in.insert("autoencoder".to_string(), ae_key);
+                let pl_key = self.add_step(
+                    "pseudo_labels",
+                    id,
+                    1,
+                    pl,
+                    BTreeMap::new(),
+                    ae_in,
+                    format!("{site}/pseudo_labels"),
+                );
+                inputs.insert("pseudo_labels".into(), pl_key);
+            }
+        }
+        params.insert("views".into(), Value::List(views));
+        // MoCo v2: the queue must be a multiple of the batch (keys are enqueued per batch).
+        if method_name == "moco"
+            && method.get("version").and_then(Value::as_str) == Some("v2")
+            && let (Some(q), Some(b)) = (
+                method.get("queue").and_then(Value::as_f64),
+                params.get("batch").and_then(Value::as_f64),
+            )
+            && q > 0.0
+            && b > 0.0
+            && q % b != 0.0
+        {
+            let span = call.arg_span("batch");
+            self.report(
+                Diagnostic::error(
+                    Code::ViewMismatch,
+                    span,
+                    format!("MoCo's queue ({q}) is not a multiple of the batch ({b})"),
+                    "batch does not divide the queue",
+                )
+                .with_help("MoCo v2 enqueues one batch of keys per step; pick a queue size divisible by the batch"),
+                "moco_queue",
+            );
+        }
+        let version = Self::version_of("pretrain");
+        Some(self.add_step("pretrain", id, version, params, exec, inputs, format!("{site}/pretrain")))
+    }
+
+    fn check_views(&mut self, call: &HCall, views: &[Value], method: &str) {
+        let span = call.arg_span("views");
+        let mut global = 0;
+        let mut local = 0;
+        let mut missing_policy = false;
+        for v in views {
+            let Some(m) = v.as_map() else { continue };
+            let count = m.get("count").and_then(Value::as_f64).unwrap_or(1.0) as i64;
+            if m.get("local") == Some(&Value::Bool(true)) {
+                local += count;
+            } else {
+                global += count;
+            }
+            if !m.contains_key("policy") {
+                missing_policy = true;
+            }
+        }
+        let Some(kind) = registry::kind_named(method) else { return };
+        let multicrop = matches!(kind.info, Info::Method { multicrop: true });
+        if global != 2 {
+            let d = Diagnostic::error(
+                Code::ViewMismatch,
+                span,
+                format!("`{method}` needs exactly 2 global views, but gets {global}"),
+                format!("{global} global view{}", if global == 1 { "" } else { "s" }),
+            )
+            .with_label(call.arg_span("method"), "the method")
+            .with_help("write `views = [view(count: 2)]` (the default), or two views with their own policies");
+            self.report(d, "global_views");
+        }
+        if local > 0 && !multicrop {
+            let d = Diagnostic::error(
+                Code::ViewMismatch,
+                span,
+                format!("`{method}` does not use local crops, but {local} are given"),
+                "local crops",
+            )
+            .with_label(call.arg_span("method"), "the method")
+            .with_help("multi-crop works with swav, dino and g_simclr; remove the local views");
+            self.report(d, "local_views");
+        }
+        if missing_policy {
+            let d = Diagnostic::error(
+                Code::MissingPolicy,
+                call.span,
+                "some views have no augmentation policy",
+                "no `policy` for some view",
+            )
+            .with_help("add `policy = ...` to the run, or give every view its own `policy:`");
+            self.report(d, "missing_policy");
+        }
+    }
+
+    fn encoder_key(&mut self, id: DeclId, encoder: Option<Value>, site: &str) -> Option<Key> {
+        match encoder? {
+            Value::Step(k, _) => Some(k),
+            Value::Map(backbone) => {
+                let mut p = BTreeMap::new();
+                p.insert("backbone".to_string(), Value::Map(backbone));
+                p.insert("seed".to_string(), Value::Int(self.prog.settings.seed));
+                Some(self.add_step("init_backbone", id, 1, p, BTreeMap::new(), BTreeMap::new(), format!("{site}/init_backbone")))
+            }
+            _ => None,
+        }
+    }
+
+    fn features(&mut self, id: DeclId, encoder: Key, data: &Value, role: &str, site: &str) -> Option<Key> {
+        let Value::Step(data_key, port) = data else { return None };
+        let mut p = BTreeMap::new();
+        if let Some(port) = port {
+            p.insert("data_part".to_string(), Value::Str(port.clone()));
+        }
+        let mut i = BTreeMap::new();
+        i.insert("encoder".to_string(), encoder);
+        i.insert("data".to_string(), *data_key);
+        Some(self.add_step("features", id, 1, p, BTreeMap::new(), i, format!("{site}/features({role})")))
+    }
+
+    fn eval_step(&mut self, id: DeclId, mut params: BTreeMap<String, Value>, site: &str) -> Option<Key> {
+        let kind_name = params.remove("type")?.as_str()?.to_string();
+        let kind = registry::kind_named(&kind_name)?;
+        let Info::Eval { features, .. } = kind.info else { return None };
+        self.fill_seed(&mut params);
+        let encoder = params.remove("backbone");
+        let encoder = self.encoder_key(id, encoder, site)?;
+        let mut inputs = BTreeMap::new();
+        // Label subsets: a fraction or a count per class of the train part.
+        if let Some(train) = params.get("train").cloned() {
+            let fraction = params.remove("label_fraction");
+            let per_class = params.remove("per_class");
+            let partial = per_class.is_some() || fraction.as_ref().and_then(Value::as_f64).is_some_and(|f| f < 1.0);
+            if partial && let Value::Step(train_key, port) = &train {
+                let mut p = BTreeMap::new();
+                if let Some(f) = fraction {
+                    p.insert("fraction".to_string(), f);
+                }
+                if let Some(n) = per_class {
+                    p.insert("per_class".to_string(), n);
+                }
+                if let Some(port) = port {
+                    p.insert("data_part".into(), Value::Str(port.clone()));
+                }
+                p.insert("seed".into(), params.get("seed").cloned().unwrap_or(Value::Int(0)));
+                let mut i = BTreeMap::new();
+                i.insert("data".to_string(), *train_key);
+                let k = self.add_step("label_subset", id, 1, p, BTreeMap::new(), i, format!("{site}/label_subset"));
+                inputs.insert("labels".to_string(), k);
+            }
+        }
+        if features {
+            for role in ["train", "test", "data"] {
+                if let Some(data) = params.remove(role) {
+                    let k = self.features(id, encoder, &data, role, site)?;
+                    inputs.insert(format!("{role}_features"), k);
+                }
+            }
+        } else {
+            inputs.insert("encoder".to_string(), encoder);
+            inputs.extend(Self::split_inputs(&mut params));
+        }
+        Some(self.add_step(&kind_name, id, kind.version, params, BTreeMap::new(), inputs, format!("{site}/{kind_name}")))
+    }
+
+    fn report_step(&mut self, id: DeclId, mut params: BTreeMap<String, Value>, site: &str) -> Option<Key> {
+        let kind_name = params.remove("type")?.as_str()?.to_string();
+        let kind = registry::kind_named(&kind_name)?;
+        let mut sources: BTreeSet<DeclId> = BTreeSet::new();
+        for r in &self.prog.decls[id].refs {
+            if self.prog.decls[*r].kind == DeclKind::Evaluate {
+                sources.insert(*r);
+            }
+        }
+        let mut inputs = BTreeMap::new();
+        for s in sources {
+            for arm in self.arms_of(s).unwrap_or_default() {
+                inputs.insert(arm.name.clone(), arm.output);
+            }
+        }
+        Some(self.add_step(&kind_name, id, kind.version, params, BTreeMap::new(), inputs, format!("{site}/{kind_name}")))
+    }
+
+    // ------------------------------------------------------------ finishing
+
+    fn finish(self, arms: Vec<ArmOut>) -> Plan {
+        let mut steps = self.steps;
+        let index: BTreeMap<Key, usize> = steps.iter().enumerate().map(|(i, s)| (s.key, i)).collect();
+        let mut graph = petgraph::graph::DiGraph::new();
+        let nodes: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
+        for (i, s) in steps.iter().enumerate() {
+            for (name, k) in &s.inputs {
+                if let Some(&j) = index.get(k) {
+                    graph.add_edge(nodes[j], nodes[i], name.clone());
+                }
+            }
+        }
+        let mut out_arms = vec![];
+        for (ai, arm) in arms.into_iter().enumerate() {
+            // Lineage: ancestors of the output, in topological (index) order.
+            let mut seen = BTreeSet::new();
+            let mut stack = vec![arm.output];
+            while let Some(k) = stack.pop() {
+                if let Some(&i) = index.get(&k)
+                    && seen.insert(i)
+                {
+                    stack.extend(steps[i].inputs.values().copied());
+                }
+            }
+            for &i in &seen {
+                steps[i].arms.push(ai);
+            }
+            out_arms.push(Arm {
+                name: arm.name,
+                decl: arm.decl,
+                axes: arm.axes,
+                output: arm.output,
+                lineage: seen.iter().map(|&i| steps[i].key).collect(),
+            });
+        }
+        for s in &mut steps {
+            s.sites.sort();
+        }
+        Plan {
+            steps,
+            arms: out_arms,
+            graph,
+            device: self.prog.settings.device.clone(),
+            seed: self.prog.settings.seed,
+            index,
+        }
+    }
+}
+
+/// Display names of sweeps: their own name, qualified by declaration when two share one.
+fn axis_names(prog: &Program, axes: &[SweepId]) -> HashMap<SweepId, String> {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for &s in axes {
+        *count.entry(prog.sweeps[s].name.as_str()).or_insert(0) += 1;
+    }
+    axes.iter()
+        .map(|&s| {
+            let sw = &prog.sweeps[s];
+            let name = if count[sw.name.as_str()] > 1 {
+                format!("{}.{}", prog.decls[sw.decl].name, sw.name)
+            } else {
+                sw.name.clone()
+            };
+            (s, name)
+        })
+        .collect()
+}
+
+fn arm_name(decl: &str, axes: &[(String, String)]) -> String {
+    if axes.is_empty() {
+        return decl.to_string();
+    }
+    let parts: Vec<String> = axes.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    format!("{decl}[{}]", parts.join(","))
+}
+
+/// Turns `views` (a view, a multicrop, or a list) into a flat list of view maps, each with a policy.
+fn normalise_views(views: Value, run_policy: Option<&Value>) -> Vec<Value> {
+    let list = match views {
+        Value::List(xs) => xs,
+        Value::Null => vec![],
+        v => vec![v],
+    };
+    let mut out = vec![];
+    for v in list {
+        let Value::Map(m) = v else { continue };
+        let policy = m.get("policy").or(run_policy).cloned();
+        let mut push = |mut view: BTreeMap<String, Value>| {
+            view.insert("type".into(), Value::Str("view".into()));
+            if let Some(p) = &policy {
+                view.insert("policy".into(), p.clone());
+            }
+            out.push(Value::Map(view));
+        };
+        match m.get("type").and_then(Value::as_str) {
+            Some("multicrop") => {
+                let get = |k: &str| m.get(k).cloned();
+                let mut g = BTreeMap::new();
+                g.insert("count".to_string(), get("global").unwrap_or(Value::Int(2)));
+                if let Some(s) = get("global_size") {
+                    g.insert("size".into(), s);
+                }
+                g.insert("scale".into(), get("global_scale").unwrap_or(Value::Null));
+                g.insert("local".into(), Value::Bool(false));
+                push(g);
+                let local = get("local").and_then(|v| v.as_f64()).unwrap_or(0.0);
+                if local > 0.0 {
+                    let mut l = BTreeMap::new();
+                    l.insert("count".to_string(), get("local").unwrap_or(Value::Int(0)));
+                    if let Some(s) = get("local_size") {
+                        l.insert("size".into(), s);
+                    }
+                    l.insert("scale".into(), get("local_scale").unwrap_or(Value::Null));
+                    l.insert("local".into(), Value::Bool(true));
+                    push(l);
+                }
+            }
+            _ => {
+                let mut view = m.clone();
+                view.remove("policy");
+                view.remove("type");
+                push(view);
+            }
+        }
+    }
+    out
+}

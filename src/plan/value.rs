@@ -1,0 +1,273 @@
+//! Resolved parameter values and their canonical hash.
+//!
+//! A step's key is a hash of its kind, version, parameters and input keys.
+//! The parameters are hashed through a tagged, length-prefixed encoding with
+//! map keys in sorted order (a `BTreeMap`), so the key does not depend on
+//! how the source was written: formatting, comments, declaration order and
+//! the names of value declarations never reach it.
+
+use crate::lang::number::format_float;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A content key: blake3 of a step's canonical description.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(pub [u8; 32]);
+
+impl Key {
+    /// Full lowercase hex.
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The first 12 hex digits, for display.
+    pub fn short(&self) -> String {
+        self.hex()[..12].to_string()
+    }
+
+    /// Parses full hex.
+    pub fn from_hex(s: &str) -> Option<Key> {
+        if s.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            let text = std::str::from_utf8(chunk).ok()?;
+            out[i] = u8::from_str_radix(text, 16).ok()?;
+        }
+        Some(Key(out))
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({})", self.short())
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.hex())
+    }
+}
+
+/// A resolved value: what a step's parameter is after defaults, references and sweeps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Nothing.
+    Null,
+    /// Boolean.
+    Bool(bool),
+    /// Integer.
+    Int(i64),
+    /// Real.
+    Float(f64),
+    /// Text or an enum word.
+    Str(String),
+    /// List.
+    List(Vec<Value>),
+    /// Map with sorted keys.
+    Map(BTreeMap<String, Value>),
+    /// The output of another step (an input edge), with an optional port (`train`).
+    Step(Key, Option<String>),
+}
+
+impl Value {
+    /// The map behind a value, if it is one.
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The string behind a value, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A number as f64.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// Feeds the canonical encoding into a hasher.
+    pub fn hash_into(&self, h: &mut blake3::Hasher) {
+        match self {
+            Value::Null => {
+                h.update(b"n");
+            }
+            Value::Bool(b) => {
+                h.update(if *b { b"T" } else { b"F" });
+            }
+            Value::Int(i) => {
+                h.update(b"i");
+                h.update(&i.to_le_bytes());
+            }
+            Value::Float(f) => {
+                // -0.0 and 0.0 are the same parameter.
+                let f = if *f == 0.0 { 0.0 } else { *f };
+                h.update(b"f");
+                h.update(&f.to_bits().to_le_bytes());
+            }
+            Value::Str(s) => {
+                h.update(b"s");
+                h.update(&(s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+            Value::List(xs) => {
+                h.update(b"l");
+                h.update(&(xs.len() as u64).to_le_bytes());
+                for x in xs {
+                    x.hash_into(h);
+                }
+            }
+            Value::Map(m) => {
+                h.update(b"m");
+                h.update(&(m.len() as u64).to_le_bytes());
+                for (k, v) in m {
+                    h.update(&(k.len() as u64).to_le_bytes());
+                    h.update(k.as_bytes());
+                    v.hash_into(h);
+                }
+            }
+            Value::Step(key, port) => {
+                h.update(b"k");
+                h.update(&key.0);
+                let port = port.as_deref().unwrap_or("");
+                h.update(&(port.len() as u64).to_le_bytes());
+                h.update(port.as_bytes());
+            }
+        }
+    }
+
+    /// A compact one-line rendering (`0.5`, `[a, b]`, `{k: v}`), for diffs and labels.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Null => "none".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => format_float(*f),
+            Value::Str(s) => s.clone(),
+            Value::List(xs) => format!("[{}]", xs.iter().map(Value::display).collect::<Vec<_>>().join(", ")),
+            Value::Map(m) => {
+                let name = m.get("type").and_then(Value::as_str);
+                let rest: Vec<String> = m
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "type")
+                    .map(|(k, v)| format!("{k}: {}", v.display()))
+                    .collect();
+                match name {
+                    Some(n) => format!("{n}({})", rest.join(", ")),
+                    None => format!("{{{}}}", rest.join(", ")),
+                }
+            }
+            Value::Step(k, port) => match port {
+                Some(p) => format!("@{}.{p}", k.short()),
+                None => format!("@{}", k.short()),
+            },
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Str(x) => s.serialize_str(x),
+            Value::List(xs) => {
+                let mut seq = s.serialize_seq(Some(xs.len()))?;
+                for x in xs {
+                    seq.serialize_element(x)?;
+                }
+                seq.end()
+            }
+            Value::Map(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, v) in m {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+            Value::Step(..) => s.serialize_str(&self.display()),
+        }
+    }
+}
+
+/// Computes a step key from its kind, code version, parameters and named inputs.
+pub fn step_key(kind: &str, version: u32, params: &BTreeMap<String, Value>, inputs: &BTreeMap<String, Key>) -> Key {
+    let mut h = blake3::Hasher::new();
+    // Salt: bump when the key scheme itself changes.
+    h.update(b"sslp/step-key/v1\0");
+    h.update(kind.as_bytes());
+    h.update(b"\0");
+    h.update(&version.to_le_bytes());
+    Value::Map(params.clone()).hash_into(&mut h);
+    h.update(&(inputs.len() as u64).to_le_bytes());
+    for (name, key) in inputs {
+        h.update(&(name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(&key.0);
+    }
+    Key(*h.finalize().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_depends_on_every_part() {
+        let mut p = BTreeMap::new();
+        p.insert("lr".to_string(), Value::Float(0.1));
+        let inputs = BTreeMap::new();
+        let a = step_key("pretrain", 1, &p, &inputs);
+        assert_eq!(a, step_key("pretrain", 1, &p, &inputs));
+        assert_ne!(a, step_key("pretrain", 2, &p, &inputs));
+        assert_ne!(a, step_key("features", 1, &p, &inputs));
+        let mut q = p.clone();
+        q.insert("lr".to_string(), Value::Float(0.2));
+        assert_ne!(a, step_key("pretrain", 1, &q, &inputs));
+        let mut i2 = BTreeMap::new();
+        i2.insert("data".to_string(), a);
+        assert_ne!(a, step_key("pretrain", 1, &p, &i2));
+    }
+
+    #[test]
+    fn int_and_float_differ_and_zero_signs_agree() {
+        let mut h1 = blake3::Hasher::new();
+        Value::Int(1).hash_into(&mut h1);
+        let mut h2 = blake3::Hasher::new();
+        Value::Float(1.0).hash_into(&mut h2);
+        assert_ne!(h1.finalize(), h2.finalize());
+        let mut h3 = blake3::Hasher::new();
+        Value::Float(-0.0).hash_into(&mut h3);
+        let mut h4 = blake3::Hasher::new();
+        Value::Float(0.0).hash_into(&mut h4);
+        assert_eq!(h3.finalize(), h4.finalize());
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let k = Key([7; 32]);
+        assert_eq!(Key::from_hex(&k.hex()), Some(k));
+        assert_eq!(k.short().len(), 12);
+    }
+}
