@@ -61,7 +61,8 @@ impl Loader for FsLoader {
     fn load(&mut self, from_id: &str, path: &str) -> Result<LoadedFile, String> {
         let base = Path::new(from_id).parent().unwrap_or(Path::new("."));
         let full = base.join(path);
-        let text = std::fs::read_to_string(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+        let text = std::fs::read_to_string(&full)
+            .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
         let id = full
             .canonicalize()
             .map(|p| p.display().to_string())
@@ -99,6 +100,17 @@ pub fn load_and_plan(path: &Path) -> Result<(Checked, Option<Plan>), u8> {
     Ok((checked, planned))
 }
 
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Writes to stdout; a closed pipe (`sslp plan | head`) ends output quietly.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 fn color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
@@ -108,7 +120,10 @@ fn print_diagnostics(checked: &Checked, how: DiagOutput) {
         return;
     }
     match how {
-        DiagOutput::Human => eprint!("{}", render::graphical_all(&checked.diagnostics, &checked.sources, color())),
+        DiagOutput::Human => eprint!(
+            "{}",
+            render::graphical_all(&checked.diagnostics, &checked.sources, color())
+        ),
         DiagOutput::Short => eprint!("{}", render::short(&checked.diagnostics, &checked.sources)),
         DiagOutput::Json => {}
     }
@@ -129,7 +144,8 @@ pub fn check(files: &[PathBuf], how: DiagOutput) -> u8 {
         print_diagnostics(&checked, how);
         if how == DiagOutput::Json {
             let v: serde_json::Value =
-                serde_json::from_str(&render::json(&checked.diagnostics, &checked.sources)).unwrap_or_default();
+                serde_json::from_str(&render::json(&checked.diagnostics, &checked.sources))
+                    .unwrap_or_default();
             if let serde_json::Value::Array(items) = v {
                 json_all.extend(items);
             }
@@ -140,11 +156,19 @@ pub fn check(files: &[PathBuf], how: DiagOutput) -> u8 {
         } else if how != DiagOutput::Json
             && let Some(plan) = plan
         {
-            eprintln!("ok: {} ({} arms, {} steps)", f.display(), plan.arms.len(), plan.steps.len());
+            eprintln!(
+                "ok: {} ({}, {})",
+                f.display(),
+                plural(plan.arms.len(), "arm"),
+                plural(plan.steps.len(), "step")
+            );
         }
     }
     if how == DiagOutput::Json {
-        println!("{}", serde_json::to_string_pretty(&json_all).unwrap_or_default());
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json_all).unwrap_or_default()
+        ));
     }
     worst
 }
@@ -189,7 +213,11 @@ pub fn fmt(files: &[PathBuf], check_only: bool) -> u8 {
 
 fn print_first_difference(old: &str, new: &str) {
     let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
-    let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let first = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
     eprintln!("  first difference at line {}:", first + 1);
     if let Some(l) = a.get(first) {
         eprintln!("  - {l}");
@@ -221,9 +249,9 @@ pub fn plan(path: &Path, format: PlanFormat) -> u8 {
         PlanFormat::Dot => plan_render::dot(&plan),
         PlanFormat::Mermaid => plan_render::mermaid(&plan),
     };
-    print!("{out}");
+    emit(&out);
     if !out.ends_with('\n') {
-        println!();
+        emit("\n");
     }
     OK
 }
@@ -236,8 +264,8 @@ pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> u8 {
     };
     let d = plan_diff::diff(&a, &b);
     match format {
-        DiffFormat::Text => print!("{}", d.text()),
-        DiffFormat::Json => println!("{}", d.json()),
+        DiffFormat::Text => emit(&d.text()),
+        DiffFormat::Json => emit(&format!("{}\n", d.json())),
     }
     OK
 }
@@ -249,10 +277,15 @@ pub fn run(path: &Path, dry_run: bool) -> u8 {
         Err(code) => return code,
     };
     if dry_run {
-        println!("would run {} steps for {} arms:", plan.steps.len(), plan.arms.len());
+        let mut text = format!(
+            "would run {} for {}:\n",
+            plural(plan.steps.len(), "step"),
+            plural(plan.arms.len(), "arm")
+        );
         for s in &plan.steps {
-            println!("  {}  {} {}", s.key.short(), s.kind, s.decl);
+            text.push_str(&format!("  {}  {} {}\n", s.key.short(), s.kind, s.decl));
         }
+        emit(&text);
         return OK;
     }
     eprintln!(
@@ -269,15 +302,18 @@ pub fn explain(name: Option<&str>) -> u8 {
     match name {
         None => {
             for cat in registry::Category::ALL {
-                let names: Vec<&str> = registry::all_schemas().filter(|k| k.category == cat).map(|k| k.name).collect();
-                println!("{}: {}", cat.title(), names.join(", "));
+                let names: Vec<&str> = registry::all_schemas()
+                    .filter(|k| k.category == cat)
+                    .map(|k| k.name)
+                    .collect();
+                emit(&format!("{}: {}\n", cat.title(), names.join(", ")));
             }
-            println!("\nrun `sslp explain NAME` for a kind's parameters");
+            emit("\nrun `sslp explain NAME` for a kind's parameters\n");
             OK
         }
         Some(n) => match registry::schema_named(n) {
             Some(k) => {
-                print!("{}", registry::explain(k));
+                emit(&registry::explain(k));
                 OK
             }
             None => {

@@ -6,6 +6,6 @@
 //! into a DAG of content-addressed steps. Nothing in [`lang`] touches the
 //! file system except through the [`lang::Loader`] the caller provides.
 
-pub mod lang;
 pub mod cli;
+pub mod lang;
 pub mod plan;

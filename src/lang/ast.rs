@@ -403,7 +403,9 @@ impl Expr {
                 a.set_spans(span);
                 b.set_spans(span);
             }
-            ExprKind::List(xs) | ExprKind::Concat(xs) => xs.iter_mut().for_each(|x| x.set_spans(span)),
+            ExprKind::List(xs) | ExprKind::Concat(xs) => {
+                xs.iter_mut().for_each(|x| x.set_spans(span))
+            }
             ExprKind::Call { callee, args } => {
                 callee.span = span;
                 for a in args.iter_mut() {

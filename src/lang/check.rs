@@ -34,7 +34,11 @@ pub fn check(loaded: &Loaded) -> (Option<Program>, Vec<Diagnostic>) {
     }
     let root = loaded.modules.first().map_or(FileId(0), |m| m.file);
     let program = Program {
-        decls: c.hdecls.into_iter().map(|d| d.expect("every declaration is checked")).collect(),
+        decls: c
+            .hdecls
+            .into_iter()
+            .map(|d| d.expect("every declaration is checked"))
+            .collect(),
         sweeps: c.sweeps,
         settings,
         root,
@@ -141,22 +145,35 @@ impl<'a> Checker<'a> {
         for (m, module) in self.loaded.modules.iter().enumerate() {
             for (i, item) in module.ast.items.iter().enumerate() {
                 let Item::Use(u) = item else { continue };
-                let Some(&target) = module.imports.get(&i) else { continue };
+                let Some(&target) = module.imports.get(&i) else {
+                    continue;
+                };
                 for imp in &u.imports {
                     match self.own[target].get(&imp.name.name).copied() {
                         Some(id) => self.bind(m, imp.local(), id),
                         None => {
-                            let mut names: Vec<&str> = self.own[target].keys().map(String::as_str).collect();
+                            let mut names: Vec<&str> =
+                                self.own[target].keys().map(String::as_str).collect();
                             names.sort_unstable();
-                            let module_name = self.loaded.sources.get(self.loaded.modules[target].file).name.clone();
+                            let module_name = self
+                                .loaded
+                                .sources
+                                .get(self.loaded.modules[target].file)
+                                .name
+                                .clone();
                             let help = registry::suggest(&imp.name.name, names.iter().copied())
                                 .map(|s| format!("did you mean `{s}`?"))
-                                .unwrap_or_else(|| format!("`{module_name}` declares: {}", names.join(", ")));
+                                .unwrap_or_else(|| {
+                                    format!("`{module_name}` declares: {}", names.join(", "))
+                                });
                             self.err(
                                 Diagnostic::error(
                                     Code::ImportUnknownName,
                                     imp.name.span,
-                                    format!("`{module_name}` has no declaration `{}`", imp.name.name),
+                                    format!(
+                                        "`{module_name}` has no declaration `{}`",
+                                        imp.name.name
+                                    ),
                                     "not declared there",
                                 )
                                 .with_help(help),
@@ -281,7 +298,10 @@ impl<'a> Checker<'a> {
                     Diagnostic::error(
                         Code::TypeMismatch,
                         b.span,
-                        format!("a `{}` declaration takes `= value`, not a block", decl.kind.keyword()),
+                        format!(
+                            "a `{}` declaration takes `= value`, not a block",
+                            decl.kind.keyword()
+                        ),
                         "unexpected block",
                     )
                     .with_help("only `split` and `pretrain` declarations are blocks"),
@@ -300,7 +320,10 @@ impl<'a> Checker<'a> {
                     DeclKind::Report => Ty::Kind(Category::Report),
                     _ => Ty::Any,
                 };
-                let step_decl = matches!(kind, DeclKind::Dataset | DeclKind::Evaluate | DeclKind::Report);
+                let step_decl = matches!(
+                    kind,
+                    DeclKind::Dataset | DeclKind::Evaluate | DeclKind::Report
+                );
                 if step_decl && !matches!(e.kind, ExprKind::Call { .. }) {
                     self.err(
                         Diagnostic::error(
@@ -342,14 +365,23 @@ impl<'a> Checker<'a> {
 
     // ------------------------------------------------------------ calls
 
-    fn check_call(&mut self, callee: &Ident, args: &[Arg], span: Span, expected: Option<Category>) -> HExpr {
+    fn check_call(
+        &mut self,
+        callee: &Ident,
+        args: &[Arg],
+        span: Span,
+        expected: Option<Category>,
+    ) -> HExpr {
         let Some(kind) = registry::kind_named(&callee.name) else {
-            let noun = expected.map_or("kind", |c| c.noun().trim_start_matches("a ").trim_start_matches("an "));
+            let noun = expected.map_or("kind", |c| {
+                c.noun().trim_start_matches("a ").trim_start_matches("an ")
+            });
             let candidates: Vec<&str> = match expected {
                 Some(c) => registry::names_in(c),
                 None => registry::all_kinds().map(|k| k.name).collect(),
             };
-            let mut help = registry::suggest(&callee.name, candidates.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+            let mut help = registry::suggest(&callee.name, candidates.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"));
             if help.is_none() && self.lookup(&callee.name).is_some() {
                 help = Some(format!(
                     "`{}` is a declared name: refer to it without parentheses",
@@ -382,19 +414,32 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(
                     Code::WrongCategory,
                     callee.span,
-                    format!("`{}` is {}, but {} is expected here", kind.name, kind.category.noun(), c.noun()),
+                    format!(
+                        "`{}` is {}, but {} is expected here",
+                        kind.name,
+                        kind.category.noun(),
+                        c.noun()
+                    ),
                     format!("{} here", c.noun()),
                 )
                 .with_help(format!("expected one of: {}", candidates.join(", "))),
             );
             return HExpr::None;
         }
-        let args: Vec<(Option<&Ident>, &Expr, Span)> = args.iter().map(|a| (a.name.as_ref(), &a.value, a.span)).collect();
+        let args: Vec<(Option<&Ident>, &Expr, Span)> = args
+            .iter()
+            .map(|a| (a.name.as_ref(), &a.value, a.span))
+            .collect();
         HExpr::Call(Box::new(self.check_args(kind, &args, span)))
     }
 
     /// Matches arguments to a schema: positional, named, unknown, duplicate, missing, defaults.
-    fn check_args(&mut self, kind: &'static Kind, args: &[(Option<&Ident>, &Expr, Span)], span: Span) -> HCall {
+    fn check_args(
+        &mut self,
+        kind: &'static Kind,
+        args: &[(Option<&Ident>, &Expr, Span)],
+        span: Span,
+    ) -> HCall {
         let n = kind.params.len();
         let mut values: Vec<Option<HExpr>> = vec![None; n];
         let mut spans: Vec<Option<Span>> = vec![None; n];
@@ -497,8 +542,16 @@ impl<'a> Checker<'a> {
             });
         }
         if !missing.is_empty() {
-            let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-            let example = missing.iter().map(|m| format!("{m}: ...")).collect::<Vec<_>>().join(", ");
+            let list = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let example = missing
+                .iter()
+                .map(|m| format!("{m}: ..."))
+                .collect::<Vec<_>>()
+                .join(", ");
             self.err(
                 Diagnostic::error(
                     Code::MissingArgument,
@@ -511,7 +564,10 @@ impl<'a> Checker<'a> {
         }
         HCall {
             kind,
-            args: values.into_iter().map(|v| v.unwrap_or(HExpr::None)).collect(),
+            args: values
+                .into_iter()
+                .map(|v| v.unwrap_or(HExpr::None))
+                .collect(),
             explicit,
             span,
             arg_spans: spans,
@@ -541,7 +597,11 @@ impl<'a> Checker<'a> {
         expr.set_spans(span);
         let before = self.diags.len();
         let value = self.check_value(&expr, ty, Bound::ANY);
-        debug_assert_eq!(before, self.diags.len(), "registry default `{src}` does not check");
+        debug_assert_eq!(
+            before,
+            self.diags.len(),
+            "registry default `{src}` does not check"
+        );
         value
     }
 
@@ -560,7 +620,11 @@ impl<'a> Checker<'a> {
             Ty::Int => match e.kind {
                 ExprKind::Int(v) => self.in_bound(e, v as f64, bound, HExpr::Int(v)),
                 ExprKind::Float(_) => {
-                    self.mismatch(e, "an integer", Some("write it without a decimal point".into()));
+                    self.mismatch(
+                        e,
+                        "an integer",
+                        Some("write it without a decimal point".into()),
+                    );
                     HExpr::None
                 }
                 _ => self.mismatch(e, "an integer", None),
@@ -599,24 +663,46 @@ impl<'a> Checker<'a> {
                 _ => self.mismatch(e, "a count or a fraction", None),
             },
             Ty::List(inner) => match &e.kind {
-                ExprKind::List(xs) => HExpr::List(xs.iter().map(|x| self.check_value(x, *inner, bound)).collect()),
-                _ => self.mismatch(e, &format!("a list of {}", inner.describe()), Some("write `[a, b]`".into())),
+                ExprKind::List(xs) => HExpr::List(
+                    xs.iter()
+                        .map(|x| self.check_value(x, *inner, bound))
+                        .collect(),
+                ),
+                _ => self.mismatch(
+                    e,
+                    &format!("a list of {}", inner.describe()),
+                    Some("write `[a, b]`".into()),
+                ),
             },
             Ty::Kind(cat) => match &e.kind {
                 ExprKind::Call { callee, args } => self.check_call(callee, args, e.span, Some(cat)),
-                _ => self.mismatch(e, cat.noun(), Some(format!("for example `{}()`", example_of(cat)))),
+                _ => self.mismatch(
+                    e,
+                    cat.noun(),
+                    Some(format!("for example `{}()`", example_of(cat))),
+                ),
             },
             Ty::Policy => self.check_policy(e),
             Ty::Data => match &e.kind {
-                ExprKind::Call { callee, args } => self.check_call(callee, args, e.span, Some(Category::Dataset)),
-                _ => self.mismatch(e, "data: a dataset or a split part such as `pv.train`", None),
+                ExprKind::Call { callee, args } => {
+                    self.check_call(callee, args, e.span, Some(Category::Dataset))
+                }
+                _ => self.mismatch(
+                    e,
+                    "data: a dataset or a split part such as `pv.train`",
+                    None,
+                ),
             },
             Ty::Encoder => match &e.kind {
-                ExprKind::Call { callee, args } => self.check_call(callee, args, e.span, Some(Category::Backbone)),
+                ExprKind::Call { callee, args } => {
+                    self.check_call(callee, args, e.span, Some(Category::Backbone))
+                }
                 _ => self.mismatch(e, "a pretraining run or a backbone", None),
             },
             Ty::Metric | Ty::Axis => match &e.kind {
-                ExprKind::List(xs) => HExpr::List(xs.iter().map(|x| self.check_value(x, ty, bound)).collect()),
+                ExprKind::List(xs) => {
+                    HExpr::List(xs.iter().map(|x| self.check_value(x, ty, bound)).collect())
+                }
                 _ => self.mismatch(
                     e,
                     if ty == Ty::Metric {
@@ -628,9 +714,19 @@ impl<'a> Checker<'a> {
                 ),
             },
             Ty::Views => match &e.kind {
-                ExprKind::Call { callee, args } => self.check_call(callee, args, e.span, Some(Category::View)),
-                ExprKind::List(xs) => HExpr::List(xs.iter().map(|x| self.check_value(x, Ty::Views, bound)).collect()),
-                _ => self.mismatch(e, "view specs", Some("for example `[view(count: 2)]` or `multicrop()`".into())),
+                ExprKind::Call { callee, args } => {
+                    self.check_call(callee, args, e.span, Some(Category::View))
+                }
+                ExprKind::List(xs) => HExpr::List(
+                    xs.iter()
+                        .map(|x| self.check_value(x, Ty::Views, bound))
+                        .collect(),
+                ),
+                _ => self.mismatch(
+                    e,
+                    "view specs",
+                    Some("for example `[view(count: 2)]` or `multicrop()`".into()),
+                ),
             },
             Ty::Any => self.check_any(e),
         }
@@ -643,8 +739,14 @@ impl<'a> Checker<'a> {
             ExprKind::Bool(b) => HExpr::Bool(*b),
             ExprKind::Str(s) => HExpr::Str(s.clone()),
             ExprKind::Range(..) => self.check_range(e, Bound::ANY),
-            ExprKind::List(xs) if xs.iter().any(|x| matches!(x.kind, ExprKind::Prob { .. })) => self.check_policy(e),
-            ExprKind::List(xs) => HExpr::List(xs.iter().map(|x| self.check_value(x, Ty::Any, Bound::ANY)).collect()),
+            ExprKind::List(xs) if xs.iter().any(|x| matches!(x.kind, ExprKind::Prob { .. })) => {
+                self.check_policy(e)
+            }
+            ExprKind::List(xs) => HExpr::List(
+                xs.iter()
+                    .map(|x| self.check_value(x, Ty::Any, Bound::ANY))
+                    .collect(),
+            ),
             ExprKind::Call { callee, args } => self.check_call(callee, args, e.span, None),
             ExprKind::Path(p) => self.check_path(e, p, Ty::Any),
             ExprKind::Sweep(s) => self.check_sweep(e, s, Ty::Any, Bound::ANY),
@@ -676,7 +778,11 @@ impl<'a> Checker<'a> {
 
     fn mismatch(&mut self, e: &Expr, expected: &str, help: Option<String>) -> HExpr {
         let found = describe_expr(&e.kind);
-        let param = self.path.last().map(|p| format!(" for `{p}`")).unwrap_or_default();
+        let param = self
+            .path
+            .last()
+            .map(|p| format!(" for `{p}`"))
+            .unwrap_or_default();
         self.err(
             Diagnostic::error(
                 Code::TypeMismatch,
@@ -702,7 +808,11 @@ impl<'a> Checker<'a> {
 
     fn check_range(&mut self, e: &Expr, bound: Bound) -> HExpr {
         let ExprKind::Range(lo, hi) = &e.kind else {
-            return self.mismatch(e, "a range `lo..hi`", Some("for example `0.08..1.0`".into()));
+            return self.mismatch(
+                e,
+                "a range `lo..hi`",
+                Some("for example `0.08..1.0`".into()),
+            );
         };
         let (Some(a), Some(b)) = (self.number_of(lo), self.number_of(hi)) else {
             return HExpr::None;
@@ -712,7 +822,11 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(
                     Code::BadRange,
                     e.span,
-                    format!("the range {}..{} is empty: its low end is above its high end", fmt_num(a), fmt_num(b)),
+                    format!(
+                        "the range {}..{} is empty: its low end is above its high end",
+                        fmt_num(a),
+                        fmt_num(b)
+                    ),
                     "low > high",
                 )
                 .with_help(format!("write `{}..{}`", fmt_num(b), fmt_num(a))),
@@ -724,7 +838,11 @@ impl<'a> Checker<'a> {
                 self.err(Diagnostic::error(
                     Code::OutOfRange,
                     end.span,
-                    format!("range ends must be {}, but one is {}", describe_bound(bound), fmt_num(v)),
+                    format!(
+                        "range ends must be {}, but one is {}",
+                        describe_bound(bound),
+                        fmt_num(v)
+                    ),
                     format!("not {}", describe_bound(bound)),
                 ));
                 return HExpr::None;
@@ -742,7 +860,11 @@ impl<'a> Checker<'a> {
         if options.contains(&word) {
             return HExpr::Enum(word.to_string());
         }
-        let param = self.path.last().map(|p| format!(" for `{p}`")).unwrap_or_default();
+        let param = self
+            .path
+            .last()
+            .map(|p| format!(" for `{p}`"))
+            .unwrap_or_default();
         let help = registry::suggest(word, options.iter().copied())
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| format!("expected one of: {}", options.join(", ")));
@@ -766,7 +888,9 @@ impl<'a> Checker<'a> {
         };
         let ok = word == "cpu"
             || word == "cuda"
-            || word.strip_prefix("cuda:").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            || word
+                .strip_prefix("cuda:")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if ok {
             HExpr::Str(word)
         } else {
@@ -803,6 +927,10 @@ impl<'a> Checker<'a> {
                     self.policy_into(part, items);
                 }
             }
+            ExprKind::Path(_) if self.is_named_op(e) => {
+                let op = self.check_value(e, Ty::Kind(Category::Op), Bound::ANY);
+                items.push(HExpr::Prob(Box::new(op), Box::new(HExpr::Float(1.0))));
+            }
             ExprKind::Path(p) => items.push(self.check_path(e, p, Ty::Policy)),
             ExprKind::Sweep(s) => items.push(self.check_sweep(e, s, Ty::Policy, Bound::ANY)),
             ExprKind::Call { .. } | ExprKind::Prob { .. } => self.policy_item(e, items),
@@ -810,7 +938,10 @@ impl<'a> Checker<'a> {
                 self.mismatch(
                     e,
                     "a policy",
-                    Some("a policy is a list of ops with probabilities: `[grayscale() @ 0.2]`".into()),
+                    Some(
+                        "a policy is a list of ops with probabilities: `[grayscale() @ 0.2]`"
+                            .into(),
+                    ),
                 );
             }
         }
@@ -819,7 +950,13 @@ impl<'a> Checker<'a> {
     fn policy_item(&mut self, e: &Expr, items: &mut Vec<HExpr>) {
         match &e.kind {
             ExprKind::Prob { op, p } => {
-                if matches!(op.kind, ExprKind::Path(_) | ExprKind::List(_) | ExprKind::Concat(_)) {
+                let named_op = self.is_named_op(op);
+                if !named_op
+                    && matches!(
+                        op.kind,
+                        ExprKind::Path(_) | ExprKind::List(_) | ExprKind::Concat(_)
+                    )
+                {
                     self.err(
                         Diagnostic::error(
                             Code::TypeMismatch,
@@ -827,7 +964,9 @@ impl<'a> Checker<'a> {
                             "a probability applies to one op, not to a policy",
                             "a policy here",
                         )
-                        .with_help("use `one_of(choices: [...]) @ p`, or give each op its own probability"),
+                        .with_help(
+                            "use `one_of(choices: [...]) @ p`, or give each op its own probability",
+                        ),
                     );
                     return;
                 }
@@ -850,38 +989,66 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Whether `e` names a `let` holding one augmentation op (`let jitter = color_jitter()`).
+    fn is_named_op(&self, e: &Expr) -> bool {
+        let ExprKind::Path(p) = &e.kind else {
+            return false;
+        };
+        p.len() == 1
+            && self.lookup(&p[0].name).is_some_and(|id| {
+                self.slots[id].decl.kind == DeclKind::Let
+                    && self.let_shape(id, 0) == Shape::Call(Category::Op)
+            })
+    }
+
     // ------------------------------------------------------------ sweeps
 
     fn check_sweep(&mut self, e: &Expr, s: &Sweep, ty: Ty, bound: Bound) -> HExpr {
         if !self.sweeps_allowed {
             self.err(
-                Diagnostic::error(Code::BadSweep, e.span, "a sweep is not allowed here", "no sweep here")
-                    .with_help("settings have one value; sweep inside a declaration instead"),
+                Diagnostic::error(
+                    Code::BadSweep,
+                    e.span,
+                    "a sweep is not allowed here",
+                    "no sweep here",
+                )
+                .with_help("settings have one value; sweep inside a declaration instead"),
             );
             return HExpr::None;
         }
         let alts: Vec<HExpr> = match s {
             Sweep::List(xs) => {
                 if xs.is_empty() {
-                    self.err(Diagnostic::error(Code::BadSweep, e.span, "a sweep needs at least one value", "empty"));
+                    self.err(Diagnostic::error(
+                        Code::BadSweep,
+                        e.span,
+                        "a sweep needs at least one value",
+                        "empty",
+                    ));
                     return HExpr::None;
                 }
                 xs.iter().map(|x| self.check_value(x, ty, bound)).collect()
             }
-            Sweep::Range { lo, hi, step } => match self.range_values(e, lo, hi, step.as_deref(), ty) {
-                Some(values) => values
-                    .into_iter()
-                    .map(|(v, int)| {
-                        let h = if int { HExpr::Int(v as i64) } else { HExpr::Float(v) };
-                        if bound.contains(v) {
-                            h
-                        } else {
-                            self.in_bound(e, v, bound, HExpr::None)
-                        }
-                    })
-                    .collect(),
-                None => return HExpr::None,
-            },
+            Sweep::Range { lo, hi, step } => {
+                match self.range_values(e, lo, hi, step.as_deref(), ty) {
+                    Some(values) => values
+                        .into_iter()
+                        .map(|(v, int)| {
+                            let h = if int {
+                                HExpr::Int(v as i64)
+                            } else {
+                                HExpr::Float(v)
+                            };
+                            if bound.contains(v) {
+                                h
+                            } else {
+                                self.in_bound(e, v, bound, HExpr::None)
+                            }
+                        })
+                        .collect(),
+                    None => return HExpr::None,
+                }
+            }
         };
         let name = self.axis_name();
         let labels = self.labels(&alts);
@@ -897,15 +1064,30 @@ impl<'a> Checker<'a> {
     }
 
     /// The values of `sweep lo..hi step s`, inclusive of `hi` (with a tolerance for float steps).
-    fn range_values(&mut self, e: &Expr, lo: &Expr, hi: &Expr, step: Option<&Expr>, ty: Ty) -> Option<Vec<(f64, bool)>> {
+    fn range_values(
+        &mut self,
+        e: &Expr,
+        lo: &Expr,
+        hi: &Expr,
+        step: Option<&Expr>,
+        ty: Ty,
+    ) -> Option<Vec<(f64, bool)>> {
         let ints = matches!((&lo.kind, &hi.kind), (ExprKind::Int(_), ExprKind::Int(_)))
             && step.is_none_or(|s| matches!(s.kind, ExprKind::Int(_)));
         if !matches!(ty, Ty::Int | Ty::Float | Ty::Amount | Ty::Any) {
-            self.mismatch(e, &ty.describe(), Some("a range sweep makes numbers; use `sweep [a, b]`".into()));
+            self.mismatch(
+                e,
+                &ty.describe(),
+                Some("a range sweep makes numbers; use `sweep [a, b]`".into()),
+            );
             return None;
         }
         if ty == Ty::Int && !ints {
-            self.mismatch(e, "integers", Some("use integer ends and an integer step".into()));
+            self.mismatch(
+                e,
+                "integers",
+                Some("use integer ends and an integer step".into()),
+            );
             return None;
         }
         let a = self.number_of(lo)?;
@@ -915,7 +1097,12 @@ impl<'a> Checker<'a> {
             None => 1.0,
         };
         if s <= 0.0 {
-            self.err(Diagnostic::error(Code::BadSweep, e.span, "a sweep step must be positive", "step <= 0"));
+            self.err(Diagnostic::error(
+                Code::BadSweep,
+                e.span,
+                "a sweep step must be positive",
+                "step <= 0",
+            ));
             return None;
         }
         if a > b {
@@ -923,7 +1110,11 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(
                     Code::BadRange,
                     e.span,
-                    format!("the sweep {}..{} is empty: its low end is above its high end", fmt_num(a), fmt_num(b)),
+                    format!(
+                        "the sweep {}..{} is empty: its low end is above its high end",
+                        fmt_num(a),
+                        fmt_num(b)
+                    ),
                     "low > high",
                 )
                 .with_help(format!("write `sweep {}..{}`", fmt_num(b), fmt_num(a))),
@@ -946,7 +1137,11 @@ impl<'a> Checker<'a> {
                 .map(|i| {
                     let v = a + s * i as f64;
                     // Round away binary noise: 0.1 + 0.1*2 prints as 0.3.
-                    let v = if float_ty { (v * 1e12).round() / 1e12 } else { v };
+                    let v = if float_ty {
+                        (v * 1e12).round() / 1e12
+                    } else {
+                        v
+                    };
                     (v, !float_ty)
                 })
                 .collect(),
@@ -957,7 +1152,11 @@ impl<'a> Checker<'a> {
         let decl = &self.slots[self.cur].decl;
         let path = self.path.join(".");
         match decl.kind {
-            DeclKind::Pretrain | DeclKind::Split | DeclKind::Evaluate | DeclKind::Dataset | DeclKind::Report => {
+            DeclKind::Pretrain
+            | DeclKind::Split
+            | DeclKind::Evaluate
+            | DeclKind::Dataset
+            | DeclKind::Report => {
                 if path.is_empty() {
                     decl.name.name.clone()
                 } else {
@@ -994,7 +1193,13 @@ impl<'a> Checker<'a> {
             HExpr::Bool(b) => b.to_string(),
             HExpr::Str(s) | HExpr::Enum(s) => s.clone(),
             HExpr::Range(a, b) => format!("{}..{}", format_float(*a), format_float(*b)),
-            HExpr::List(xs) => format!("[{}]", xs.iter().map(|x| self.label(x, long)).collect::<Vec<_>>().join(",")),
+            HExpr::List(xs) => format!(
+                "[{}]",
+                xs.iter()
+                    .map(|x| self.label(x, long))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             HExpr::Call(c) => {
                 if !long {
                     return c.kind.name.to_string();
@@ -1015,7 +1220,14 @@ impl<'a> Checker<'a> {
             HExpr::Sweep(s) => format!("sweep{s}"),
             HExpr::Prob(op, p) => format!("{}@{}", self.label(op, long), self.label(p, long)),
             HExpr::Policy(items) => {
-                format!("[{}]", items.iter().map(|x| self.label(x, long)).collect::<Vec<_>>().join(","))
+                format!(
+                    "[{}]",
+                    items
+                        .iter()
+                        .map(|x| self.label(x, long))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
             }
         }
     }
@@ -1048,6 +1260,10 @@ impl<'a> Checker<'a> {
         if let Some(member) = path.get(1) {
             return self.check_member(e, target, member, ty);
         }
+        if ty == Ty::Axis && target_kind == DeclKind::Let {
+            // A swept `let` names an axis to group by, not a dependency.
+            return HExpr::Str(first.name.clone());
+        }
         let ok = match ty {
             Ty::Any => true,
             Ty::Kind(c) => {
@@ -1056,12 +1272,14 @@ impl<'a> Checker<'a> {
             }
             Ty::Policy => {
                 target_kind == DeclKind::Policy
-                    || (target_kind == DeclKind::Let && matches!(self.let_shape(target, 0), Shape::Policy | Shape::List))
+                    || (target_kind == DeclKind::Let
+                        && matches!(self.let_shape(target, 0), Shape::Policy | Shape::List))
             }
             Ty::Data => target_kind == DeclKind::Dataset,
             Ty::Encoder => {
                 matches!(target_kind, DeclKind::Pretrain | DeclKind::Backbone)
-                    || (target_kind == DeclKind::Let && self.let_shape(target, 0) == Shape::Call(Category::Backbone))
+                    || (target_kind == DeclKind::Let
+                        && self.let_shape(target, 0) == Shape::Call(Category::Backbone))
             }
             Ty::Axis => target_kind == DeclKind::Let,
             _ => target_kind == DeclKind::Let && shape_fits(self.let_shape(target, 0), ty),
@@ -1077,17 +1295,32 @@ impl<'a> Checker<'a> {
             )),
             (Ty::Metric, DeclKind::Evaluate) => {
                 let metrics = self.eval_metrics(target);
-                Some(format!("name a metric: {}", metrics.iter().map(|m| format!("`{}.{m}`", first.name)).collect::<Vec<_>>().join(", ")))
+                Some(format!(
+                    "name a metric: {}",
+                    metrics
+                        .iter()
+                        .map(|m| format!("`{}.{m}`", first.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
             }
             _ => None,
         };
-        let param = self.path.last().map(|p| format!(" for `{p}`")).unwrap_or_default();
+        let param = self
+            .path
+            .last()
+            .map(|p| format!(" for `{p}`"))
+            .unwrap_or_default();
         self.err(
             Diagnostic::error(
                 Code::TypeMismatch,
                 e.span,
-                format!("`{}` is {what}, but {} is expected{param}", first.name, ty_noun(ty)),
-                format!("{what}"),
+                format!(
+                    "`{}` is {what}, but {} is expected{param}",
+                    first.name,
+                    ty_noun(ty)
+                ),
+                what.clone(),
             )
             .with_label(target_decl.name.span, "declared here")
             .with_help_opt(help),
@@ -1096,13 +1329,21 @@ impl<'a> Checker<'a> {
     }
 
     fn undefined(&mut self, name: &Ident, ty: Ty) -> HExpr {
-        let mut names: Vec<&str> = self.scopes[self.module].keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = self.scopes[self.module]
+            .keys()
+            .map(String::as_str)
+            .collect();
         names.sort_unstable();
-        let mut help = registry::suggest(&name.name, names.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+        let mut help = registry::suggest(&name.name, names.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"));
         if help.is_none()
             && let Some(k) = registry::kind_named(&name.name)
         {
-            help = Some(format!("`{0}` is {1}: call it, `{0}()`", k.name, k.category.noun()));
+            help = Some(format!(
+                "`{0}` is {1}: call it, `{0}()`",
+                k.name,
+                k.category.noun()
+            ));
         }
         if help.is_none() && matches!(ty, Ty::Policy) {
             help = Some("stdlib policies are imported with `use std::policies::NAME`".into());
@@ -1155,12 +1396,21 @@ impl<'a> Checker<'a> {
                 self.unknown_member(member, decl, &fields)
             }
             _ => {
-                let param = self.path.last().map(|p| format!(" for `{p}`")).unwrap_or_default();
+                let param = self
+                    .path
+                    .last()
+                    .map(|p| format!(" for `{p}`"))
+                    .unwrap_or_default();
                 self.err(
                     Diagnostic::error(
                         Code::TypeMismatch,
                         e.span,
-                        format!("`{}.{}` is not {}{param}", decl.name.name, member.name, ty_noun(ty)),
+                        format!(
+                            "`{}.{}` is not {}{param}",
+                            decl.name.name,
+                            member.name,
+                            ty_noun(ty)
+                        ),
                         format!("expected {}", ty_noun(ty)),
                     )
                     .with_label(decl.name.span, "declared here"),
@@ -1184,7 +1434,9 @@ impl<'a> Checker<'a> {
             ) => registry::kind_named(&callee.name),
             _ => None,
         };
-        schema.map_or(vec![], |k| k.params.iter().map(|p| p.name.to_string()).collect())
+        schema.map_or(vec![], |k| {
+            k.params.iter().map(|p| p.name.to_string()).collect()
+        })
     }
 
     fn unknown_member(&mut self, member: &Ident, decl: &Decl, options: &[&str]) -> HExpr {
@@ -1222,9 +1474,12 @@ impl<'a> Checker<'a> {
             ExprKind::Str(_) => Shape::Str,
             ExprKind::Range(..) => Shape::Range,
             ExprKind::List(_) => Shape::List,
-            ExprKind::Call { callee, .. } => registry::kind_named(&callee.name).map_or(Shape::Unknown, |k| Shape::Call(k.category)),
+            ExprKind::Call { callee, .. } => registry::kind_named(&callee.name)
+                .map_or(Shape::Unknown, |k| Shape::Call(k.category)),
             ExprKind::Prob { .. } | ExprKind::Concat(_) => Shape::Policy,
-            ExprKind::Sweep(Sweep::List(xs)) => xs.first().map_or(Shape::Unknown, |x| self.expr_shape(x, module, depth + 1)),
+            ExprKind::Sweep(Sweep::List(xs)) => xs
+                .first()
+                .map_or(Shape::Unknown, |x| self.expr_shape(x, module, depth + 1)),
             ExprKind::Sweep(Sweep::Range { lo, .. }) => self.expr_shape(lo, module, depth + 1),
             ExprKind::Path(p) if p.len() == 1 => match self.scopes[module].get(&p[0].name) {
                 Some(&(id, _)) => match self.slots[id].decl.kind {
@@ -1259,11 +1514,17 @@ impl<'a> Checker<'a> {
             let mut members: Vec<DeclId> = scc.iter().map(|n| g[*n]).collect();
             members.sort_by_key(|&m| (self.slots[m].decl.span.file, self.slots[m].decl.span.start));
             let first = self.slots[members[0]].decl;
-            let names: Vec<String> = members.iter().map(|&m| format!("`{}`", self.slots[m].decl.name.name)).collect();
+            let names: Vec<String> = members
+                .iter()
+                .map(|&m| format!("`{}`", self.slots[m].decl.name.name))
+                .collect();
             let message = if self_loop {
                 format!("`{}` refers to itself", first.name.name)
             } else {
-                format!("declarations refer to each other in a cycle: {}", names.join(" -> "))
+                format!(
+                    "declarations refer to each other in a cycle: {}",
+                    names.join(" -> ")
+                )
             };
             let mut d = Diagnostic::error(Code::Cycle, first.name.span, message, "part of a cycle")
                 .with_help("a declaration cannot depend on itself; break the cycle");
@@ -1296,17 +1557,28 @@ impl<'a> Checker<'a> {
                 stack.extend(h.refs.iter().copied());
             }
         }
-        let mut out: Vec<SweepId> = (0..self.sweeps.len()).filter(|&s| self.sweeps[s].decl == id).collect();
-        out.extend((0..self.sweeps.len()).filter(|&s| self.sweeps[s].decl != id && seen.contains(&self.sweeps[s].decl)));
+        let mut out: Vec<SweepId> = (0..self.sweeps.len())
+            .filter(|&s| self.sweeps[s].decl == id)
+            .collect();
+        out.extend(
+            (0..self.sweeps.len())
+                .filter(|&s| self.sweeps[s].decl != id && seen.contains(&self.sweeps[s].decl)),
+        );
         out
     }
 
     fn find_axis(&mut self, id: DeclId, name: &Ident) -> Option<SweepId> {
         let reachable = self.reachable_sweeps(id);
-        if let Some(&s) = reachable.iter().find(|&&s| self.sweeps[s].name == name.name) {
+        if let Some(&s) = reachable
+            .iter()
+            .find(|&&s| self.sweeps[s].name == name.name)
+        {
             return Some(s);
         }
-        let mut names: Vec<&str> = reachable.iter().map(|&s| self.sweeps[s].name.as_str()).collect();
+        let mut names: Vec<&str> = reachable
+            .iter()
+            .map(|&s| self.sweeps[s].name.as_str())
+            .collect();
         names.sort_unstable();
         names.dedup();
         let help = registry::suggest(&name.name, names.iter().copied())
@@ -1332,12 +1604,16 @@ impl<'a> Checker<'a> {
 
     fn resolve_directives(&mut self) {
         for id in 0..self.slots.len() {
-            let DeclBody::Block(block) = &self.slots[id].decl.body else { continue };
+            let DeclBody::Block(block) = &self.slots[id].decl.body else {
+                continue;
+            };
             if self.hdecls[id].is_none() {
                 continue;
             }
             for item in &block.items {
-                let BlockItem::Directive(dir) = item else { continue };
+                let BlockItem::Directive(dir) = item else {
+                    continue;
+                };
                 match dir.kind {
                     DirectiveKind::Zip => {
                         if let Some(group) = self.zip_group(id, dir) {
@@ -1365,8 +1641,13 @@ impl<'a> Checker<'a> {
                 (None, ExprKind::Path(p)) if p.len() == 1 => &p[0],
                 _ => {
                     self.err(
-                        Diagnostic::error(Code::BadDirective, arg.span, "`zip` takes the names of swept parameters", "not a name")
-                            .with_help("for example `zip(batch, size)`"),
+                        Diagnostic::error(
+                            Code::BadDirective,
+                            arg.span,
+                            "`zip` takes the names of swept parameters",
+                            "not a name",
+                        )
+                        .with_help("for example `zip(batch, size)`"),
                     );
                     return None;
                 }
@@ -1374,7 +1655,12 @@ impl<'a> Checker<'a> {
             group.push((self.find_axis(id, ident)?, ident.span));
         }
         if group.len() < 2 {
-            self.err(Diagnostic::error(Code::BadDirective, dir.span, "`zip` needs at least two swept parameters", "too few"));
+            self.err(Diagnostic::error(
+                Code::BadDirective,
+                dir.span,
+                "`zip` needs at least two swept parameters",
+                "too few",
+            ));
             return None;
         }
         let (first, _) = group[0];
@@ -1406,8 +1692,13 @@ impl<'a> Checker<'a> {
         for arg in &dir.args {
             let Some(name) = &arg.name else {
                 self.err(
-                    Diagnostic::error(Code::BadDirective, arg.span, "`exclude` takes `parameter: value` pairs", "not named")
-                        .with_help("for example `exclude(method: byol, batch: 16)`"),
+                    Diagnostic::error(
+                        Code::BadDirective,
+                        arg.span,
+                        "`exclude` takes `parameter: value` pairs",
+                        "not named",
+                    )
+                    .with_help("for example `exclude(method: byol, batch: 16)`"),
                 );
                 return None;
             };
@@ -1434,7 +1725,12 @@ impl<'a> Checker<'a> {
             }
         }
         if rule.is_empty() {
-            self.err(Diagnostic::error(Code::BadDirective, dir.span, "`exclude` needs at least one `parameter: value`", "empty"));
+            self.err(Diagnostic::error(
+                Code::BadDirective,
+                dir.span,
+                "`exclude` needs at least one `parameter: value`",
+                "empty",
+            ));
             return None;
         }
         Some(rule)
@@ -1452,7 +1748,11 @@ fn ast_label(e: &Expr) -> String {
         ExprKind::Float(v) => format_float(*v),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Str(s) => s.clone(),
-        ExprKind::Path(p) => p.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("."),
+        ExprKind::Path(p) => p
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join("."),
         ExprKind::Call { callee, args } if args.is_empty() => callee.name.clone(),
         ExprKind::Call { callee, args } => {
             let parts: Vec<String> = args
@@ -1533,7 +1833,9 @@ fn decl_noun(k: DeclKind) -> String {
     match k {
         DeclKind::Policy => "a policy".into(),
         DeclKind::Let => "a value".into(),
-        k => decl_category(k).map_or("a declaration", Category::noun).to_string(),
+        k => decl_category(k)
+            .map_or("a declaration", Category::noun)
+            .to_string(),
     }
 }
 

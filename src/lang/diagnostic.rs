@@ -313,6 +313,7 @@ pub mod render {
         let mut out = String::new();
         for d in diags {
             out.push_str(&graphical(d, sources, color, 100));
+            out.push('\n');
         }
         let errors = diags.iter().filter(|d| d.is_error()).count();
         let warnings = diags.len() - errors;

@@ -72,7 +72,11 @@ impl HDecl {
     pub fn is_step(&self) -> bool {
         matches!(
             self.kind,
-            DeclKind::Dataset | DeclKind::Split | DeclKind::Pretrain | DeclKind::Evaluate | DeclKind::Report
+            DeclKind::Dataset
+                | DeclKind::Split
+                | DeclKind::Pretrain
+                | DeclKind::Evaluate
+                | DeclKind::Report
         )
     }
 }

@@ -4,13 +4,14 @@
 pub mod ast;
 pub mod check;
 pub mod diagnostic;
-pub mod fmt; pub mod trivia;
+pub mod fmt;
 pub mod hir;
 pub mod modules;
 pub mod number;
 pub mod parser;
 pub mod registry;
 pub mod span;
+pub mod trivia;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use hir::Program;

@@ -33,7 +33,9 @@ pub struct NoImports;
 
 impl Loader for NoImports {
     fn load(&mut self, _from_id: &str, path: &str) -> Result<LoadedFile, String> {
-        Err(format!("cannot read `{path}`: this program was not loaded from a file"))
+        Err(format!(
+            "cannot read `{path}`: this program was not loaded from a file"
+        ))
     }
 }
 
@@ -92,7 +94,11 @@ pub fn load(root_name: &str, root_id: &str, root_text: &str, loader: &mut dyn Lo
         for (item_index, module_ref) in uses {
             let target = match &module_ref {
                 ModuleRef::Path(path) => {
-                    let name = path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("::");
+                    let name = path
+                        .iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join("::");
                     match STDLIB.iter().find(|(n, _)| *n == name) {
                         Some((n, text)) => Some(add_module(&mut loaded, &mut by_id, n, n, text)),
                         None => {
@@ -118,7 +124,13 @@ pub fn load(root_name: &str, root_id: &str, root_text: &str, loader: &mut dyn Lo
                     }
                 }
                 ModuleRef::File { path, span } => match loader.load(&from_id, path) {
-                    Ok(file) => Some(add_module(&mut loaded, &mut by_id, &file.name, &file.id, &file.text)),
+                    Ok(file) => Some(add_module(
+                        &mut loaded,
+                        &mut by_id,
+                        &file.name,
+                        &file.id,
+                        &file.text,
+                    )),
                     Err(why) => {
                         loaded.diagnostics.push(Diagnostic::error(
                             Code::ImportRead,
@@ -139,7 +151,13 @@ pub fn load(root_name: &str, root_id: &str, root_text: &str, loader: &mut dyn Lo
     loaded
 }
 
-fn add_module(loaded: &mut Loaded, by_id: &mut HashMap<String, usize>, name: &str, id: &str, text: &str) -> usize {
+fn add_module(
+    loaded: &mut Loaded,
+    by_id: &mut HashMap<String, usize>,
+    name: &str,
+    id: &str,
+    text: &str,
+) -> usize {
     if let Some(&i) = by_id.get(id) {
         return i;
     }

@@ -145,7 +145,11 @@ impl Ty {
             Ty::Enum(opts) => format!("one of {}", opts.join(" | ")),
             Ty::Amount => "count or fraction".into(),
             Ty::List(inner) => format!("list of {}", inner.describe()),
-            Ty::Kind(c) => c.noun().trim_start_matches("a ").trim_start_matches("an ").to_string(),
+            Ty::Kind(c) => c
+                .noun()
+                .trim_start_matches("a ")
+                .trim_start_matches("an ")
+                .to_string(),
             Ty::Policy => "policy".into(),
             Ty::Data => "data (dataset or split part)".into(),
             Ty::Encoder => "pretrain run or backbone".into(),
@@ -201,8 +205,16 @@ impl Bound {
 
     /// Whether `v` is allowed.
     pub fn contains(&self, v: f64) -> bool {
-        let above = if self.lo_incl { v >= self.lo } else { v > self.lo };
-        let below = if self.hi_incl { v <= self.hi } else { v < self.hi };
+        let above = if self.lo_incl {
+            v >= self.lo
+        } else {
+            v > self.lo
+        };
+        let below = if self.hi_incl {
+            v <= self.hi
+        } else {
+            v < self.hi
+        };
         above && below
     }
 
@@ -340,7 +352,13 @@ const fn opt(name: &'static str, ty: Ty, bound: Bound, doc: &'static str) -> Par
     p(name, ty, Default::Optional, bound, doc)
 }
 
-const fn d(name: &'static str, ty: Ty, src: &'static str, bound: Bound, doc: &'static str) -> Param {
+const fn d(
+    name: &'static str,
+    ty: Ty,
+    src: &'static str,
+    bound: Bound,
+    doc: &'static str,
+) -> Param {
     p(name, ty, Default::Src(src), bound, doc)
 }
 
@@ -351,7 +369,12 @@ const fn exec_only(param: Param) -> Param {
     }
 }
 
-const fn kind(name: &'static str, category: Category, doc: &'static str, params: &'static [Param]) -> Kind {
+const fn kind(
+    name: &'static str,
+    category: Category,
+    doc: &'static str,
+    params: &'static [Param],
+) -> Kind {
     Kind {
         name,
         category,
@@ -379,7 +402,13 @@ const SETTINGS: Kind = kind(
     C::Settings,
     "Pipeline-wide settings, written `set NAME = VALUE`.",
     &[
-        d("seed", Ty::Int, "0", Bound::NONNEG, "Base seed; every step's RNG derives from it and the step key"),
+        d(
+            "seed",
+            Ty::Int,
+            "0",
+            Bound::NONNEG,
+            "Base seed; every step's RNG derives from it and the step key",
+        ),
         exec_only(d(
             "device",
             Ty::Device,
@@ -387,7 +416,13 @@ const SETTINGS: Kind = kind(
             Bound::ANY,
             "Where training runs; `cuda` needs a build with the `cuda` feature",
         )),
-        d("precision", Ty::Enum(&["f32", "f16", "bf16"]), "f32", Bound::ANY, "Floating-point precision for training"),
+        d(
+            "precision",
+            Ty::Enum(&["f32", "f16", "bf16"]),
+            "f32",
+            Bound::ANY,
+            "Floating-point precision for training",
+        ),
         opt("name", Ty::Str, Bound::ANY, "A title for reports"),
     ],
 );
@@ -400,9 +435,24 @@ const DATASETS: &[Kind] = &[
         C::Dataset,
         "CIFAR-10 in its binary format (data_batch_*.bin, test_batch.bin), 32x32 RGB, 10 classes",
         &[
-            req("root", Ty::Str, "Directory holding the .bin batches, relative to the pipeline file"),
-            d("subset", SUBSET_TRAIN_TEST, "train", Bound::ANY, "Official train (50,000) or test (10,000) images"),
-            opt("limit", Ty::Int, Bound::ONE_PLUS, "Use only the first N images"),
+            req(
+                "root",
+                Ty::Str,
+                "Directory holding the .bin batches, relative to the pipeline file",
+            ),
+            d(
+                "subset",
+                SUBSET_TRAIN_TEST,
+                "train",
+                Bound::ANY,
+                "Official train (50,000) or test (10,000) images",
+            ),
+            opt(
+                "limit",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Use only the first N images",
+            ),
         ],
     ),
     kind(
@@ -411,9 +461,26 @@ const DATASETS: &[Kind] = &[
         "CIFAR-100 in its binary format (train.bin, test.bin), 32x32 RGB, 100 fine / 20 coarse classes",
         &[
             req("root", Ty::Str, "Directory holding train.bin and test.bin"),
-            d("subset", SUBSET_TRAIN_TEST, "train", Bound::ANY, "Official train or test images"),
-            d("labels", Ty::Enum(&["fine", "coarse"]), "fine", Bound::ANY, "Which label set"),
-            opt("limit", Ty::Int, Bound::ONE_PLUS, "Use only the first N images"),
+            d(
+                "subset",
+                SUBSET_TRAIN_TEST,
+                "train",
+                Bound::ANY,
+                "Official train or test images",
+            ),
+            d(
+                "labels",
+                Ty::Enum(&["fine", "coarse"]),
+                "fine",
+                Bound::ANY,
+                "Which label set",
+            ),
+            opt(
+                "limit",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Use only the first N images",
+            ),
         ],
     ),
     kind(
@@ -429,7 +496,12 @@ const DATASETS: &[Kind] = &[
                 Bound::ANY,
                 "Which part; `unlabeled` images have no label",
             ),
-            opt("limit", Ty::Int, Bound::ONE_PLUS, "Use only the first N images"),
+            opt(
+                "limit",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Use only the first N images",
+            ),
         ],
     ),
     kind(
@@ -437,10 +509,31 @@ const DATASETS: &[Kind] = &[
         C::Dataset,
         "MNIST or Fashion-MNIST in IDX format (optionally .gz), 28x28 grey, 10 classes",
         &[
-            req("root", Ty::Str, "Directory holding the *-images-idx3-ubyte and *-labels-idx1-ubyte files"),
-            d("subset", SUBSET_TRAIN_TEST, "train", Bound::ANY, "Official train or t10k images"),
-            d("variant", Ty::Enum(&["mnist", "fashion"]), "mnist", Bound::ANY, "Digits or Fashion-MNIST"),
-            opt("limit", Ty::Int, Bound::ONE_PLUS, "Use only the first N images"),
+            req(
+                "root",
+                Ty::Str,
+                "Directory holding the *-images-idx3-ubyte and *-labels-idx1-ubyte files",
+            ),
+            d(
+                "subset",
+                SUBSET_TRAIN_TEST,
+                "train",
+                Bound::ANY,
+                "Official train or t10k images",
+            ),
+            d(
+                "variant",
+                Ty::Enum(&["mnist", "fashion"]),
+                "mnist",
+                Bound::ANY,
+                "Digits or Fashion-MNIST",
+            ),
+            opt(
+                "limit",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Use only the first N images",
+            ),
         ],
     ),
     kind(
@@ -449,9 +542,24 @@ const DATASETS: &[Kind] = &[
         "Images in class subfolders (root/CLASS/*.png|jpg), with an optional parallel mask folder",
         &[
             req("root", Ty::Str, "Directory with one subfolder per class"),
-            opt("masks", Ty::Str, Bound::ANY, "Folder of same-stem PNG masks (for segmentation), relative to root"),
-            opt("size", Ty::Int, Bound::ONE_PLUS, "Resize every image to size x size"),
-            opt("limit", Ty::Int, Bound::ONE_PLUS, "Use only the first N images"),
+            opt(
+                "masks",
+                Ty::Str,
+                Bound::ANY,
+                "Folder of same-stem PNG masks (for segmentation), relative to root",
+            ),
+            opt(
+                "size",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Resize every image to size x size",
+            ),
+            opt(
+                "limit",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Use only the first N images",
+            ),
         ],
     ),
     kind(
@@ -459,9 +567,27 @@ const DATASETS: &[Kind] = &[
         C::Dataset,
         "Procedural coloured shapes on textured backgrounds, with class labels and exact masks",
         &[
-            d("count", Ty::Int, "1000", Bound::ONE_PLUS, "Number of images"),
-            d("size", Ty::Int, "32", Bound::new(8.0, true, 4096.0, true), "Image side in pixels"),
-            d("classes", Ty::Int, "4", Bound::new(2.0, true, 8.0, true), "Number of shape classes"),
+            d(
+                "count",
+                Ty::Int,
+                "1000",
+                Bound::ONE_PLUS,
+                "Number of images",
+            ),
+            d(
+                "size",
+                Ty::Int,
+                "32",
+                Bound::new(8.0, true, 4096.0, true),
+                "Image side in pixels",
+            ),
+            d(
+                "classes",
+                Ty::Int,
+                "4",
+                Bound::new(2.0, true, 8.0, true),
+                "Number of shape classes",
+            ),
             d(
                 "background",
                 Ty::Enum(&["textured", "plain"]),
@@ -469,7 +595,13 @@ const DATASETS: &[Kind] = &[
                 Bound::ANY,
                 "Background style",
             ),
-            d("seed", Ty::Int, "0", Bound::NONNEG, "Generator seed (part of the dataset's identity)"),
+            d(
+                "seed",
+                Ty::Int,
+                "0",
+                Bound::NONNEG,
+                "Generator seed (part of the dataset's identity)",
+            ),
         ],
     ),
 ];
@@ -482,11 +614,31 @@ const SPLIT: Kind = kind(
     "Divides a dataset into parts `train`, `test` and optionally `val` (counts or fractions)",
     &[
         req("data", Ty::Data, "The images to divide"),
-        req("train", Ty::Amount, "Size of the train part: a count or a fraction"),
-        opt("test", Ty::Amount, Bound::ANY, "Size of the test part (default: the rest)"),
+        req(
+            "train",
+            Ty::Amount,
+            "Size of the train part: a count or a fraction",
+        ),
+        opt(
+            "test",
+            Ty::Amount,
+            Bound::ANY,
+            "Size of the test part (default: the rest)",
+        ),
         opt("val", Ty::Amount, Bound::ANY, "Size of a validation part"),
-        d("stratify", Ty::Bool, "true", Bound::ANY, "Keep class proportions in every part"),
-        opt("seed", Ty::Int, Bound::NONNEG, "Shuffle seed (default: the pipeline seed)"),
+        d(
+            "stratify",
+            Ty::Bool,
+            "true",
+            Bound::ANY,
+            "Keep class proportions in every part",
+        ),
+        opt(
+            "seed",
+            Ty::Int,
+            Bound::NONNEG,
+            "Shuffle seed (default: the pipeline seed)",
+        ),
     ],
 );
 
@@ -511,16 +663,39 @@ const OPS: &[Kind] = &[
         C::Op,
         "Crop a random area and aspect ratio, resize to `size` (torchvision RandomResizedCrop)",
         &[
-            opt("size", Ty::Int, Bound::ONE_PLUS, "Output side (default: the view size)"),
-            d("scale", Ty::Range, "0.08..1.0", Bound::FRACTION, "Range of the crop's area fraction"),
-            d("ratio", Ty::Range, "0.75..1.3333333333333333", Bound::POS, "Range of aspect ratios"),
+            opt(
+                "size",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Output side (default: the view size)",
+            ),
+            d(
+                "scale",
+                Ty::Range,
+                "0.08..1.0",
+                Bound::FRACTION,
+                "Range of the crop's area fraction",
+            ),
+            d(
+                "ratio",
+                Ty::Range,
+                "0.75..1.3333333333333333",
+                Bound::POS,
+                "Range of aspect ratios",
+            ),
         ],
     )),
     op(kind(
         "rotate",
         C::Op,
         "Rotate by a random angle in [-degrees, degrees]",
-        &[d("degrees", Ty::Float, "30.0", Bound::new(0.0, true, 180.0, true), "Largest rotation, in degrees")],
+        &[d(
+            "degrees",
+            Ty::Float,
+            "30.0",
+            Bound::new(0.0, true, 180.0, true),
+            "Largest rotation, in degrees",
+        )],
     )),
     op(kind("horizontal_flip", C::Op, "Mirror left-right", &[])),
     op(kind("vertical_flip", C::Op, "Mirror top-bottom", &[])),
@@ -529,19 +704,54 @@ const OPS: &[Kind] = &[
         C::Op,
         "Random brightness, contrast, saturation and hue in random order (torchvision ColorJitter)",
         &[
-            d("brightness", Ty::Float, "0.4", Bound::NONNEG, "Brightness factor drawn from [1-b, 1+b]"),
-            d("contrast", Ty::Float, "0.4", Bound::NONNEG, "Contrast factor drawn from [1-c, 1+c]"),
-            d("saturation", Ty::Float, "0.4", Bound::NONNEG, "Saturation factor drawn from [1-s, 1+s]"),
-            d("hue", Ty::Float, "0.1", Bound::new(0.0, true, 0.5, true), "Hue shift drawn from [-h, h]"),
+            d(
+                "brightness",
+                Ty::Float,
+                "0.4",
+                Bound::NONNEG,
+                "Brightness factor drawn from [1-b, 1+b]",
+            ),
+            d(
+                "contrast",
+                Ty::Float,
+                "0.4",
+                Bound::NONNEG,
+                "Contrast factor drawn from [1-c, 1+c]",
+            ),
+            d(
+                "saturation",
+                Ty::Float,
+                "0.4",
+                Bound::NONNEG,
+                "Saturation factor drawn from [1-s, 1+s]",
+            ),
+            d(
+                "hue",
+                Ty::Float,
+                "0.1",
+                Bound::new(0.0, true, 0.5, true),
+                "Hue shift drawn from [-h, h]",
+            ),
         ],
     )),
-    op(kind("grayscale", C::Op, "Convert to grey (kept as 3 channels)", &[])),
+    op(kind(
+        "grayscale",
+        C::Op,
+        "Convert to grey (kept as 3 channels)",
+        &[],
+    )),
     op(kind(
         "gaussian_blur",
         C::Op,
         "Blur with a Gaussian of random sigma",
         &[
-            d("kernel", Ty::Int, "3", Bound::new(1.0, true, 99.0, true), "Kernel side (odd)"),
+            d(
+                "kernel",
+                Ty::Int,
+                "3",
+                Bound::new(1.0, true, 99.0, true),
+                "Kernel side (odd)",
+            ),
             d("sigma", Ty::Range, "0.1..2.0", Bound::POS, "Range of sigma"),
         ],
     )),
@@ -549,15 +759,33 @@ const OPS: &[Kind] = &[
         "solarize",
         C::Op,
         "Invert pixels above a threshold",
-        &[d("threshold", Ty::Float, "0.5", Bound::PROB, "Threshold on [0, 1] intensities")],
+        &[d(
+            "threshold",
+            Ty::Float,
+            "0.5",
+            Bound::PROB,
+            "Threshold on [0, 1] intensities",
+        )],
     )),
     op(kind(
         "normalize",
         C::Op,
         "Subtract the channel mean, divide by the channel std",
         &[
-            d("mean", FLOAT_LIST, "[0.485, 0.456, 0.406]", Bound::ANY, "Per-channel mean"),
-            d("std", FLOAT_LIST, "[0.229, 0.224, 0.225]", Bound::POS, "Per-channel standard deviation"),
+            d(
+                "mean",
+                FLOAT_LIST,
+                "[0.485, 0.456, 0.406]",
+                Bound::ANY,
+                "Per-channel mean",
+            ),
+            d(
+                "std",
+                FLOAT_LIST,
+                "[0.229, 0.224, 0.225]",
+                Bound::POS,
+                "Per-channel standard deviation",
+            ),
         ],
     )),
     with_info(
@@ -566,7 +794,13 @@ const OPS: &[Kind] = &[
             C::Op,
             "Salient-region segmentation (HC/RC saliency + iterative GrabCut), rendered with a random palette: the thesis' SGD",
             &[
-                d("method", Ty::Enum(&["rc", "hc"]), "rc", Bound::ANY, "Saliency map: region or histogram contrast"),
+                d(
+                    "method",
+                    Ty::Enum(&["rc", "hc"]),
+                    "rc",
+                    Bound::ANY,
+                    "Saliency map: region or histogram contrast",
+                ),
                 d(
                     "variant",
                     Ty::Enum(&["tpami", "cvpr2011"]),
@@ -588,7 +822,13 @@ const OPS: &[Kind] = &[
                     Bound::new(1.0, true, 10.0, true),
                     "Outer GrabCut rounds (saliency.md §3 step 5)",
                 ),
-                d("scale", Ty::Float, "1.0", Bound::new(0.0, false, 4.0, true), "Resize factor before segmenting (1 = 100p, 2 = 200p)"),
+                d(
+                    "scale",
+                    Ty::Float,
+                    "1.0",
+                    Bound::new(0.0, false, 4.0, true),
+                    "Resize factor before segmenting (1 = 100p, 2 = 200p)",
+                ),
                 d(
                     "render",
                     Ty::Enum(&["palette", "swap", "mask"]),
@@ -608,8 +848,17 @@ const OPS: &[Kind] = &[
         C::Op,
         "Apply one of several ops, chosen by weight",
         &[
-            req("choices", Ty::Policy, "The candidate ops (each with its own probability)"),
-            opt("weights", FLOAT_LIST, Bound::NONNEG, "Relative weights (default: equal)"),
+            req(
+                "choices",
+                Ty::Policy,
+                "The candidate ops (each with its own probability)",
+            ),
+            opt(
+                "weights",
+                FLOAT_LIST,
+                Bound::NONNEG,
+                "Relative weights (default: equal)",
+            ),
         ],
     )),
 ];
@@ -622,11 +871,38 @@ const VIEWS: &[Kind] = &[
         C::View,
         "One or more views: a random resized crop at `size`, then a policy",
         &[
-            d("count", Ty::Int, "1", Bound::new(1.0, true, 32.0, true), "How many views of this spec"),
-            opt("size", Ty::Int, Bound::ONE_PLUS, "Crop side (default: the image size)"),
-            d("scale", Ty::Range, "0.08..1.0", Bound::FRACTION, "Area fraction of the crop"),
-            d("local", Ty::Bool, "false", Bound::ANY, "A local (small) crop, as multi-crop methods use"),
-            opt("policy", Ty::Policy, Bound::ANY, "This view's policy (default: the run's policy)"),
+            d(
+                "count",
+                Ty::Int,
+                "1",
+                Bound::new(1.0, true, 32.0, true),
+                "How many views of this spec",
+            ),
+            opt(
+                "size",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "View side (default: the image side; 3/7 of it for local views, as 96/224)",
+            ),
+            opt(
+                "scale",
+                Ty::Range,
+                Bound::FRACTION,
+                "Area fraction of a random resized crop made by the view itself (leave out when the policy crops)",
+            ),
+            d(
+                "local",
+                Ty::Bool,
+                "false",
+                Bound::ANY,
+                "A local (small) crop, as multi-crop methods use",
+            ),
+            opt(
+                "policy",
+                Ty::Policy,
+                Bound::ANY,
+                "This view's policy (default: the run's policy)",
+            ),
         ],
     ),
     kind(
@@ -634,13 +910,52 @@ const VIEWS: &[Kind] = &[
         C::View,
         "Multi-crop: global views plus small local views (SwAV, DINO)",
         &[
-            d("global", Ty::Int, "2", Bound::new(1.0, true, 8.0, true), "Number of global views"),
-            opt("global_size", Ty::Int, Bound::ONE_PLUS, "Global crop side (default: the image size)"),
-            d("global_scale", Ty::Range, "0.14..1.0", Bound::FRACTION, "Area fraction of global crops"),
-            d("local", Ty::Int, "6", Bound::new(0.0, true, 32.0, true), "Number of local views"),
-            opt("local_size", Ty::Int, Bound::ONE_PLUS, "Local crop side (default: 3/7 of the global side, as 96/224)"),
-            d("local_scale", Ty::Range, "0.05..0.14", Bound::FRACTION, "Area fraction of local crops"),
-            opt("policy", Ty::Policy, Bound::ANY, "Policy for all crops (default: the run's policy)"),
+            d(
+                "global",
+                Ty::Int,
+                "2",
+                Bound::new(1.0, true, 8.0, true),
+                "Number of global views",
+            ),
+            opt(
+                "global_size",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Global crop side (default: the image size)",
+            ),
+            d(
+                "global_scale",
+                Ty::Range,
+                "0.14..1.0",
+                Bound::FRACTION,
+                "Area fraction of global crops",
+            ),
+            d(
+                "local",
+                Ty::Int,
+                "6",
+                Bound::new(0.0, true, 32.0, true),
+                "Number of local views",
+            ),
+            opt(
+                "local_size",
+                Ty::Int,
+                Bound::ONE_PLUS,
+                "Local crop side (default: 3/7 of the global side, as 96/224)",
+            ),
+            d(
+                "local_scale",
+                Ty::Range,
+                "0.05..0.14",
+                Bound::FRACTION,
+                "Area fraction of local crops",
+            ),
+            opt(
+                "policy",
+                Ty::Policy,
+                Bound::ANY,
+                "Policy for all crops (default: the run's policy)",
+            ),
         ],
     ),
 ];
@@ -658,10 +973,34 @@ const METHODS: &[Kind] = &[
             C::Method,
             "SimCLR: NT-Xent over two views, negatives from the batch (Chen et al. 2020)",
             &[
-                d("temperature", Ty::Float, "0.5", Bound::POS, "tau; 0.5 official CIFAR and lightly default"),
-                d("proj_hidden", Ty::Int, "2048", Bound::ONE_PLUS, "Projector hidden width"),
-                d("proj_dim", Ty::Int, "128", Bound::ONE_PLUS, "Projector output width"),
-                d("proj_layers", Ty::Int, "2", Bound::ONE_PLUS, "Projector depth"),
+                d(
+                    "temperature",
+                    Ty::Float,
+                    "0.5",
+                    Bound::POS,
+                    "tau; 0.5 official CIFAR and lightly default",
+                ),
+                d(
+                    "proj_hidden",
+                    Ty::Int,
+                    "2048",
+                    Bound::ONE_PLUS,
+                    "Projector hidden width",
+                ),
+                d(
+                    "proj_dim",
+                    Ty::Int,
+                    "128",
+                    Bound::ONE_PLUS,
+                    "Projector output width",
+                ),
+                d(
+                    "proj_layers",
+                    Ty::Int,
+                    "2",
+                    Bound::ONE_PLUS,
+                    "Projector depth",
+                ),
             ],
         ),
         false,
@@ -672,15 +1011,69 @@ const METHODS: &[Kind] = &[
             C::Method,
             "MoCo: InfoNCE against a momentum encoder, with a queue (v2) or in-batch keys (v3)",
             &[
-                d("version", Ty::Enum(&["v2", "v3"]), "v2", Bound::ANY, "v2: queue + momentum encoder; v3: no queue, predictor"),
-                d("temperature", Ty::Float, "0.2", Bound::POS, "tau (official v2: 0.2)"),
-                d("queue", Ty::Int, "65536", Bound::NONNEG, "Queue length K (v2); must be a multiple of the batch"),
-                d("momentum", Ty::Float, "0.999", Bound::UNIT_OPEN, "EMA momentum m at the start"),
-                d("momentum_end", Ty::Float, "0.999", Bound::PROB, "EMA momentum at the end (cosine schedule)"),
-                d("proj_hidden", Ty::Int, "2048", Bound::ONE_PLUS, "Projector hidden width"),
-                d("proj_dim", Ty::Int, "128", Bound::ONE_PLUS, "Projector output width"),
-                d("pred_hidden", Ty::Int, "4096", Bound::ONE_PLUS, "Predictor hidden width (v3)"),
-                d("symmetric", Ty::Bool, "false", Bound::ANY, "Symmetrised loss (solo-learn v2+)"),
+                d(
+                    "version",
+                    Ty::Enum(&["v2", "v3"]),
+                    "v2",
+                    Bound::ANY,
+                    "v2: queue + momentum encoder; v3: no queue, predictor",
+                ),
+                d(
+                    "temperature",
+                    Ty::Float,
+                    "0.2",
+                    Bound::POS,
+                    "tau (official v2: 0.2)",
+                ),
+                d(
+                    "queue",
+                    Ty::Int,
+                    "65536",
+                    Bound::NONNEG,
+                    "Queue length K (v2); must be a multiple of the batch",
+                ),
+                d(
+                    "momentum",
+                    Ty::Float,
+                    "0.999",
+                    Bound::UNIT_OPEN,
+                    "EMA momentum m at the start",
+                ),
+                d(
+                    "momentum_end",
+                    Ty::Float,
+                    "0.999",
+                    Bound::PROB,
+                    "EMA momentum at the end (cosine schedule)",
+                ),
+                d(
+                    "proj_hidden",
+                    Ty::Int,
+                    "2048",
+                    Bound::ONE_PLUS,
+                    "Projector hidden width",
+                ),
+                d(
+                    "proj_dim",
+                    Ty::Int,
+                    "128",
+                    Bound::ONE_PLUS,
+                    "Projector output width",
+                ),
+                d(
+                    "pred_hidden",
+                    Ty::Int,
+                    "4096",
+                    Bound::ONE_PLUS,
+                    "Predictor hidden width (v3)",
+                ),
+                d(
+                    "symmetric",
+                    Ty::Bool,
+                    "false",
+                    Bound::ANY,
+                    "Symmetrised loss (solo-learn v2+)",
+                ),
             ],
         ),
         false,
@@ -691,10 +1084,34 @@ const METHODS: &[Kind] = &[
             C::Method,
             "SimSiam: negative cosine with stop-gradient, no negatives (Chen & He 2021)",
             &[
-                d("proj_hidden", Ty::Int, "2048", Bound::ONE_PLUS, "Projector hidden width"),
-                d("proj_dim", Ty::Int, "2048", Bound::ONE_PLUS, "Projector output width"),
-                d("proj_layers", Ty::Int, "3", Bound::ONE_PLUS, "Projector depth (2 for the CIFAR variant)"),
-                d("pred_hidden", Ty::Int, "512", Bound::ONE_PLUS, "Predictor bottleneck width"),
+                d(
+                    "proj_hidden",
+                    Ty::Int,
+                    "2048",
+                    Bound::ONE_PLUS,
+                    "Projector hidden width",
+                ),
+                d(
+                    "proj_dim",
+                    Ty::Int,
+                    "2048",
+                    Bound::ONE_PLUS,
+                    "Projector output width",
+                ),
+                d(
+                    "proj_layers",
+                    Ty::Int,
+                    "3",
+                    Bound::ONE_PLUS,
+                    "Projector depth (2 for the CIFAR variant)",
+                ),
+                d(
+                    "pred_hidden",
+                    Ty::Int,
+                    "512",
+                    Bound::ONE_PLUS,
+                    "Predictor bottleneck width",
+                ),
             ],
         ),
         false,
@@ -705,11 +1122,41 @@ const METHODS: &[Kind] = &[
             C::Method,
             "BYOL: predict an EMA target's projection, 2 - 2cos (Grill et al. 2020)",
             &[
-                d("tau_base", Ty::Float, "0.996", Bound::UNIT_OPEN, "Target EMA momentum at the start"),
-                d("tau_end", Ty::Float, "1.0", Bound::PROB, "Target EMA momentum at the end (cosine)"),
-                d("proj_hidden", Ty::Int, "4096", Bound::ONE_PLUS, "Projector hidden width"),
-                d("proj_dim", Ty::Int, "256", Bound::ONE_PLUS, "Projector output width"),
-                d("pred_hidden", Ty::Int, "4096", Bound::ONE_PLUS, "Predictor hidden width"),
+                d(
+                    "tau_base",
+                    Ty::Float,
+                    "0.996",
+                    Bound::UNIT_OPEN,
+                    "Target EMA momentum at the start",
+                ),
+                d(
+                    "tau_end",
+                    Ty::Float,
+                    "1.0",
+                    Bound::PROB,
+                    "Target EMA momentum at the end (cosine)",
+                ),
+                d(
+                    "proj_hidden",
+                    Ty::Int,
+                    "4096",
+                    Bound::ONE_PLUS,
+                    "Projector hidden width",
+                ),
+                d(
+                    "proj_dim",
+                    Ty::Int,
+                    "256",
+                    Bound::ONE_PLUS,
+                    "Projector output width",
+                ),
+                d(
+                    "pred_hidden",
+                    Ty::Int,
+                    "4096",
+                    Bound::ONE_PLUS,
+                    "Predictor hidden width",
+                ),
             ],
         ),
         false,
@@ -720,15 +1167,69 @@ const METHODS: &[Kind] = &[
             C::Method,
             "SwAV: swapped prediction of Sinkhorn-Knopp codes over prototypes (Caron et al. 2020)",
             &[
-                d("temperature", Ty::Float, "0.1", Bound::POS, "tau of the softmax over prototypes"),
-                d("prototypes", Ty::Int, "3000", Bound::ONE_PLUS, "Number of prototypes"),
-                d("sinkhorn_iters", Ty::Int, "3", Bound::ONE_PLUS, "Sinkhorn-Knopp iterations"),
-                d("epsilon", Ty::Float, "0.05", Bound::POS, "Sinkhorn entropy regularisation"),
-                d("queue", Ty::Int, "0", Bound::NONNEG, "Feature queue length (3840 for small batches); 0 = none"),
-                d("queue_start_epoch", Ty::Int, "15", Bound::NONNEG, "Epoch from which the queue is used"),
-                d("freeze_prototypes_iters", Ty::Int, "313", Bound::NONNEG, "Iterations with frozen prototypes"),
-                d("proj_hidden", Ty::Int, "2048", Bound::ONE_PLUS, "Projector hidden width"),
-                d("proj_dim", Ty::Int, "128", Bound::ONE_PLUS, "Projector output width"),
+                d(
+                    "temperature",
+                    Ty::Float,
+                    "0.1",
+                    Bound::POS,
+                    "tau of the softmax over prototypes",
+                ),
+                d(
+                    "prototypes",
+                    Ty::Int,
+                    "3000",
+                    Bound::ONE_PLUS,
+                    "Number of prototypes",
+                ),
+                d(
+                    "sinkhorn_iters",
+                    Ty::Int,
+                    "3",
+                    Bound::ONE_PLUS,
+                    "Sinkhorn-Knopp iterations",
+                ),
+                d(
+                    "epsilon",
+                    Ty::Float,
+                    "0.05",
+                    Bound::POS,
+                    "Sinkhorn entropy regularisation",
+                ),
+                d(
+                    "queue",
+                    Ty::Int,
+                    "0",
+                    Bound::NONNEG,
+                    "Feature queue length (3840 for small batches); 0 = none",
+                ),
+                d(
+                    "queue_start_epoch",
+                    Ty::Int,
+                    "15",
+                    Bound::NONNEG,
+                    "Epoch from which the queue is used",
+                ),
+                d(
+                    "freeze_prototypes_iters",
+                    Ty::Int,
+                    "313",
+                    Bound::NONNEG,
+                    "Iterations with frozen prototypes",
+                ),
+                d(
+                    "proj_hidden",
+                    Ty::Int,
+                    "2048",
+                    Bound::ONE_PLUS,
+                    "Projector hidden width",
+                ),
+                d(
+                    "proj_dim",
+                    Ty::Int,
+                    "128",
+                    Bound::ONE_PLUS,
+                    "Projector output width",
+                ),
             ],
         ),
         true,
@@ -739,11 +1240,41 @@ const METHODS: &[Kind] = &[
             C::Method,
             "Barlow Twins: push the views' cross-correlation to identity (Zbontar et al. 2021)",
             &[
-                d("lambda", Ty::Float, "0.0051", Bound::NONNEG, "Weight of the off-diagonal term"),
-                d("scale_loss", Ty::Float, "0.024", Bound::POS, "Loss scale (early official code)"),
-                d("proj_hidden", Ty::Int, "8192", Bound::ONE_PLUS, "Projector hidden width"),
-                d("proj_dim", Ty::Int, "8192", Bound::ONE_PLUS, "Projector output width"),
-                d("proj_layers", Ty::Int, "3", Bound::ONE_PLUS, "Projector depth"),
+                d(
+                    "lambda",
+                    Ty::Float,
+                    "0.0051",
+                    Bound::NONNEG,
+                    "Weight of the off-diagonal term",
+                ),
+                d(
+                    "scale_loss",
+                    Ty::Float,
+                    "0.024",
+                    Bound::POS,
+                    "Loss scale (early official code)",
+                ),
+                d(
+                    "proj_hidden",
+                    Ty::Int,
+                    "8192",
+                    Bound::ONE_PLUS,
+                    "Projector hidden width",
+                ),
+                d(
+                    "proj_dim",
+                    Ty::Int,
+                    "8192",
+                    Bound::ONE_PLUS,
+                    "Projector output width",
+                ),
+                d(
+                    "proj_layers",
+                    Ty::Int,
+                    "3",
+                    Bound::ONE_PLUS,
+                    "Projector depth",
+                ),
             ],
         ),
         false,
@@ -754,19 +1285,97 @@ const METHODS: &[Kind] = &[
             C::Method,
             "DINO: self-distillation with a centred, sharpened EMA teacher (Caron et al. 2021)",
             &[
-                d("out_dim", Ty::Int, "65536", Bound::ONE_PLUS, "Head output width (prototypes)"),
-                d("hidden", Ty::Int, "2048", Bound::ONE_PLUS, "Head MLP hidden width"),
-                d("bottleneck", Ty::Int, "256", Bound::ONE_PLUS, "Head bottleneck width"),
-                d("student_temp", Ty::Float, "0.1", Bound::POS, "Student temperature"),
-                d("teacher_temp_start", Ty::Float, "0.04", Bound::POS, "Teacher temperature at the start of warm-up"),
-                d("teacher_temp", Ty::Float, "0.07", Bound::POS, "Teacher temperature after warm-up (> 0.07 is unstable)"),
-                d("teacher_temp_warmup_epochs", Ty::Int, "30", Bound::NONNEG, "Linear warm-up of the teacher temperature"),
-                d("center_momentum", Ty::Float, "0.9", Bound::UNIT_OPEN, "Centre EMA momentum m"),
-                d("tau_base", Ty::Float, "0.996", Bound::UNIT_OPEN, "Teacher EMA momentum at the start"),
-                d("tau_end", Ty::Float, "1.0", Bound::PROB, "Teacher EMA momentum at the end (cosine)"),
-                d("norm_last_layer", Ty::Bool, "true", Bound::ANY, "Weight-normalise the last layer with fixed norm"),
-                d("freeze_last_layer_epochs", Ty::Int, "1", Bound::NONNEG, "Epochs with a frozen last layer"),
-                d("clip_grad", Ty::Float, "3.0", Bound::NONNEG, "Gradient-norm clip (0 = off)"),
+                d(
+                    "out_dim",
+                    Ty::Int,
+                    "65536",
+                    Bound::ONE_PLUS,
+                    "Head output width (prototypes)",
+                ),
+                d(
+                    "hidden",
+                    Ty::Int,
+                    "2048",
+                    Bound::ONE_PLUS,
+                    "Head MLP hidden width",
+                ),
+                d(
+                    "bottleneck",
+                    Ty::Int,
+                    "256",
+                    Bound::ONE_PLUS,
+                    "Head bottleneck width",
+                ),
+                d(
+                    "student_temp",
+                    Ty::Float,
+                    "0.1",
+                    Bound::POS,
+                    "Student temperature",
+                ),
+                d(
+                    "teacher_temp_start",
+                    Ty::Float,
+                    "0.04",
+                    Bound::POS,
+                    "Teacher temperature at the start of warm-up",
+                ),
+                d(
+                    "teacher_temp",
+                    Ty::Float,
+                    "0.07",
+                    Bound::POS,
+                    "Teacher temperature after warm-up (> 0.07 is unstable)",
+                ),
+                d(
+                    "teacher_temp_warmup_epochs",
+                    Ty::Int,
+                    "30",
+                    Bound::NONNEG,
+                    "Linear warm-up of the teacher temperature",
+                ),
+                d(
+                    "center_momentum",
+                    Ty::Float,
+                    "0.9",
+                    Bound::UNIT_OPEN,
+                    "Centre EMA momentum m",
+                ),
+                d(
+                    "tau_base",
+                    Ty::Float,
+                    "0.996",
+                    Bound::UNIT_OPEN,
+                    "Teacher EMA momentum at the start",
+                ),
+                d(
+                    "tau_end",
+                    Ty::Float,
+                    "1.0",
+                    Bound::PROB,
+                    "Teacher EMA momentum at the end (cosine)",
+                ),
+                d(
+                    "norm_last_layer",
+                    Ty::Bool,
+                    "true",
+                    Bound::ANY,
+                    "Weight-normalise the last layer with fixed norm",
+                ),
+                d(
+                    "freeze_last_layer_epochs",
+                    Ty::Int,
+                    "1",
+                    Bound::NONNEG,
+                    "Epochs with a frozen last layer",
+                ),
+                d(
+                    "clip_grad",
+                    Ty::Float,
+                    "3.0",
+                    Bound::NONNEG,
+                    "Gradient-norm clip (0 = off)",
+                ),
             ],
         ),
         true,
@@ -778,12 +1387,48 @@ const METHODS: &[Kind] = &[
             "G-SimCLR: denoising autoencoder -> k-means pseudo-labels -> SimCLR batches without same-label pairs",
             &[
                 d("temperature", Ty::Float, "0.5", Bound::POS, "NT-Xent tau"),
-                d("clusters", Ty::Int, "10", Bound::TWO_PLUS, "k of the k-means over autoencoder codes"),
-                d("ae_epochs", Ty::Int, "50", Bound::ONE_PLUS, "Autoencoder training epochs"),
-                d("ae_latent", Ty::Int, "128", Bound::ONE_PLUS, "Autoencoder code width"),
-                d("noise_std", Ty::Float, "0.1", Bound::NONNEG, "Std of the denoising input noise"),
-                d("proj_hidden", Ty::Int, "2048", Bound::ONE_PLUS, "Projector hidden width"),
-                d("proj_dim", Ty::Int, "128", Bound::ONE_PLUS, "Projector output width"),
+                d(
+                    "clusters",
+                    Ty::Int,
+                    "10",
+                    Bound::TWO_PLUS,
+                    "k of the k-means over autoencoder codes",
+                ),
+                d(
+                    "ae_epochs",
+                    Ty::Int,
+                    "50",
+                    Bound::ONE_PLUS,
+                    "Autoencoder training epochs",
+                ),
+                d(
+                    "ae_latent",
+                    Ty::Int,
+                    "128",
+                    Bound::ONE_PLUS,
+                    "Autoencoder code width",
+                ),
+                d(
+                    "noise_std",
+                    Ty::Float,
+                    "0.1",
+                    Bound::NONNEG,
+                    "Std of the denoising input noise",
+                ),
+                d(
+                    "proj_hidden",
+                    Ty::Int,
+                    "2048",
+                    Bound::ONE_PLUS,
+                    "Projector hidden width",
+                ),
+                d(
+                    "proj_dim",
+                    Ty::Int,
+                    "128",
+                    Bound::ONE_PLUS,
+                    "Projector output width",
+                ),
             ],
         ),
         true,
@@ -793,24 +1438,69 @@ const METHODS: &[Kind] = &[
 // ------------------------------------------------------------------ backbones
 
 const RESNET_PARAMS: &[Param] = &[
-    d("cifar_stem", Ty::Bool, "false", Bound::ANY, "3x3 stride-1 first conv and no max-pool, for 32x32 inputs"),
-    d("zero_init_residual", Ty::Bool, "false", Bound::ANY, "Zero the last BN of each residual block"),
+    d(
+        "cifar_stem",
+        Ty::Bool,
+        "false",
+        Bound::ANY,
+        "3x3 stride-1 first conv and no max-pool, for 32x32 inputs",
+    ),
+    d(
+        "zero_init_residual",
+        Ty::Bool,
+        "false",
+        Bound::ANY,
+        "Zero the last BN of each residual block",
+    ),
 ];
 
 const BACKBONES: &[Kind] = &[
-    kind("resnet18", C::Backbone, "ResNet-18, torchvision layout, 512-d features", RESNET_PARAMS),
-    kind("resnet34", C::Backbone, "ResNet-34, torchvision layout, 512-d features", RESNET_PARAMS),
-    kind("resnet50", C::Backbone, "ResNet-50, torchvision layout, 2048-d features", RESNET_PARAMS),
+    kind(
+        "resnet18",
+        C::Backbone,
+        "ResNet-18, torchvision layout, 512-d features",
+        RESNET_PARAMS,
+    ),
+    kind(
+        "resnet34",
+        C::Backbone,
+        "ResNet-34, torchvision layout, 512-d features",
+        RESNET_PARAMS,
+    ),
+    kind(
+        "resnet50",
+        C::Backbone,
+        "ResNet-50, torchvision layout, 2048-d features",
+        RESNET_PARAMS,
+    ),
     kind(
         "vit_tiny",
         C::Backbone,
         "A small Vision Transformer (for DINO); class-token features",
         &[
-            d("patch", Ty::Int, "16", Bound::ONE_PLUS, "Patch side (4 for 32x32 inputs)"),
-            d("depth", Ty::Int, "12", Bound::ONE_PLUS, "Transformer blocks"),
+            d(
+                "patch",
+                Ty::Int,
+                "16",
+                Bound::ONE_PLUS,
+                "Patch side (4 for 32x32 inputs)",
+            ),
+            d(
+                "depth",
+                Ty::Int,
+                "12",
+                Bound::ONE_PLUS,
+                "Transformer blocks",
+            ),
             d("width", Ty::Int, "192", Bound::ONE_PLUS, "Embedding width"),
             d("heads", Ty::Int, "3", Bound::ONE_PLUS, "Attention heads"),
-            d("mlp_ratio", Ty::Float, "4.0", Bound::POS, "MLP width / embedding width"),
+            d(
+                "mlp_ratio",
+                Ty::Float,
+                "4.0",
+                Bound::POS,
+                "MLP width / embedding width",
+            ),
         ],
     ),
     kind(
@@ -818,8 +1508,20 @@ const BACKBONES: &[Kind] = &[
         C::Backbone,
         "A small convnet for quick runs and tests",
         &[
-            d("width", Ty::Int, "32", Bound::ONE_PLUS, "Channels of the first block (doubles per block)"),
-            d("depth", Ty::Int, "3", Bound::new(1.0, true, 8.0, true), "Number of conv blocks"),
+            d(
+                "width",
+                Ty::Int,
+                "32",
+                Bound::ONE_PLUS,
+                "Channels of the first block (doubles per block)",
+            ),
+            d(
+                "depth",
+                Ty::Int,
+                "3",
+                Bound::new(1.0, true, 8.0, true),
+                "Number of conv blocks",
+            ),
         ],
     ),
 ];
@@ -834,9 +1536,27 @@ const OPTIMIZERS: &[Kind] = &[
         &[
             d("lr", Ty::Float, "0.05", Bound::POS, "Base learning rate"),
             d("momentum", Ty::Float, "0.9", Bound::UNIT_OPEN, "Momentum"),
-            d("weight_decay", Ty::Float, "1e-4", Bound::NONNEG, "L2 weight decay"),
-            d("nesterov", Ty::Bool, "false", Bound::ANY, "Nesterov momentum"),
-            d("exclude_bias_bn", Ty::Bool, "false", Bound::ANY, "No weight decay on biases and BN parameters"),
+            d(
+                "weight_decay",
+                Ty::Float,
+                "1e-4",
+                Bound::NONNEG,
+                "L2 weight decay",
+            ),
+            d(
+                "nesterov",
+                Ty::Bool,
+                "false",
+                Bound::ANY,
+                "Nesterov momentum",
+            ),
+            d(
+                "exclude_bias_bn",
+                Ty::Bool,
+                "false",
+                Bound::ANY,
+                "No weight decay on biases and BN parameters",
+            ),
         ],
     ),
     kind(
@@ -846,10 +1566,28 @@ const OPTIMIZERS: &[Kind] = &[
         &[
             d("lr", Ty::Float, "0.3", Bound::POS, "Base learning rate"),
             d("momentum", Ty::Float, "0.9", Bound::UNIT_OPEN, "Momentum"),
-            d("weight_decay", Ty::Float, "1e-6", Bound::NONNEG, "L2 weight decay"),
+            d(
+                "weight_decay",
+                Ty::Float,
+                "1e-6",
+                Bound::NONNEG,
+                "L2 weight decay",
+            ),
             d("eta", Ty::Float, "0.02", Bound::POS, "Trust coefficient"),
-            d("exclude_bias_bn", Ty::Bool, "true", Bound::ANY, "No adaptation or decay on biases and BN parameters"),
-            d("clip_lr", Ty::Bool, "true", Bound::ANY, "Clip the local rate at the global rate"),
+            d(
+                "exclude_bias_bn",
+                Ty::Bool,
+                "true",
+                Bound::ANY,
+                "No adaptation or decay on biases and BN parameters",
+            ),
+            d(
+                "clip_lr",
+                Ty::Bool,
+                "true",
+                Bound::ANY,
+                "Clip the local rate at the global rate",
+            ),
         ],
     ),
     kind(
@@ -858,9 +1596,27 @@ const OPTIMIZERS: &[Kind] = &[
         "AdamW: Adam with decoupled weight decay (ViT, DINO)",
         &[
             d("lr", Ty::Float, "0.0005", Bound::POS, "Base learning rate"),
-            d("beta1", Ty::Float, "0.9", Bound::UNIT_OPEN, "First-moment decay"),
-            d("beta2", Ty::Float, "0.999", Bound::UNIT_OPEN, "Second-moment decay"),
-            d("weight_decay", Ty::Float, "0.04", Bound::NONNEG, "Decoupled weight decay"),
+            d(
+                "beta1",
+                Ty::Float,
+                "0.9",
+                Bound::UNIT_OPEN,
+                "First-moment decay",
+            ),
+            d(
+                "beta2",
+                Ty::Float,
+                "0.999",
+                Bound::UNIT_OPEN,
+                "Second-moment decay",
+            ),
+            d(
+                "weight_decay",
+                Ty::Float,
+                "0.04",
+                Bound::NONNEG,
+                "Decoupled weight decay",
+            ),
             d("eps", Ty::Float, "1e-8", Bound::POS, "Denominator epsilon"),
         ],
     ),
@@ -872,9 +1628,27 @@ const SCHEDULES: &[Kind] = &[
         C::Schedule,
         "Linear warm-up, then cosine decay to `min_lr`, per step",
         &[
-            d("warmup_epochs", Ty::Int, "10", Bound::NONNEG, "Warm-up length"),
-            d("warmup_start_lr", Ty::Float, "3e-5", Bound::NONNEG, "Learning rate at step 0"),
-            d("min_lr", Ty::Float, "0.0", Bound::NONNEG, "Learning rate at the end"),
+            d(
+                "warmup_epochs",
+                Ty::Int,
+                "10",
+                Bound::NONNEG,
+                "Warm-up length",
+            ),
+            d(
+                "warmup_start_lr",
+                Ty::Float,
+                "3e-5",
+                Bound::NONNEG,
+                "Learning rate at step 0",
+            ),
+            d(
+                "min_lr",
+                Ty::Float,
+                "0.0",
+                Bound::NONNEG,
+                "Learning rate at the end",
+            ),
         ],
     ),
     kind("constant", C::Schedule, "A constant learning rate", &[]),
@@ -899,12 +1673,35 @@ const PRETRAIN: Kind = kind(
         req("data", Ty::Data, "Unlabelled training images"),
         req("backbone", Ty::Kind(C::Backbone), "The network to train"),
         req("method", Ty::Kind(C::Method), "The SSL method"),
-        opt("policy", Ty::Policy, Bound::ANY, "Augmentation policy for views without their own"),
-        d("views", Ty::Views, "[view(count: 2)]", Bound::ANY, "The views made of each image"),
+        opt(
+            "policy",
+            Ty::Policy,
+            Bound::ANY,
+            "Augmentation policy for views without their own",
+        ),
+        d(
+            "views",
+            Ty::Views,
+            "[view(count: 2)]",
+            Bound::ANY,
+            "The views made of each image",
+        ),
         d("epochs", Ty::Int, "100", Bound::ONE_PLUS, "Training epochs"),
         d("batch", Ty::Int, "256", Bound::ONE_PLUS, "Images per batch"),
-        d("optimizer", Ty::Kind(C::Optimizer), "sgd()", Bound::ANY, "The optimiser"),
-        d("schedule", Ty::Kind(C::Schedule), "cosine()", Bound::ANY, "The learning-rate schedule"),
+        d(
+            "optimizer",
+            Ty::Kind(C::Optimizer),
+            "sgd()",
+            Bound::ANY,
+            "The optimiser",
+        ),
+        d(
+            "schedule",
+            Ty::Kind(C::Schedule),
+            "cosine()",
+            Bound::ANY,
+            "The learning-rate schedule",
+        ),
         d(
             "lr_scaling",
             Ty::Enum(&["linear", "sqrt", "none"]),
@@ -913,10 +1710,31 @@ const PRETRAIN: Kind = kind(
             "Scale lr by batch/256 (linear), its square root, or not",
         ),
         opt("grad_clip", Ty::Float, Bound::POS, "Clip the gradient norm"),
-        opt("seed", Ty::Int, Bound::NONNEG, "Seed (default: the pipeline seed)"),
-        exec_only(opt("device", Ty::Device, Bound::ANY, "Device (default: the pipeline setting)")),
-        opt("precision", Ty::Enum(&["f32", "f16", "bf16"]), Bound::ANY, "Precision (default: the pipeline setting)"),
-        exec_only(d("checkpoint_every", Ty::Int, "1", Bound::ONE_PLUS, "Checkpoint every N epochs")),
+        opt(
+            "seed",
+            Ty::Int,
+            Bound::NONNEG,
+            "Seed (default: the pipeline seed)",
+        ),
+        exec_only(opt(
+            "device",
+            Ty::Device,
+            Bound::ANY,
+            "Device (default: the pipeline setting)",
+        )),
+        opt(
+            "precision",
+            Ty::Enum(&["f32", "f16", "bf16"]),
+            Bound::ANY,
+            "Precision (default: the pipeline setting)",
+        ),
+        exec_only(d(
+            "checkpoint_every",
+            Ty::Int,
+            "1",
+            Bound::ONE_PLUS,
+            "Checkpoint every N epochs",
+        )),
     ],
 );
 
@@ -926,7 +1744,11 @@ const fn eval(k: Kind, metrics: &'static [&'static str], features: bool) -> Kind
     with_info(k, Info::Eval { metrics, features })
 }
 
-const ENCODER: Param = req("backbone", Ty::Encoder, "A pretraining run, or a backbone for a random-init baseline");
+const ENCODER: Param = req(
+    "backbone",
+    Ty::Encoder,
+    "A pretraining run, or a backbone for a random-init baseline",
+);
 const LABEL_FRACTION: Param = d(
     "label_fraction",
     Ty::Float,
@@ -934,8 +1756,18 @@ const LABEL_FRACTION: Param = d(
     Bound::FRACTION,
     "Fraction of labelled train images used, per class (stratified)",
 );
-const PER_CLASS: Param = opt("per_class", Ty::Int, Bound::ONE_PLUS, "Use exactly N labelled images per class instead");
-const EVAL_SEED: Param = opt("seed", Ty::Int, Bound::NONNEG, "Seed (default: the pipeline seed)");
+const PER_CLASS: Param = opt(
+    "per_class",
+    Ty::Int,
+    Bound::ONE_PLUS,
+    "Use exactly N labelled images per class instead",
+);
+const EVAL_SEED: Param = opt(
+    "seed",
+    Ty::Int,
+    Bound::NONNEG,
+    "Seed (default: the pipeline seed)",
+);
 
 const EVALS: &[Kind] = &[
     eval(
@@ -957,9 +1789,27 @@ const EVALS: &[Kind] = &[
                     "L-BFGS to convergence, or the SimCLR protocol (SGD on a linear head)",
                 ),
                 d("l2", Ty::Float, "1e-4", Bound::NONNEG, "L2 regularisation"),
-                d("epochs", Ty::Int, "100", Bound::ONE_PLUS, "Epochs (sgd solver)"),
-                d("lr", Ty::Float, "0.1", Bound::POS, "Learning rate (sgd solver)"),
-                d("batch", Ty::Int, "256", Bound::ONE_PLUS, "Batch size (sgd solver)"),
+                d(
+                    "epochs",
+                    Ty::Int,
+                    "100",
+                    Bound::ONE_PLUS,
+                    "Epochs (sgd solver)",
+                ),
+                d(
+                    "lr",
+                    Ty::Float,
+                    "0.1",
+                    Bound::POS,
+                    "Learning rate (sgd solver)",
+                ),
+                d(
+                    "batch",
+                    Ty::Int,
+                    "256",
+                    Bound::ONE_PLUS,
+                    "Batch size (sgd solver)",
+                ),
                 EVAL_SEED,
             ],
         ),
@@ -977,9 +1827,27 @@ const EVALS: &[Kind] = &[
                 req("test", Ty::Data, "Test images"),
                 LABEL_FRACTION,
                 PER_CLASS,
-                d("k", Ty::Int, "200", Bound::ONE_PLUS, "Neighbours (200 as lightly; 20 as DINO)"),
-                d("temperature", Ty::Float, "0.1", Bound::POS, "T (0.1 as lightly; 0.07 as DINO)"),
-                d("distance", Ty::Enum(&["cosine", "euclidean"]), "cosine", Bound::ANY, "Similarity"),
+                d(
+                    "k",
+                    Ty::Int,
+                    "200",
+                    Bound::ONE_PLUS,
+                    "Neighbours (200 as lightly; 20 as DINO)",
+                ),
+                d(
+                    "temperature",
+                    Ty::Float,
+                    "0.1",
+                    Bound::POS,
+                    "T (0.1 as lightly; 0.07 as DINO)",
+                ),
+                d(
+                    "distance",
+                    Ty::Enum(&["cosine", "euclidean"]),
+                    "cosine",
+                    Bound::ANY,
+                    "Similarity",
+                ),
                 EVAL_SEED,
             ],
         ),
@@ -993,10 +1861,26 @@ const EVALS: &[Kind] = &[
             "k-means (k-means++ init, restarts) on features, scored by NMI, ARI and Hungarian accuracy",
             &[
                 ENCODER,
-                req("data", Ty::Data, "Images to cluster (labels are used only for scoring)"),
+                req(
+                    "data",
+                    Ty::Data,
+                    "Images to cluster (labels are used only for scoring)",
+                ),
                 req("clusters", Ty::Int, "k"),
-                d("restarts", Ty::Int, "10", Bound::ONE_PLUS, "Independent k-means++ restarts"),
-                d("max_iter", Ty::Int, "300", Bound::ONE_PLUS, "Lloyd iterations per restart"),
+                d(
+                    "restarts",
+                    Ty::Int,
+                    "10",
+                    Bound::ONE_PLUS,
+                    "Independent k-means++ restarts",
+                ),
+                d(
+                    "max_iter",
+                    Ty::Int,
+                    "300",
+                    Bound::ONE_PLUS,
+                    "Lloyd iterations per restart",
+                ),
                 EVAL_SEED,
             ],
         ),
@@ -1012,10 +1896,27 @@ const EVALS: &[Kind] = &[
                 ENCODER,
                 req("data", Ty::Data, "Images to embed"),
                 d("perplexity", Ty::Float, "30.0", Bound::POS, "Perplexity"),
-                d("iterations", Ty::Int, "1000", Bound::ONE_PLUS, "Optimisation steps"),
+                d(
+                    "iterations",
+                    Ty::Int,
+                    "1000",
+                    Bound::ONE_PLUS,
+                    "Optimisation steps",
+                ),
                 d("learning_rate", Ty::Float, "200.0", Bound::POS, "Step size"),
-                d("color_by", Ty::Enum(&["label", "cluster"]), "label", Bound::ANY, "Point colours"),
-                opt("clusters", Ty::Int, Bound::TWO_PLUS, "k for `color_by: cluster`"),
+                d(
+                    "color_by",
+                    Ty::Enum(&["label", "cluster"]),
+                    "label",
+                    Bound::ANY,
+                    "Point colours",
+                ),
+                opt(
+                    "clusters",
+                    Ty::Int,
+                    Bound::TWO_PLUS,
+                    "k for `color_by: cluster`",
+                ),
                 EVAL_SEED,
             ],
         ),
@@ -1033,11 +1934,29 @@ const EVALS: &[Kind] = &[
                 req("test", Ty::Data, "Test images with masks"),
                 LABEL_FRACTION,
                 PER_CLASS,
-                d("epochs", Ty::Int, "50", Bound::ONE_PLUS, "Fine-tuning epochs"),
+                d(
+                    "epochs",
+                    Ty::Int,
+                    "50",
+                    Bound::ONE_PLUS,
+                    "Fine-tuning epochs",
+                ),
                 d("batch", Ty::Int, "16", Bound::ONE_PLUS, "Batch size"),
                 d("lr", Ty::Float, "0.01", Bound::POS, "Learning rate"),
-                d("decoder", Ty::Enum(&["fcn"]), "fcn", Bound::ANY, "Decoder head"),
-                d("freeze_backbone", Ty::Bool, "false", Bound::ANY, "Train the decoder only"),
+                d(
+                    "decoder",
+                    Ty::Enum(&["fcn"]),
+                    "fcn",
+                    Bound::ANY,
+                    "Decoder head",
+                ),
+                d(
+                    "freeze_backbone",
+                    Ty::Bool,
+                    "false",
+                    Bound::ANY,
+                    "Train the decoder only",
+                ),
                 EVAL_SEED,
             ],
         ),
@@ -1055,8 +1974,18 @@ const REPORTS: &[Kind] = &[
         "A table of metrics, one row per arm (or pivoted by `rows`/`cols`)",
         &[
             req("metrics", Ty::Metric, "What to show: `seg.miou` or a list"),
-            opt("rows", Ty::Axis, Bound::ANY, "Swept parameter(s) that make the rows"),
-            opt("cols", Ty::Axis, Bound::ANY, "Swept parameter that makes the columns"),
+            opt(
+                "rows",
+                Ty::Axis,
+                Bound::ANY,
+                "Swept parameter(s) that make the rows",
+            ),
+            opt(
+                "cols",
+                Ty::Axis,
+                Bound::ANY,
+                "Swept parameter that makes the columns",
+            ),
             d(
                 "formats",
                 Ty::List(&Ty::Enum(&["md", "csv", "json", "html"])),
@@ -1073,9 +2002,26 @@ const REPORTS: &[Kind] = &[
         &[
             req("metric", Ty::Metric, "The y axis: `lin.top1`"),
             req("x", Ty::Axis, "The x axis: `lin.label_fraction`"),
-            opt("series", Ty::Axis, Bound::ANY, "One line or bar group per value of this parameter"),
-            d("style", Ty::Enum(&["line", "bar", "scatter"]), "line", Bound::ANY, "Plot style"),
-            d("formats", Ty::List(&Ty::Enum(&["png", "svg"])), "[png, svg]", Bound::ANY, "Output formats"),
+            opt(
+                "series",
+                Ty::Axis,
+                Bound::ANY,
+                "One line or bar group per value of this parameter",
+            ),
+            d(
+                "style",
+                Ty::Enum(&["line", "bar", "scatter"]),
+                "line",
+                Bound::ANY,
+                "Plot style",
+            ),
+            d(
+                "formats",
+                Ty::List(&Ty::Enum(&["png", "svg"])),
+                "[png, svg]",
+                Bound::ANY,
+                "Output formats",
+            ),
         ],
     ),
 ];
@@ -1096,7 +2042,9 @@ pub fn all_kinds() -> impl Iterator<Item = &'static Kind> {
 
 /// Every kind including the block kinds (`split`, `pretrain`) and `settings`.
 pub fn all_schemas() -> impl Iterator<Item = &'static Kind> {
-    [&SETTINGS, &SPLIT, &PRETRAIN].into_iter().chain(all_kinds())
+    [&SETTINGS, &SPLIT, &PRETRAIN]
+        .into_iter()
+        .chain(all_kinds())
 }
 
 /// A callable kind by name.
@@ -1126,7 +2074,10 @@ pub fn pretrain() -> &'static Kind {
 
 /// Names of the callable kinds of one category, sorted.
 pub fn names_in(category: Category) -> Vec<&'static str> {
-    let mut v: Vec<_> = all_kinds().filter(|k| k.category == category).map(|k| k.name).collect();
+    let mut v: Vec<_> = all_kinds()
+        .filter(|k| k.category == category)
+        .map(|k| k.name)
+        .collect();
     v.sort_unstable();
     v
 }
@@ -1173,7 +2124,12 @@ pub fn explain(k: &Kind) -> String {
             if !p.in_key {
                 doc.push_str(" (not part of the cache key)");
             }
-            [p.name.to_string(), format!("{} = {}", p.ty.describe(), default), range, doc]
+            [
+                p.name.to_string(),
+                format!("{} = {}", p.ty.describe(), default),
+                range,
+                doc,
+            ]
         })
         .collect();
     let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0);
@@ -1292,7 +2248,10 @@ mod tests {
     #[test]
     fn suggestions() {
         let ops = names_in(Category::Op);
-        assert_eq!(suggest("colour_jitter", ops.iter().copied()), Some("color_jitter"));
+        assert_eq!(
+            suggest("colour_jitter", ops.iter().copied()),
+            Some("color_jitter")
+        );
         assert_eq!(suggest("GrayScale", ops.iter().copied()), Some("grayscale"));
         assert_eq!(suggest("zzzz", ops.iter().copied()), None);
     }

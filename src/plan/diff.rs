@@ -75,7 +75,9 @@ pub fn diff(old: &Plan, new: &Plan) -> Diff {
                     direct.insert(new_step.key);
                     for (path, o, n) in changes {
                         let step = format!("{}/{}", new_step.decl, new_step.kind);
-                        agg.entry((step, path, o, n)).or_default().insert(new_step.key);
+                        agg.entry((step, path, o, n))
+                            .or_default()
+                            .insert(new_step.key);
                     }
                 }
             }
@@ -98,8 +100,14 @@ pub fn diff(old: &Plan, new: &Plan) -> Diff {
         })
         .collect();
     Diff {
-        arms_added: new_arms.difference(&old_arms).map(|s| s.to_string()).collect(),
-        arms_removed: old_arms.difference(&new_arms).map(|s| s.to_string()).collect(),
+        arms_added: new_arms
+            .difference(&old_arms)
+            .map(|s| s.to_string())
+            .collect(),
+        arms_removed: old_arms
+            .difference(&new_arms)
+            .map(|s| s.to_string())
+            .collect(),
         arms_kept: new_arms.intersection(&old_arms).count(),
         changes,
         steps_unchanged: new_keys.intersection(&old_keys).count(),
@@ -141,7 +149,11 @@ fn flatten(v: &Value, prefix: &str, out: &mut BTreeMap<String, String>) {
     match v {
         Value::Map(m) => {
             for (k, x) in m {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(x, &path, out);
             }
         }
@@ -166,7 +178,10 @@ fn flatten(v: &Value, prefix: &str, out: &mut BTreeMap<String, String>) {
 impl Diff {
     /// True when the designs run exactly the same steps.
     pub fn is_empty(&self) -> bool {
-        self.arms_added.is_empty() && self.arms_removed.is_empty() && self.steps_to_run == 0 && self.steps_dropped == 0
+        self.arms_added.is_empty()
+            && self.arms_removed.is_empty()
+            && self.steps_to_run == 0
+            && self.steps_dropped == 0
     }
 
     /// Stable, review-friendly text.

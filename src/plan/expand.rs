@@ -36,7 +36,8 @@ pub(super) fn plan(program: &Program) -> (Option<Plan>, Vec<Diagnostic>) {
             continue;
         }
         let Some(list) = p.arms_of(id) else { continue };
-        let is_arm = decl.kind == DeclKind::Evaluate || (decl.kind == DeclKind::Pretrain && !evaluated.contains(&id));
+        let is_arm = decl.kind == DeclKind::Evaluate
+            || (decl.kind == DeclKind::Pretrain && !evaluated.contains(&id));
         if is_arm {
             arms.extend(list.iter().cloned());
         }
@@ -47,6 +48,9 @@ pub(super) fn plan(program: &Program) -> (Option<Plan>, Vec<Diagnostic>) {
     let diags = std::mem::take(&mut p.diags);
     (Some(p.finish(arms)), diags)
 }
+
+/// A step declaration's output under one assignment, and the sweeps it read.
+type Memoised = (Value, BTreeSet<SweepId>);
 
 #[derive(Clone)]
 struct ArmOut {
@@ -61,7 +65,7 @@ struct Planner<'p> {
     steps: Vec<Step>,
     index: HashMap<Key, usize>,
     /// (decl, assignment restricted to its reachable sweeps) -> (output, sweeps read).
-    memo: HashMap<(DeclId, Vec<(SweepId, usize)>), (Value, BTreeSet<SweepId>)>,
+    memo: HashMap<(DeclId, Vec<(SweepId, usize)>), Memoised>,
     reach: HashMap<DeclId, Vec<SweepId>>,
     arms_memo: HashMap<DeclId, Option<Vec<ArmOut>>>,
     diags: Vec<Diagnostic>,
@@ -90,7 +94,10 @@ impl<'p> Planner<'p> {
 
     fn report(&mut self, d: Diagnostic, tag: &'static str) {
         // One diagnostic per place and problem, however many arms hit it.
-        if self.reported.insert((d.primary.span.file.0, d.primary.span.start, tag)) {
+        if self
+            .reported
+            .insert((d.primary.span.file.0, d.primary.span.start, tag))
+        {
             self.diags.push(d);
         }
     }
@@ -109,7 +116,13 @@ impl<'p> Planner<'p> {
         out
     }
 
-    fn collect_sweeps(&self, h: &HExpr, out: &mut Vec<SweepId>, seen: &mut BTreeSet<DeclId>, owner: DeclId) {
+    fn collect_sweeps(
+        &self,
+        h: &HExpr,
+        out: &mut Vec<SweepId>,
+        seen: &mut BTreeSet<DeclId>,
+        owner: DeclId,
+    ) {
         seen.insert(owner);
         match h {
             HExpr::Sweep(s) => {
@@ -120,13 +133,19 @@ impl<'p> Planner<'p> {
                     self.collect_sweeps(a, out, seen, owner);
                 }
             }
-            HExpr::Ref(d) | HExpr::Member(d, _) => {
-                if seen.insert(*d) {
-                    self.collect_sweeps(&self.prog.decls[*d].value, out, seen, *d);
-                }
+            // A metric (`lin.top1`) or an axis (`ssl.method`) names results to collect,
+            // not a dependency whose sweeps multiply the arms; a split part does depend.
+            HExpr::Member(d, _) if self.prog.decls[*d].kind != DeclKind::Split => {}
+            HExpr::Ref(d) | HExpr::Member(d, _) if seen.insert(*d) => {
+                self.collect_sweeps(&self.prog.decls[*d].value, out, seen, *d);
             }
-            HExpr::Call(c) => c.args.iter().for_each(|a| self.collect_sweeps(a, out, seen, owner)),
-            HExpr::List(xs) | HExpr::Policy(xs) => xs.iter().for_each(|a| self.collect_sweeps(a, out, seen, owner)),
+            HExpr::Call(c) => c
+                .args
+                .iter()
+                .for_each(|a| self.collect_sweeps(a, out, seen, owner)),
+            HExpr::List(xs) | HExpr::Policy(xs) => xs
+                .iter()
+                .for_each(|a| self.collect_sweeps(a, out, seen, owner)),
             HExpr::Prob(a, b) => {
                 self.collect_sweeps(a, out, seen, owner);
                 self.collect_sweeps(b, out, seen, owner);
@@ -187,22 +206,28 @@ impl<'p> Planner<'p> {
         }
         let mut groups: Vec<Vec<SweepId>> = vec![];
         let mut group_of_root: HashMap<usize, usize> = HashMap::new();
-        for i in 0..axes.len() {
+        for (i, &axis) in axes.iter().enumerate() {
             let r = find(&mut parent, i);
             let g = *group_of_root.entry(r).or_insert_with(|| {
                 groups.push(vec![]);
                 groups.len() - 1
             });
-            groups[g].push(axes[i]);
+            groups[g].push(axis);
         }
-        let lens: Vec<usize> = groups.iter().map(|g| prog.sweeps[g[0]].alts.len()).collect();
+        let lens: Vec<usize> = groups
+            .iter()
+            .map(|g| prog.sweeps[g[0]].alts.len())
+            .collect();
         let total: f64 = lens.iter().map(|&l| l as f64).product();
         if total > MAX_ARMS as f64 {
             self.report(
                 Diagnostic::error(
                     Code::PlanEmpty,
                     decl.name_span,
-                    format!("`{}` expands to {total} arms; the limit is {MAX_ARMS}", decl.name),
+                    format!(
+                        "`{}` expands to {total} arms; the limit is {MAX_ARMS}",
+                        decl.name
+                    ),
                     "too many arms",
                 )
                 .with_help("zip related sweeps or exclude combinations"),
@@ -222,7 +247,9 @@ impl<'p> Planner<'p> {
                     assign.insert(s, i);
                 }
             }
-            let excluded = excludes.iter().any(|rule| rule.iter().all(|(s, i)| assign.get(s) == Some(i)));
+            let excluded = excludes
+                .iter()
+                .any(|rule| rule.iter().all(|(s, i)| assign.get(s) == Some(i)));
             if !excluded {
                 let ctx = Ctx {
                     assign: &assign,
@@ -265,7 +292,10 @@ impl<'p> Planner<'p> {
                             Diagnostic::error(
                                 Code::PlanEmpty,
                                 decl.name_span,
-                                format!("`{}` has no arms left: every combination is excluded", decl.name),
+                                format!(
+                                    "`{}` has no arms left: every combination is excluded",
+                                    decl.name
+                                ),
                                 "no arms",
                             )
                             .with_help("remove an `exclude`"),
@@ -358,7 +388,10 @@ impl<'p> Planner<'p> {
     /// The output of a step-producing declaration under the current assignment (memoised).
     fn step_decl(&mut self, id: DeclId, ctx: &Ctx) -> Option<Value> {
         let reach = self.reachable(id);
-        let restricted: Vec<(SweepId, usize)> = reach.iter().filter_map(|s| ctx.assign.get(s).map(|i| (*s, *i))).collect();
+        let restricted: Vec<(SweepId, usize)> = reach
+            .iter()
+            .filter_map(|s| ctx.assign.get(s).map(|i| (*s, *i)))
+            .collect();
         let memo_key = (id, restricted);
         if let Some((v, used)) = self.memo.get(&memo_key) {
             ctx.used.borrow_mut().extend(used.iter().copied());
@@ -424,7 +457,6 @@ impl<'p> Planner<'p> {
         decl: DeclId,
         version: u32,
         params: BTreeMap<String, Value>,
-        exec: BTreeMap<String, Value>,
         inputs: BTreeMap<String, Key>,
         site: String,
     ) -> Key {
@@ -444,7 +476,7 @@ impl<'p> Planner<'p> {
                     decl: self.prog.decls[decl].name.clone(),
                     version,
                     params,
-                    exec,
+                    exec: BTreeMap::new(),
                     inputs,
                     sites: vec![site],
                     arms: vec![],
@@ -474,17 +506,26 @@ impl<'p> Planner<'p> {
         registry::schema_named(name).map_or(1, |k| k.version)
     }
 
-    fn simple_step(&mut self, kind: &str, id: DeclId, mut params: BTreeMap<String, Value>, site: &str) -> Option<Key> {
+    fn simple_step(
+        &mut self,
+        kind: &str,
+        id: DeclId,
+        mut params: BTreeMap<String, Value>,
+        site: &str,
+    ) -> Option<Key> {
         let version = match params.get("type").and_then(Value::as_str) {
             Some(t) => Self::version_of(t),
             None => Self::version_of(kind),
         };
         let inputs = Self::split_inputs(&mut params);
-        Some(self.add_step(kind, id, version, params, BTreeMap::new(), inputs, format!("{site}/{kind}")))
+        Some(self.add_step(kind, id, version, params, inputs, format!("{site}/{kind}")))
     }
 
     /// Separates execution-only parameters (not part of the key) per the schema.
-    fn split_exec(schema: &registry::Kind, params: &mut BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    fn split_exec(
+        schema: &registry::Kind,
+        params: &mut BTreeMap<String, Value>,
+    ) -> BTreeMap<String, Value> {
         let mut exec = BTreeMap::new();
         for p in schema.params.iter().filter(|p| !p.in_key) {
             if let Some(v) = params.remove(p.name) {
@@ -494,21 +535,41 @@ impl<'p> Planner<'p> {
         exec
     }
 
-    fn pretrain_step(&mut self, id: DeclId, mut params: BTreeMap<String, Value>, site: &str) -> Option<Key> {
+    fn pretrain_step(
+        &mut self,
+        id: DeclId,
+        mut params: BTreeMap<String, Value>,
+        site: &str,
+    ) -> Option<Key> {
         let decl = &self.prog.decls[id];
         let call = decl.call()?;
         params.remove("type");
         let mut exec = Self::split_exec(registry::pretrain(), &mut params);
-        exec.entry("device".into()).or_insert_with(|| Value::Str(self.prog.settings.device.clone()));
+        exec.entry("device".into())
+            .or_insert_with(|| Value::Str(self.prog.settings.device.clone()));
         self.fill_seed(&mut params);
         if !params.contains_key("precision") {
-            params.insert("precision".into(), Value::Str(self.prog.settings.precision.clone()));
+            params.insert(
+                "precision".into(),
+                Value::Str(self.prog.settings.precision.clone()),
+            );
         }
         // Views: normalise to a list of view specs, each with its own policy.
         let run_policy = params.remove("policy");
-        let views = normalise_views(params.remove("views").unwrap_or(Value::Null), run_policy.as_ref());
-        let method = params.get("method").and_then(Value::as_map).cloned().unwrap_or_default();
-        let method_name = method.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+        let views = normalise_views(
+            params.remove("views").unwrap_or(Value::Null),
+            run_policy.as_ref(),
+        );
+        let method = params
+            .get("method")
+            .and_then(Value::as_map)
+            .cloned()
+            .unwrap_or_default();
+        let method_name = method
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         self.check_views(call, &views, &method_name);
         let data = params.get("data").cloned();
         let mut inputs = Self::split_inputs(&mut params);
@@ -516,11 +577,17 @@ impl<'p> Planner<'p> {
         if let Some(Value::Step(data_key, port)) = &data {
             let mut offline = BTreeMap::new();
             for view in &views {
-                let Some(policy) = view.as_map().and_then(|v| v.get("policy")) else { continue };
+                let Some(policy) = view.as_map().and_then(|v| v.get("policy")) else {
+                    continue;
+                };
                 let Value::List(ops) = policy else { continue };
                 for op in ops {
                     let Some(m) = op.as_map() else { continue };
-                    let Some(kind) = m.get("type").and_then(Value::as_str).and_then(registry::kind_named) else {
+                    let Some(kind) = m
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .and_then(registry::kind_named)
+                    else {
                         continue;
                     };
                     let Info::Op {
@@ -547,7 +614,6 @@ impl<'p> Planner<'p> {
                         id,
                         kind.version,
                         p,
-                        BTreeMap::new(),
                         i,
                         format!("{site}/offline_augment:{}", kind.name),
                     );
@@ -561,7 +627,11 @@ impl<'p> Planner<'p> {
             if method_name == "g_simclr" {
                 let seed = params.get("seed").cloned().unwrap_or(Value::Int(0));
                 let mut ae = BTreeMap::new();
-                for (from, to) in [("ae_epochs", "epochs"), ("ae_latent", "latent"), ("noise_std", "noise_std")] {
+                for (from, to) in [
+                    ("ae_epochs", "epochs"),
+                    ("ae_latent", "latent"),
+                    ("noise_std", "noise_std"),
+                ] {
                     if let Some(v) = method.get(from) {
                         ae.insert(to.to_string(), v.clone());
                     }
@@ -577,12 +647,14 @@ impl<'p> Planner<'p> {
                     id,
                     1,
                     ae,
-                    BTreeMap::new(),
                     ae_in.clone(),
                     format!("{site}/autoencoder"),
                 );
                 let mut pl = BTreeMap::new();
-                pl.insert("clusters".into(), method.get("clusters").cloned().unwrap_or(Value::Int(10)));
+                pl.insert(
+                    "clusters".into(),
+                    method.get("clusters").cloned().unwrap_or(Value::Int(10)),
+                );
                 pl.insert("seed".into(), seed);
                 ae_in.insert("autoencoder".to_string(), ae_key);
                 let pl_key = self.add_step(
@@ -590,7 +662,6 @@ impl<'p> Planner<'p> {
                     id,
                     1,
                     pl,
-                    BTreeMap::new(),
                     ae_in,
                     format!("{site}/pseudo_labels"),
                 );
@@ -622,7 +693,18 @@ impl<'p> Planner<'p> {
             );
         }
         let version = Self::version_of("pretrain");
-        Some(self.add_step("pretrain", id, version, params, exec, inputs, format!("{site}/pretrain")))
+        let key = self.add_step(
+            "pretrain",
+            id,
+            version,
+            params,
+            inputs,
+            format!("{site}/pretrain"),
+        );
+        if let Some(&i) = self.index.get(&key) {
+            self.steps[i].exec = exec;
+        }
+        Some(key)
     }
 
     fn check_views(&mut self, call: &HCall, views: &[Value], method: &str) {
@@ -642,7 +724,9 @@ impl<'p> Planner<'p> {
                 missing_policy = true;
             }
         }
-        let Some(kind) = registry::kind_named(method) else { return };
+        let Some(kind) = registry::kind_named(method) else {
+            return;
+        };
         let multicrop = matches!(kind.info, Info::Method { multicrop: true });
         if global != 2 {
             let d = Diagnostic::error(
@@ -685,14 +769,30 @@ impl<'p> Planner<'p> {
                 let mut p = BTreeMap::new();
                 p.insert("backbone".to_string(), Value::Map(backbone));
                 p.insert("seed".to_string(), Value::Int(self.prog.settings.seed));
-                Some(self.add_step("init_backbone", id, 1, p, BTreeMap::new(), BTreeMap::new(), format!("{site}/init_backbone")))
+                Some(self.add_step(
+                    "init_backbone",
+                    id,
+                    1,
+                    p,
+                    BTreeMap::new(),
+                    format!("{site}/init_backbone"),
+                ))
             }
             _ => None,
         }
     }
 
-    fn features(&mut self, id: DeclId, encoder: Key, data: &Value, role: &str, site: &str) -> Option<Key> {
-        let Value::Step(data_key, port) = data else { return None };
+    fn features(
+        &mut self,
+        id: DeclId,
+        encoder: Key,
+        data: &Value,
+        role: &str,
+        site: &str,
+    ) -> Option<Key> {
+        let Value::Step(data_key, port) = data else {
+            return None;
+        };
         let mut p = BTreeMap::new();
         if let Some(port) = port {
             p.insert("data_part".to_string(), Value::Str(port.clone()));
@@ -700,13 +800,20 @@ impl<'p> Planner<'p> {
         let mut i = BTreeMap::new();
         i.insert("encoder".to_string(), encoder);
         i.insert("data".to_string(), *data_key);
-        Some(self.add_step("features", id, 1, p, BTreeMap::new(), i, format!("{site}/features({role})")))
+        Some(self.add_step("features", id, 1, p, i, format!("{site}/features({role})")))
     }
 
-    fn eval_step(&mut self, id: DeclId, mut params: BTreeMap<String, Value>, site: &str) -> Option<Key> {
+    fn eval_step(
+        &mut self,
+        id: DeclId,
+        mut params: BTreeMap<String, Value>,
+        site: &str,
+    ) -> Option<Key> {
         let kind_name = params.remove("type")?.as_str()?.to_string();
         let kind = registry::kind_named(&kind_name)?;
-        let Info::Eval { features, .. } = kind.info else { return None };
+        let Info::Eval { features, .. } = kind.info else {
+            return None;
+        };
         self.fill_seed(&mut params);
         let encoder = params.remove("backbone");
         let encoder = self.encoder_key(id, encoder, site)?;
@@ -715,7 +822,11 @@ impl<'p> Planner<'p> {
         if let Some(train) = params.get("train").cloned() {
             let fraction = params.remove("label_fraction");
             let per_class = params.remove("per_class");
-            let partial = per_class.is_some() || fraction.as_ref().and_then(Value::as_f64).is_some_and(|f| f < 1.0);
+            let partial = per_class.is_some()
+                || fraction
+                    .as_ref()
+                    .and_then(Value::as_f64)
+                    .is_some_and(|f| f < 1.0);
             if partial && let Value::Step(train_key, port) = &train {
                 let mut p = BTreeMap::new();
                 if let Some(f) = fraction {
@@ -727,10 +838,13 @@ impl<'p> Planner<'p> {
                 if let Some(port) = port {
                     p.insert("data_part".into(), Value::Str(port.clone()));
                 }
-                p.insert("seed".into(), params.get("seed").cloned().unwrap_or(Value::Int(0)));
+                p.insert(
+                    "seed".into(),
+                    params.get("seed").cloned().unwrap_or(Value::Int(0)),
+                );
                 let mut i = BTreeMap::new();
                 i.insert("data".to_string(), *train_key);
-                let k = self.add_step("label_subset", id, 1, p, BTreeMap::new(), i, format!("{site}/label_subset"));
+                let k = self.add_step("label_subset", id, 1, p, i, format!("{site}/label_subset"));
                 inputs.insert("labels".to_string(), k);
             }
         }
@@ -745,10 +859,22 @@ impl<'p> Planner<'p> {
             inputs.insert("encoder".to_string(), encoder);
             inputs.extend(Self::split_inputs(&mut params));
         }
-        Some(self.add_step(&kind_name, id, kind.version, params, BTreeMap::new(), inputs, format!("{site}/{kind_name}")))
+        Some(self.add_step(
+            &kind_name,
+            id,
+            kind.version,
+            params,
+            inputs,
+            format!("{site}/{kind_name}"),
+        ))
     }
 
-    fn report_step(&mut self, id: DeclId, mut params: BTreeMap<String, Value>, site: &str) -> Option<Key> {
+    fn report_step(
+        &mut self,
+        id: DeclId,
+        mut params: BTreeMap<String, Value>,
+        site: &str,
+    ) -> Option<Key> {
         let kind_name = params.remove("type")?.as_str()?.to_string();
         let kind = registry::kind_named(&kind_name)?;
         let mut sources: BTreeSet<DeclId> = BTreeSet::new();
@@ -763,14 +889,22 @@ impl<'p> Planner<'p> {
                 inputs.insert(arm.name.clone(), arm.output);
             }
         }
-        Some(self.add_step(&kind_name, id, kind.version, params, BTreeMap::new(), inputs, format!("{site}/{kind_name}")))
+        Some(self.add_step(
+            &kind_name,
+            id,
+            kind.version,
+            params,
+            inputs,
+            format!("{site}/{kind_name}"),
+        ))
     }
 
     // ------------------------------------------------------------ finishing
 
     fn finish(self, arms: Vec<ArmOut>) -> Plan {
         let mut steps = self.steps;
-        let index: BTreeMap<Key, usize> = steps.iter().enumerate().map(|(i, s)| (s.key, i)).collect();
+        let index: BTreeMap<Key, usize> =
+            steps.iter().enumerate().map(|(i, s)| (s.key, i)).collect();
         let mut graph = petgraph::graph::DiGraph::new();
         let nodes: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
         for (i, s) in steps.iter().enumerate() {

@@ -5,8 +5,8 @@
 //! expand into arms here; steps identical across arms are one node, so a
 //! pretraining shared by ten label fractions appears (and runs) once.
 
-mod expand;
 pub mod diff;
+mod expand;
 pub mod render;
 pub mod value;
 

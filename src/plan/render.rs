@@ -20,10 +20,26 @@ pub fn text(plan: &Plan, title: &str) -> String {
         plan.steps.len(),
         if plan.steps.len() == 1 { "" } else { "s" }
     );
-    let counts: Vec<String> = plan.counts_by_kind().iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let counts: Vec<String> = plan
+        .counts_by_kind()
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     out.push_str(&format!("  by kind: {}\n\n", counts.join(", ")));
-    let kind_w = plan.steps.iter().map(|s| s.kind.len()).max().unwrap_or(4).max(4);
-    let decl_w = plan.steps.iter().map(|s| s.decl.len()).max().unwrap_or(4).max(4);
+    let kind_w = plan
+        .steps
+        .iter()
+        .map(|s| s.kind.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let decl_w = plan
+        .steps
+        .iter()
+        .map(|s| s.decl.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     out.push_str(&format!(
         "  {:12}  {:kind_w$}  {:decl_w$}  {:>5}  {:7}  INPUTS\n",
         "KEY", "KIND", "DECL", "ARMS", "CACHE"
@@ -32,7 +48,10 @@ pub fn text(plan: &Plan, title: &str) -> String {
         let inputs: Vec<String> = if s.inputs.len() > 4 {
             vec![format!("({} inputs)", s.inputs.len())]
         } else {
-            s.inputs.iter().map(|(n, k)| format!("{n}={}", k.short())).collect()
+            s.inputs
+                .iter()
+                .map(|(n, k)| format!("{n}={}", k.short()))
+                .collect()
         };
         out.push_str(&format!(
             "  {}  {:kind_w$}  {:decl_w$}  {:>5}  {:7}  {}\n",
@@ -46,7 +65,12 @@ pub fn text(plan: &Plan, title: &str) -> String {
     }
     out.push_str("\narms:\n");
     for a in &plan.arms {
-        out.push_str(&format!("  {}  {} ({} steps)\n", a.output.short(), a.name, a.lineage.len()));
+        out.push_str(&format!(
+            "  {}  {} ({} steps)\n",
+            a.output.short(),
+            a.name,
+            a.lineage.len()
+        ));
     }
     out
 }
@@ -95,7 +119,11 @@ fn json_step(s: &Step) -> JsonStep<'_> {
         version: s.version,
         params: &s.params,
         exec: &s.exec,
-        inputs: s.inputs.iter().map(|(n, k)| (n.as_str(), k.hex())).collect(),
+        inputs: s
+            .inputs
+            .iter()
+            .map(|(n, k)| (n.as_str(), k.hex()))
+            .collect(),
         sites: &s.sites,
         arms: s.arms.len(),
         status: STATUS_UNKNOWN,
@@ -116,7 +144,11 @@ pub fn json(plan: &Plan) -> String {
             .map(|a| JsonArm {
                 name: &a.name,
                 decl: &a.decl,
-                axes: a.axes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+                axes: a
+                    .axes
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
                 output: a.output.hex(),
                 steps: a.lineage.len(),
             })
@@ -168,14 +200,22 @@ pub fn yaml(plan: &Plan) -> String {
                     key: s.key.short(),
                     params: &s.params,
                     exec: &s.exec,
-                    inputs: s.inputs.iter().map(|(n, k)| (n.as_str(), k.short())).collect(),
+                    inputs: s
+                        .inputs
+                        .iter()
+                        .map(|(n, k)| (n.as_str(), k.short()))
+                        .collect(),
                 })
                 .collect();
             (
                 a.name.as_str(),
                 YamlArm {
                     decl: &a.decl,
-                    axes: a.axes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+                    axes: a
+                        .axes
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
                     steps,
                 },
             )
@@ -195,13 +235,23 @@ fn node_label(s: &Step) -> String {
 
 /// Graphviz DOT.
 pub fn dot(plan: &Plan) -> String {
-    let mut out = String::from("digraph sslp {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+    let mut out = String::from(
+        "digraph sslp {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
     for s in &plan.steps {
-        out.push_str(&format!("  \"{}\" [label=\"{}\"];\n", s.key.short(), node_label(s)));
+        out.push_str(&format!(
+            "  \"{}\" [label=\"{}\"];\n",
+            s.key.short(),
+            node_label(s)
+        ));
     }
     for s in &plan.steps {
         for (name, k) in &s.inputs {
-            out.push_str(&format!("  \"{}\" -> \"{}\" [label=\"{name}\"];\n", k.short(), s.key.short()));
+            out.push_str(&format!(
+                "  \"{}\" -> \"{}\" [label=\"{name}\"];\n",
+                k.short(),
+                s.key.short()
+            ));
         }
     }
     out.push_str("}\n");
@@ -222,7 +272,11 @@ pub fn mermaid(plan: &Plan) -> String {
     }
     for s in &plan.steps {
         for (name, k) in &s.inputs {
-            out.push_str(&format!("  s{} -->|{name}| s{}\n", k.short(), s.key.short()));
+            out.push_str(&format!(
+                "  s{} -->|{name}| s{}\n",
+                k.short(),
+                s.key.short()
+            ));
         }
     }
     out

@@ -163,7 +163,10 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::Float(f) => format_float(*f),
             Value::Str(s) => s.clone(),
-            Value::List(xs) => format!("[{}]", xs.iter().map(Value::display).collect::<Vec<_>>().join(", ")),
+            Value::List(xs) => format!(
+                "[{}]",
+                xs.iter().map(Value::display).collect::<Vec<_>>().join(", ")
+            ),
             Value::Map(m) => {
                 let name = m.get("type").and_then(Value::as_str);
                 let rest: Vec<String> = m
@@ -212,7 +215,12 @@ impl Serialize for Value {
 }
 
 /// Computes a step key from its kind, code version, parameters and named inputs.
-pub fn step_key(kind: &str, version: u32, params: &BTreeMap<String, Value>, inputs: &BTreeMap<String, Key>) -> Key {
+pub fn step_key(
+    kind: &str,
+    version: u32,
+    params: &BTreeMap<String, Value>,
+    inputs: &BTreeMap<String, Key>,
+) -> Key {
     let mut h = blake3::Hasher::new();
     // Salt: bump when the key scheme itself changes.
     h.update(b"sslp/step-key/v1\0");

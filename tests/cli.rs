@@ -1,0 +1,109 @@
+//! The command line, end to end: exit codes, diagnostics, formatting gate.
+
+mod common;
+use common::*;
+
+#[test]
+fn check_reports_every_mistake_with_its_position() {
+    let out = sslp(&["check", "tests/data/mistakes.sslp"]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("mistakes_human", stderr(&out));
+
+    let out = sslp(&["check", "--format", "json", "tests/data/mistakes.sslp"]);
+    assert_eq!(out.status.code(), Some(1));
+    let diags: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json output");
+    let found: Vec<(String, u64, u64)> = diags
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or_default().to_string(),
+                d["line"].as_u64().unwrap_or_default(),
+                d["column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("sslp::check::unknown_kind", 7, 3),
+        ("sslp::check::out_of_range", 8, 17),
+        ("sslp::check::unknown_argument", 9, 34),
+        ("sslp::check::cycle", 12, 8),
+        ("sslp::check::undefined_name", 16, 10),
+        ("sslp::check::missing_argument", 22, 16),
+    ];
+    let expected: Vec<(String, u64, u64)> = expected
+        .iter()
+        .map(|(c, l, k)| (c.to_string(), *l, *k))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn every_shipped_file_checks_and_is_formatted() {
+    let mut files = sslp_files("stdlib");
+    files.extend(sslp_files("pipelines"));
+    files.extend(sslp_files("examples"));
+    assert!(
+        files.len() >= 10,
+        "expected the stdlib, pipelines and examples, found {files:?}"
+    );
+    for f in &files {
+        let path = rel(f);
+        let out = sslp(&["check", &path]);
+        assert_eq!(out.status.code(), Some(0), "{path}:\n{}", stderr(&out));
+        let out = sslp(&["fmt", "--check", &path]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{path} is not formatted:\n{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let out = sslp(&["check", "no/such/file.sslp"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot read"));
+}
+
+#[test]
+fn explain_lists_parameters_and_defaults() {
+    let out = sslp(&["explain", "color_jitter"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    for expected in ["brightness", "contrast", "saturation", "hue", "0.4", "@ p"] {
+        assert!(text.contains(expected), "missing {expected} in\n{text}");
+    }
+    let out = sslp(&["explain", "simclrr"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean `simclr`"));
+}
+
+#[test]
+fn fmt_check_fails_on_unformatted_input_and_fmt_fixes_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("messy.sslp");
+    std::fs::write(
+        &file,
+        "set   seed=1\npolicy p=[grayscale()@0.2,horizontal_flip( )@0.50]\n",
+    )
+    .expect("write");
+    let path = file.display().to_string();
+    assert_eq!(sslp(&["fmt", "--check", &path]).status.code(), Some(1));
+    assert_eq!(sslp(&["fmt", &path]).status.code(), Some(0));
+    assert_eq!(sslp(&["fmt", "--check", &path]).status.code(), Some(0));
+    assert_eq!(sslp(&["check", &path]).status.code(), Some(0));
+}
+
+#[test]
+fn run_without_engine_says_so_and_dry_run_lists_steps() {
+    let out = sslp(&["run", "--dry-run", "examples/quickstart.sslp"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("pretrain"));
+    let out = sslp(&["run", "examples/quickstart.sslp"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot execute steps yet"));
+}
