@@ -327,3 +327,60 @@ fn plan_formats_are_deterministic() {
     let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("valid yaml");
     assert!(doc["arms"].as_mapping().is_some_and(|m| !m.is_empty()));
 }
+
+#[test]
+fn reports_group_by_swept_parameters() {
+    let src = with_base(
+        r#"
+let fr = sweep [0.1, 1.0]
+pretrain ssl {
+  data = parts.train
+  backbone = tiny_convnet()
+  method = simclr(temperature: sweep [0.1, 0.5])
+  policy = p
+}
+evaluate lin = knn(backbone: ssl, train: parts.train, test: parts.test, label_fraction: fr)
+report by_let = plot(metric: lin.top1, x: fr, series: ssl.method.temperature)
+"#,
+    );
+    let plan = plan_text("t.sslp", &src);
+    assert_eq!(plan.arms.len(), 4);
+    // One plot collecting all four arms, not one plot per swept value.
+    assert_eq!(plan.counts_by_kind()["plot"], 1);
+    let plot = plan.steps.iter().find(|s| s.kind == "plot").expect("plot step");
+    assert_eq!(plot.inputs.len(), 4);
+
+    let unswept = src.replace("series: ssl.method.temperature", "series: ssl.epochs");
+    assert_eq!(plan_errors(&unswept), ["sslp::plan::unswept_axis"]);
+}
+
+#[test]
+fn a_named_op_can_be_reused_in_policies() {
+    let src = with_base(
+        r#"
+let jitter = color_jitter(brightness: 0.8)
+policy a = [jitter @ 0.5, grayscale() @ 0.2]
+policy b = [jitter, horizontal_flip() @ 0.5]
+pretrain ssl {
+  data = parts.train
+  backbone = tiny_convnet()
+  method = simclr()
+  policy = sweep [a, b]
+}
+"#,
+    );
+    let plan = plan_text("t.sslp", &src);
+    assert_eq!(plan.arms.len(), 2);
+    let pretrain: Vec<_> = plan.steps.iter().filter(|s| s.kind == "pretrain").collect();
+    let first_op = |s: &sslp::plan::Step| {
+        let views = s.params["views"].clone();
+        let sslp::plan::Value::List(vs) = views else { panic!("views list") };
+        let policy = vs[0].as_map().expect("view")["policy"].clone();
+        let sslp::plan::Value::List(ops) = policy else { panic!("policy list") };
+        ops[0].as_map().expect("op").clone()
+    };
+    let a = first_op(pretrain[0]);
+    assert_eq!(a["type"].as_str(), Some("color_jitter"));
+    assert_eq!(a["p"].as_f64(), Some(0.5));
+    assert_eq!(first_op(pretrain[1])["p"].as_f64(), Some(1.0));
+}

@@ -1248,6 +1248,16 @@ impl<'a> Checker<'a> {
         self.refs.insert(target);
         let target_decl = self.slots[target].decl;
         let target_kind = target_decl.kind;
+        if path.len() > 2 && ty == Ty::Axis {
+            // A nested swept argument: `ssl.method.temperature`.
+            return match self.check_member(e, target, &path[1], ty) {
+                HExpr::Member(d, m) => {
+                    let rest: Vec<&str> = path[2..].iter().map(|i| i.name.as_str()).collect();
+                    HExpr::Member(d, format!("{m}.{}", rest.join(".")))
+                }
+                other => other,
+            };
+        }
         if path.len() > 2 {
             self.err(Diagnostic::error(
                 Code::UnknownMember,

@@ -63,6 +63,8 @@ pub enum Code {
     MissingPolicy,
     /// Expanding the sweeps yields no arm at all, or too many.
     PlanEmpty,
+    /// A report groups by a parameter that no arm it collects sweeps.
+    UnsweptAxis,
 }
 
 impl Code {
@@ -94,6 +96,7 @@ impl Code {
             Code::ViewMismatch => "sslp::check::view_mismatch",
             Code::MissingPolicy => "sslp::check::missing_policy",
             Code::PlanEmpty => "sslp::plan::empty",
+            Code::UnsweptAxis => "sslp::plan::unswept_axis",
         }
     }
 }

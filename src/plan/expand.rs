@@ -884,11 +884,14 @@ impl<'p> Planner<'p> {
             }
         }
         let mut inputs = BTreeMap::new();
+        let mut axes: BTreeSet<String> = BTreeSet::new();
         for s in sources {
             for arm in self.arms_of(s).unwrap_or_default() {
                 inputs.insert(arm.name.clone(), arm.output);
+                axes.extend(arm.axes.iter().map(|(n, _)| n.clone()));
             }
         }
+        self.check_report_axes(id, kind, &params, &axes);
         Some(self.add_step(
             &kind_name,
             id,
@@ -897,6 +900,41 @@ impl<'p> Planner<'p> {
             inputs,
             format!("{site}/{kind_name}"),
         ))
+    }
+
+    /// Warns when a report groups by a parameter that no arm sweeps.
+    fn check_report_axes(&mut self, id: DeclId, kind: &registry::Kind, params: &BTreeMap<String, Value>, axes: &BTreeSet<String>) {
+        let Some(call) = self.prog.decls[id].call() else { return };
+        for p in kind.params.iter().filter(|p| p.ty == registry::Ty::Axis) {
+            let names: Vec<&str> = match params.get(p.name) {
+                Some(Value::Str(s)) => vec![s.as_str()],
+                Some(Value::List(xs)) => xs.iter().filter_map(Value::as_str).collect(),
+                _ => continue,
+            };
+            for name in names {
+                // `ssl.method` names the axis `method`; a swept `let` names itself.
+                let axis = name.split_once('.').map_or(name, |(_, rest)| rest);
+                let swept = axes.iter().any(|a| a == axis || a.ends_with(&format!(".{axis}")));
+                if !swept {
+                    let listed: Vec<&str> = axes.iter().map(String::as_str).collect();
+                    let help = if listed.is_empty() {
+                        "the evaluations it reports sweep nothing".to_string()
+                    } else {
+                        format!("the swept parameters are: {}", listed.join(", "))
+                    };
+                    self.report(
+                        Diagnostic::warning(
+                            Code::UnsweptAxis,
+                            call.arg_span(p.name),
+                            format!("`{name}` is not swept in the arms this report collects"),
+                            "not a swept parameter",
+                        )
+                        .with_help(help),
+                        "unswept_axis",
+                    );
+                }
+            }
+        }
     }
 
     // ------------------------------------------------------------ finishing
