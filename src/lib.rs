@@ -6,6 +6,9 @@
 //! into a DAG of content-addressed steps. Nothing in [`lang`] touches the
 //! file system except through the [`lang::Loader`] the caller provides.
 
+pub mod augment;
 pub mod cli;
+pub mod data;
+pub mod exec;
 pub mod lang;
 pub mod plan;

@@ -1,0 +1,1 @@
+//! Execution: the store (sled index + content-addressed blobs) and the scheduler.
