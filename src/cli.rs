@@ -5,11 +5,13 @@
 //! error. This is the only module that touches the file system for the
 //! language tools.
 
+use crate::exec;
 use crate::lang::{self, Checked, LoadedFile, Loader, diagnostic::render, fmt as formatter};
 use crate::plan::{self, Plan, diff as plan_diff, render as plan_render};
 use clap::ValueEnum;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Exit code: success.
 pub const OK: u8 = 0;
@@ -270,30 +272,442 @@ pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> u8 {
     OK
 }
 
-/// `sslp run FILE`: with `--dry-run`, the steps that would run.
-pub fn run(path: &Path, dry_run: bool) -> u8 {
+/// Options of `sslp run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Only print what would run.
+    pub dry_run: bool,
+    /// Steps run at once.
+    pub jobs: usize,
+    /// Only arms whose names contain one of these.
+    pub arms: Vec<String>,
+    /// The store directory (default: `$SSLP_STORE`, else `.sslp` beside the pipeline).
+    pub store: Option<PathBuf>,
+    /// Wait for a store another process holds.
+    pub wait: bool,
+}
+
+/// The store directory for a pipeline file.
+pub fn store_dir(pipeline: &Path, explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("SSLP_STORE") {
+        return PathBuf::from(p);
+    }
+    pipeline.parent().unwrap_or(Path::new(".")).join(".sslp")
+}
+
+fn open_store(dir: &Path, wait: bool) -> Result<exec::Store, u8> {
+    exec::Store::open(dir, wait).map_err(|e| {
+        eprintln!("error: {e}");
+        USAGE
+    })
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: stop now. Finished steps are already safe in the store.
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing the running steps; Ctrl-C again to stop at once");
+    });
+}
+
+/// Runs a plan's needed steps against a store, printing progress and a summary.
+fn execute(
+    plan: &Plan,
+    pipeline: &Path,
+    args: &RunArgs,
+    targets: Vec<plan::Key>,
+) -> Result<(exec::Store, exec::RunSummary), u8> {
+    let store = open_store(&store_dir(pipeline, args.store.as_deref()), args.wait)?;
+    let base = pipeline.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let engine = exec::runner::Engine::new(base);
+    let opts = exec::RunOptions {
+        jobs: args.jobs.max(1),
+        arms: args.arms.clone(),
+        targets,
+    };
+    install_interrupt_handler();
+    let printer = exec::progress::Printer::new();
+    let summary = exec::executor::run(plan, &store, &engine, &opts, &printer, &INTERRUPTED)
+        .map_err(|e| {
+            printer.finish();
+            eprintln!("error: {e}");
+            USAGE
+        })?;
+    printer.finish();
+    Ok((store, summary))
+}
+
+fn print_summary(summary: &exec::RunSummary) -> u8 {
+    eprintln!(
+        "{} ran, {} cached, {} failed, {} skipped",
+        summary.ran.len(),
+        summary.cached.len(),
+        summary.failed.len(),
+        summary.skipped.len()
+    );
+    for (key, message) in &summary.failed {
+        eprintln!("  failed {}: {message}", key.short());
+    }
+    if summary.interrupted {
+        eprintln!("interrupted: run the same command again to resume");
+    }
+    if summary.complete() { OK } else { PROBLEMS }
+}
+
+/// `sslp run FILE`.
+pub fn run(path: &Path, args: &RunArgs) -> u8 {
     let plan = match plan_or_report(path) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if dry_run {
-        let mut text = format!(
-            "would run {} for {}:\n",
-            plural(plan.steps.len(), "step"),
-            plural(plan.arms.len(), "arm")
-        );
-        for s in &plan.steps {
-            text.push_str(&format!("  {}  {} {}\n", s.key.short(), s.kind, s.decl));
+    if args.dry_run {
+        let store = match open_store(&store_dir(path, args.store.as_deref()), args.wait) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let needed = exec::executor::needed_steps(&plan, &args.arms, &[]);
+        let mut text = String::new();
+        let mut to_run = 0;
+        for &i in &needed {
+            let s = &plan.steps[i];
+            let cached = store.is_done(&s.key).unwrap_or(false);
+            if !cached {
+                to_run += 1;
+            }
+            text.push_str(&format!(
+                "  {}  {:7}  {} {}\n",
+                s.key.short(),
+                if cached { "cached" } else { "run" },
+                s.kind,
+                s.decl
+            ));
         }
-        emit(&text);
+        emit(&format!(
+            "would run {} of {} needed steps ({}):\n{text}",
+            to_run,
+            needed.len(),
+            plural(plan.arms.len(), "arm")
+        ));
         return OK;
     }
-    eprintln!(
-        "error: `sslp run` cannot execute steps yet: the execution engine (store, datasets, training) is not built in this version.\n  The plan checks: {} arms, {} steps. Use `sslp run --dry-run` or `sslp plan` to inspect it.",
-        plan.arms.len(),
-        plan.steps.len()
+    match execute(&plan, path, args, vec![]) {
+        Ok((_, summary)) => print_summary(&summary),
+        Err(code) => code,
+    }
+}
+
+/// Options of `sslp preview`.
+#[derive(Debug, Clone, Default)]
+pub struct PreviewArgs {
+    /// The policy to show.
+    pub policy: String,
+    /// The images (`parts.train`, a dataset name); default: the first split's train part, else the first dataset.
+    pub data: Option<String>,
+    /// How many images.
+    pub count: u32,
+    /// Grid columns.
+    pub cols: u32,
+    /// Which epoch's draws.
+    pub epoch: u32,
+    /// Output PNG.
+    pub out: PathBuf,
+    /// Store and locking.
+    pub run: RunArgs,
+}
+
+fn is_reference(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+/// `sslp preview FILE --policy NAME -o grid.png`: a grid of augmented images, through the cache.
+pub fn preview(path: &Path, args: &PreviewArgs) -> u8 {
+    let text = match read(path) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let (checked, _) = match load_and_plan(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    print_diagnostics(&checked, DiagOutput::Human);
+    let Some(program) = checked.program.as_ref() else {
+        return PROBLEMS;
+    };
+    let root_decls = || program.decls.iter().filter(|d| d.file == program.root);
+    let data = match &args.data {
+        Some(d) => d.clone(),
+        None => match root_decls().find(|d| d.kind == lang::ast::DeclKind::Split) {
+            Some(s) => format!("{}.train", s.name),
+            None => match root_decls().find(|d| d.kind == lang::ast::DeclKind::Dataset) {
+                Some(d) => d.name.clone(),
+                None => {
+                    eprintln!(
+                        "error: {} declares no dataset to preview; pass --data",
+                        path.display()
+                    );
+                    return USAGE;
+                }
+            },
+        },
+    };
+    if !is_reference(&args.policy) || !is_reference(&data) {
+        eprintln!("error: --policy and --data take names such as `sgd` or `parts.train`");
+        return USAGE;
+    }
+    let source = format!(
+        "{text}\nreport __sslp_preview = preview(data: {data}, policy: {}, count: {}, cols: {}, epoch: {})\n",
+        args.policy, args.count, args.cols, args.epoch
     );
-    USAGE
+    let id = path
+        .canonicalize()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string());
+    let mut checked = lang::check_source(&path.display().to_string(), &id, &source, &mut FsLoader);
+    let plan = match &checked.program {
+        Some(program) => {
+            let (p, diags) = plan::plan(program);
+            checked.diagnostics.extend(diags);
+            p
+        }
+        None => None,
+    };
+    let Some(plan) = plan.filter(|_| !checked.diagnostics.iter().any(|d| d.is_error())) else {
+        print_diagnostics(&checked, DiagOutput::Human);
+        eprintln!("error: cannot preview policy `{}` on `{data}`", args.policy);
+        return PROBLEMS;
+    };
+    let Some(step) = plan.steps.iter().find(|s| s.decl == "__sslp_preview") else {
+        eprintln!("error: internal: no preview step was planned");
+        return USAGE;
+    };
+    let key = step.key;
+    let (store, summary) = match execute(&plan, path, &args.run, vec![key]) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if !summary.complete() {
+        return print_summary(&summary);
+    }
+    let grid = store
+        .get(&key)
+        .ok()
+        .flatten()
+        .and_then(|r| match r.outputs.get("grid") {
+            Some(exec::store::Output::Blob { blob }) => store.get_blob(blob).ok(),
+            _ => None,
+        });
+    match grid {
+        Some(bytes) => match std::fs::write(&args.out, bytes) {
+            Ok(()) => {
+                eprintln!("wrote {}", args.out.display());
+                OK
+            }
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", args.out.display());
+                USAGE
+            }
+        },
+        None => {
+            eprintln!("error: the preview step stored no grid");
+            USAGE
+        }
+    }
+}
+
+/// `sslp cache` subcommands.
+#[derive(Debug, Clone)]
+pub enum CacheCommand {
+    /// List entries.
+    Ls,
+    /// Show one entry.
+    Show(String),
+    /// Remove unreferenced blobs.
+    Gc,
+    /// Re-hash blobs, report damage.
+    Verify,
+    /// Write one output's bytes to a file (or stdout).
+    Cat {
+        /// Key prefix.
+        key: String,
+        /// Output name.
+        output: String,
+        /// Destination (stdout when absent).
+        out: Option<PathBuf>,
+    },
+}
+
+fn find_one(store: &exec::Store, prefix: &str) -> Result<(plan::Key, exec::store::Record), u8> {
+    let keys = store.find(prefix).map_err(|e| {
+        eprintln!("error: {e}");
+        USAGE
+    })?;
+    match keys.as_slice() {
+        [k] => match store.get(k) {
+            Ok(Some(r)) => Ok((*k, r)),
+            _ => {
+                eprintln!("error: no entry {prefix}");
+                Err(PROBLEMS)
+            }
+        },
+        [] => {
+            eprintln!("error: no entry starts with `{prefix}`");
+            Err(PROBLEMS)
+        }
+        many => {
+            eprintln!(
+                "error: `{prefix}` matches {} entries; give more digits",
+                many.len()
+            );
+            Err(USAGE)
+        }
+    }
+}
+
+/// `sslp cache ...` on the store in `dir`.
+pub fn cache(dir: &Path, wait: bool, cmd: &CacheCommand) -> u8 {
+    let store = match open_store(dir, wait) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match cmd {
+        CacheCommand::Ls => {
+            let records = match store.records() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return USAGE;
+                }
+            };
+            let mut text = String::new();
+            for (k, r) in &records {
+                let size: u64 = r.blobs().map(|b| b.size).sum();
+                text.push_str(&format!(
+                    "{}  {:6}  {:16} {:12} {:>10} B  {:>8.2} s\n",
+                    k.short(),
+                    match r.status {
+                        exec::store::Status::Done => "done",
+                        exec::store::Status::Failed => "failed",
+                    },
+                    r.kind,
+                    r.decl,
+                    size,
+                    r.duration_ms as f64 / 1000.0
+                ));
+            }
+            text.push_str(&format!(
+                "{} ({} offline results)\n",
+                plural(records.len(), "entry"),
+                store.offline_len()
+            ));
+            emit(&text);
+            OK
+        }
+        CacheCommand::Show(prefix) => match find_one(&store, prefix) {
+            Ok((k, r)) => {
+                let mut v = serde_json::to_value(&r).unwrap_or_default();
+                if let serde_json::Value::Object(m) = &mut v {
+                    m.insert("key".into(), serde_json::Value::String(k.hex()));
+                }
+                emit(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&v).unwrap_or_default()
+                ));
+                OK
+            }
+            Err(code) => code,
+        },
+        CacheCommand::Gc => match store.gc() {
+            Ok(r) => {
+                eprintln!(
+                    "removed {} ({} bytes)",
+                    plural(r.removed, "unreferenced blob"),
+                    r.bytes
+                );
+                OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                USAGE
+            }
+        },
+        CacheCommand::Verify => match store.verify() {
+            Ok(r) => {
+                for d in &r.damaged {
+                    eprintln!("damaged: {d}");
+                }
+                for (k, h) in &r.missing {
+                    eprintln!("missing: blob {h} of entry {}", &k[..12]);
+                }
+                eprintln!(
+                    "checked {}: {} damaged, {} missing",
+                    plural(r.blobs_checked, "blob"),
+                    r.damaged.len(),
+                    r.missing.len()
+                );
+                if r.damaged.is_empty() && r.missing.is_empty() {
+                    OK
+                } else {
+                    PROBLEMS
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                USAGE
+            }
+        },
+        CacheCommand::Cat { key, output, out } => {
+            let (k, r) = match find_one(&store, key) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let bytes = match r.outputs.get(output) {
+                Some(exec::store::Output::Blob { blob }) => match store.get_blob(blob) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return PROBLEMS;
+                    }
+                },
+                Some(exec::store::Output::Inline { value }) => format!("{value}\n").into_bytes(),
+                None => {
+                    let names: Vec<&str> = r.outputs.keys().map(String::as_str).collect();
+                    eprintln!(
+                        "error: entry {} has no output `{output}` (it has: {})",
+                        k.short(),
+                        names.join(", ")
+                    );
+                    return PROBLEMS;
+                }
+            };
+            let written = match out {
+                Some(p) => std::fs::write(p, &bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", p.display())),
+                None => {
+                    use std::io::Write;
+                    std::io::stdout()
+                        .lock()
+                        .write_all(&bytes)
+                        .map_err(|e| e.to_string())
+                }
+            };
+            match written {
+                Ok(()) => OK,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    USAGE
+                }
+            }
+        }
+    }
 }
 
 /// `sslp explain [NAME]`.

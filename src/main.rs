@@ -24,6 +24,42 @@ enum DiagFormat {
     Json,
 }
 
+/// Where the cache lives.
+#[derive(clap::Args, Debug, Clone)]
+struct StoreArgs {
+    /// The store directory (default: `.sslp` beside the pipeline).
+    #[arg(long, env = "SSLP_STORE")]
+    store: Option<PathBuf>,
+    /// Wait for a store another process holds, instead of failing.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Subcommand)]
+enum CacheCmd {
+    /// List every entry.
+    Ls,
+    /// Show one entry (by key prefix) as JSON.
+    Show {
+        /// Key prefix (at least a few hex digits).
+        key: String,
+    },
+    /// Remove blobs that no entry refers to.
+    Gc,
+    /// Re-hash every blob and report damage.
+    Verify,
+    /// Write one output of an entry to a file or stdout.
+    Cat {
+        /// Key prefix.
+        key: String,
+        /// Output name (`images`, `grid`, ...).
+        output: String,
+        /// Destination file (default: stdout).
+        #[arg(short = 'o', long)]
+        out: Option<PathBuf>,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check pipeline files: syntax, names, types, ranges, cycles, sweeps.
@@ -62,13 +98,57 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: cli::DiffFormat,
     },
-    /// Run a pipeline (use --dry-run to list the steps that would run).
+    /// Run a pipeline: execute every step the store does not have yet.
     Run {
         /// The pipeline file.
         file: PathBuf,
         /// Only print what would run.
         #[arg(long)]
         dry_run: bool,
+        /// Steps run at once.
+        #[arg(long, short = 'j', default_value_t = 1)]
+        jobs: usize,
+        /// Only arms whose names contain this (repeatable).
+        #[arg(long = "arm")]
+        arms: Vec<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Render the first images of a dataset through a policy as a grid PNG.
+    Preview {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The policy (a name declared or imported in the file).
+        #[arg(long)]
+        policy: String,
+        /// The images: `parts.train`, a dataset name (default: the first split's train part).
+        #[arg(long)]
+        data: Option<String>,
+        /// How many images.
+        #[arg(short = 'n', long, default_value_t = 40)]
+        count: u32,
+        /// Grid columns.
+        #[arg(long, default_value_t = 8)]
+        cols: u32,
+        /// Which epoch's random draws.
+        #[arg(long, default_value_t = 0)]
+        epoch: u32,
+        /// Output PNG.
+        #[arg(short = 'o', long)]
+        out: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Inspect and maintain the cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCmd,
+        /// The store directory.
+        #[arg(long, global = true, env = "SSLP_STORE", default_value = ".sslp")]
+        store: PathBuf,
+        /// Wait for a store another process holds.
+        #[arg(long, global = true)]
+        wait: bool,
     },
     /// Explain a kind (op, method, backbone, ...): its parameters and defaults.
     Explain {
@@ -91,7 +171,62 @@ fn main() -> ExitCode {
         Command::Fmt { files, check } => cli::fmt(&files, check),
         Command::Plan { file, format } => cli::plan(&file, format),
         Command::Diff { old, new, format } => cli::diff(&old, &new, format),
-        Command::Run { file, dry_run } => cli::run(&file, dry_run),
+        Command::Run {
+            file,
+            dry_run,
+            jobs,
+            arms,
+            store,
+        } => cli::run(
+            &file,
+            &cli::RunArgs {
+                dry_run,
+                jobs,
+                arms,
+                store: store.store,
+                wait: store.wait,
+            },
+        ),
+        Command::Preview {
+            file,
+            policy,
+            data,
+            count,
+            cols,
+            epoch,
+            out,
+            store,
+        } => cli::preview(
+            &file,
+            &cli::PreviewArgs {
+                policy,
+                data,
+                count,
+                cols,
+                epoch,
+                out,
+                run: cli::RunArgs {
+                    jobs: 1,
+                    store: store.store,
+                    wait: store.wait,
+                    ..Default::default()
+                },
+            },
+        ),
+        Command::Cache {
+            command,
+            store,
+            wait,
+        } => {
+            let cmd = match command {
+                CacheCmd::Ls => cli::CacheCommand::Ls,
+                CacheCmd::Show { key } => cli::CacheCommand::Show(key),
+                CacheCmd::Gc => cli::CacheCommand::Gc,
+                CacheCmd::Verify => cli::CacheCommand::Verify,
+                CacheCmd::Cat { key, output, out } => cli::CacheCommand::Cat { key, output, out },
+            };
+            cli::cache(&store, wait, &cmd)
+        }
         Command::Explain { name } => cli::explain(name.as_deref()),
     };
     ExitCode::from(code)

@@ -5,13 +5,16 @@
 //! newlines, blank lines, CRLF, and `#` comments at line ends and on their
 //! own lines between any two tokens. For each program the formatter must
 //! succeed, keep the meaning (`parse(fmt(x)) == parse(x)` modulo spans),
-//! be idempotent and keep every comment. Arbitrary text and random token
-//! soup must never make the parser or the formatter panic.
+//! be idempotent and keep every comment. Formatting a tree with the text
+//! of another program (spans that do not match) must still keep the tree
+//! and every comment. Arbitrary bytes, random token soup and programs with
+//! random edits must never make the parser or the formatter panic, and when
+//! they format, the same promises hold.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use sslp::lang::fmt::format_source;
+use sslp::lang::fmt::{format_module, format_source};
 use sslp::lang::{FileId, parser, trivia};
 
 type Toks = Vec<String>;
@@ -445,6 +448,22 @@ proptest! {
         let out = format_source(&src);
         prop_assert!(out.is_ok(), "format failed: {out:?}");
         check_formatting(&src, &out.unwrap_or_default())?;
+    }
+
+    #[test]
+    fn spans_that_do_not_match_the_text_are_survived(a in program(), b in program()) {
+        // The tree of `a`, formatted with the comments of `b` (and with no spans at all).
+        let (mut module, _) = parser::parse(FileId(0), &a);
+        for tree in [module.clone(), { module.clear_spans(); module }] {
+            let out = format_module(&b, &tree);
+            let (mut again, diags) = parser::parse(FileId(0), &out);
+            prop_assert!(diags.is_empty(), "output does not parse: {diags:?}\n{out}");
+            again.clear_spans();
+            let mut want = tree;
+            want.clear_spans();
+            prop_assert_eq!(again, want, "meaning changed:\n{}", out);
+            prop_assert_eq!(comment_texts(&b), comment_texts(&out));
+        }
     }
 
     #[test]

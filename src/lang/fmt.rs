@@ -3,8 +3,8 @@
 //!
 //! # Approach
 //!
-//! The syntax tree is turned into a small Wadler-style document (see
-//! [`doc`]): text, optional line breaks, indentation and groups. A group
+//! The syntax tree is turned into a small Wadler-style document (the
+//! private `doc` module): text, optional line breaks, indentation and groups. A group
 //! (a call, a list, a `++` chain) is printed on one line when it fits in
 //! [`WIDTH`] columns, counting what precedes and follows it on the line,
 //! and broken one element per line otherwise. Blocks always break.
@@ -84,6 +84,8 @@ struct Builder<'s> {
     src: &'s [u8],
     comments: Vec<Comment>,
     taken: Vec<bool>,
+    /// How many comments have been taken so far.
+    placed: usize,
 }
 
 /// Something printed as one entry of a sequence: an item, a block entry, a
@@ -109,6 +111,7 @@ impl<'s> Builder<'s> {
             src: src.as_bytes(),
             comments,
             taken,
+            placed: 0,
         }
     }
 
@@ -213,8 +216,14 @@ impl<'s> Builder<'s> {
     /// Takes the comments in `r` not placed yet.
     fn take_in(&mut self, r: Region) -> Vec<usize> {
         let found: Vec<usize> = self.comments_in(r).filter(|&i| !self.taken[i]).collect();
-        found.iter().for_each(|&i| self.taken[i] = true);
+        found.iter().for_each(|&i| self.mark(i));
         found
+    }
+
+    /// Marks a comment as placed.
+    fn mark(&mut self, i: usize) {
+        self.taken[i] = true;
+        self.placed += 1;
     }
 
     /// Takes the first unplaced comment in `r` if it trails code on its line.
@@ -223,7 +232,7 @@ impl<'s> Builder<'s> {
         if self.comments[i].own_line {
             return None;
         }
-        self.taken[i] = true;
+        self.mark(i);
         Some(i)
     }
 
@@ -237,7 +246,7 @@ impl<'s> Builder<'s> {
                 !holes.iter().any(|&(lo, hi)| lo <= at && at < hi)
             })
             .collect();
-        found.iter().for_each(|&i| self.taken[i] = true);
+        found.iter().for_each(|&i| self.mark(i));
         found
     }
 
@@ -262,54 +271,69 @@ impl<'s> Builder<'s> {
     /// The entries of a sequence whose interior is `inner`, each preceded by
     /// a line break, with their comments; separated by commas when `commas`.
     fn entries<T: Node>(&mut self, elems: &[T], inner: Region, commas: bool) -> Vec<Doc> {
-        let mut docs = Vec::new();
-        let mut started = false;
-        let mut prev_end = inner.0;
+        let mut out = Entries::new(inner.0);
         for (i, elem) in elems.iter().enumerate() {
             let (start, end) = self.region(elem.span());
-            let mut force_blank = i > 0 && elem.forces_blank_after(&elems[i - 1]);
-            for c in self.take_in((inner.0, start)) {
-                let blank = force_blank || self.blank_between(prev_end, self.comment_start(c));
-                docs.push(entry_line(started, blank));
-                docs.push(self.comment_text(c));
-                (started, force_blank, prev_end) = (true, false, self.comment_end(c));
-            }
-            let holes = elem.holes(self);
-            let mut blank = force_blank || self.blank_between(prev_end, start);
-            for c in self.take_outside((start, end), &holes) {
-                docs.push(entry_line(started, blank));
-                docs.push(self.comment_text(c));
-                (started, blank) = (true, false);
-            }
-            docs.push(entry_line(started, blank));
-            docs.push(elem.doc(self));
+            let force_blank = i > 0 && elem.forces_blank_after(&elems[i - 1]);
+            let blank = self.own_line_comments(&mut out, (inner.0, start), force_blank);
+            let blank = self.hoisted_comments(&mut out, elem, (start, end), blank);
+            let mut doc = vec![elem.doc(self)];
             if commas {
                 let last = i + 1 == elems.len();
-                docs.push(if last {
+                doc.push(if last {
                     Doc::IfBreak(",")
                 } else {
                     Doc::text(",")
                 });
             }
-            (started, prev_end) = (true, end);
+            out.push(blank, Doc::Seq(doc), end);
             let next = elems
                 .get(i + 1)
                 .map_or(inner.1, |n| n.span().start as usize);
             if let Some(c) = self.take_trailing((end, next)) {
-                docs.push(self.comment_suffix(c));
-                prev_end = self.comment_end(c);
+                out.docs.push(self.comment_suffix(c));
+                out.prev_end = self.comment_end(c);
             }
         }
-        for c in self.take_in(inner) {
-            let blank = self.blank_between(prev_end, self.comment_start(c));
-            docs.push(entry_line(started, blank));
-            docs.push(self.comment_text(c));
-            (started, prev_end) = (true, self.comment_end(c));
+        self.own_line_comments(&mut out, inner, false);
+        out.docs
+    }
+
+    /// Emits the unplaced comments in `r` as entries of their own. Returns
+    /// whether a blank line goes before the entry at the end of `r`.
+    fn own_line_comments(&mut self, out: &mut Entries, r: Region, force_blank: bool) -> bool {
+        let mut force_blank = force_blank;
+        for c in self.take_in(r) {
+            let blank = force_blank || self.blank_between(out.prev_end, self.comment_start(c));
+            out.push(blank, self.comment_text(c), self.comment_end(c));
+            force_blank = false;
         }
-        docs
+        force_blank || self.blank_between(out.prev_end, r.1)
+    }
+
+    /// Emits the comments inside `elem` (spanning `r`) that its printer
+    /// cannot place, as entries before it. Returns whether a blank line goes
+    /// before the element itself.
+    fn hoisted_comments<T: Node>(
+        &mut self,
+        out: &mut Entries,
+        elem: &T,
+        r: Region,
+        blank: bool,
+    ) -> bool {
+        let holes = elem.holes(self);
+        let mut blank = blank;
+        for c in self.take_outside(r, &holes) {
+            out.push(blank, self.comment_text(c), r.0);
+            blank = false;
+        }
+        blank
     }
 
     /// `open entries close`, flat when it fits and holds no comment.
+    ///
+    /// Broken when `force`d, or when a comment was written inside (or, with
+    /// spans that do not match the source, was placed inside anyway).
     fn bracketed<T: Node>(
         &mut self,
         delims: [&str; 2],
@@ -324,6 +348,7 @@ impl<'s> Builder<'s> {
         if elems.is_empty() && !has_comments {
             return Doc::text(format!("{open}{close}"));
         }
+        let placed_before = self.placed;
         let first = elems.first().map_or(inner.1, |e| e.span().start as usize);
         let mut docs = vec![Doc::text(open)];
         if let Some(c) = self.take_trailing((inner.0, first)) {
@@ -331,7 +356,8 @@ impl<'s> Builder<'s> {
         }
         let body = self.entries(elems, inner, commas);
         docs.extend([Doc::nest(body), Doc::softline(false), Doc::text(close)]);
-        Doc::group(docs, force || has_comments)
+        let broken = force || has_comments || self.placed != placed_before;
+        Doc::group(docs, broken)
     }
 
     // ---------------------------------------------------------------- items
@@ -469,7 +495,7 @@ impl<'s> Builder<'s> {
     /// `a ++ b ++ c`; when broken, each `++` starts a line one level deeper.
     fn concat_doc(&mut self, terms: &[Expr], policy: bool) -> Doc {
         let gaps = self.concat_gaps(terms);
-        let broken = gaps.iter().any(|&g| self.any_comment_in(g));
+        let mut broken = false;
         let mut head = Vec::new();
         let mut rest = Vec::new();
         for (i, term) in terms.iter().enumerate() {
@@ -483,9 +509,11 @@ impl<'s> Builder<'s> {
             };
             if let Some(c) = self.take_trailing(gap) {
                 rest.push(self.comment_suffix(c));
+                broken = true;
             }
             for c in self.take_in(gap) {
                 rest.extend([Doc::line(false), self.comment_text(c)]);
+                broken = true;
             }
             rest.extend([Doc::line(false), Doc::text("++ "), doc]);
         }
@@ -516,6 +544,33 @@ impl<'s> Builder<'s> {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// The entries of one sequence, as they are emitted.
+struct Entries {
+    docs: Vec<Doc>,
+    /// Whether an entry was emitted yet (no blank line before the first).
+    started: bool,
+    /// Where the last emitted entry ended in the source, for blank lines.
+    prev_end: usize,
+}
+
+impl Entries {
+    fn new(start: usize) -> Self {
+        Entries {
+            docs: Vec::new(),
+            started: false,
+            prev_end: start,
+        }
+    }
+
+    /// Adds an entry on a line of its own, after an empty line if `blank`.
+    fn push(&mut self, blank: bool, doc: Doc, source_end: usize) {
+        self.docs.push(entry_line(self.started, blank));
+        self.docs.push(doc);
+        self.started = true;
+        self.prev_end = source_end;
     }
 }
 
@@ -668,7 +723,8 @@ fn use_doc(u: &UseDecl) -> Doc {
 
 /// A float in the shortest form that reads back as the same `f64` and is
 /// always recognisable as a float: plain decimal with a fractional part
-/// when `1e-4 <= |x| < 1e16` (or zero), scientific otherwise.
+/// when `1e-4 <= |x| < 1e16` (or zero), scientific otherwise. (Infinities
+/// and NaN, which the parser never produces, print as Rust prints them.)
 pub fn float_text(x: f64) -> String {
     let magnitude = x.abs();
     if magnitude == 0.0 || (1e-4..1e16).contains(&magnitude) || !x.is_finite() {
@@ -997,6 +1053,11 @@ let prob = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa(bb
         for c in ["# a", "# b", "# c", "# d"] {
             assert_eq!(out.matches(c).count(), 1, "{out}");
         }
+        // Comments land where they cannot break the code.
+        let (mut again, diags) = parser::parse(FileId(0), &out);
+        assert!(diags.is_empty(), "{out}");
+        again.clear_spans();
+        assert_eq!(again, module, "{out}");
         // Spans pointing past the end of a shorter text.
         let out = format_module("# only", &parser::parse(FileId(0), src).0);
         assert!(

@@ -21,6 +21,19 @@ struct SslpParser;
 pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
     let mut module = Module::default();
     let mut diags = Vec::new();
+    if let Some(at) = too_deep(src) {
+        // Recursive descent on absurd nesting would exhaust the stack.
+        diags.push(
+            Diagnostic::error(
+                Code::ParseSyntax,
+                Span::new(file, at, at + 1),
+                format!("brackets are nested more than {MAX_DEPTH} levels deep"),
+                "too deep",
+            )
+            .with_help("flatten the expression, or name parts of it with `let`"),
+        );
+        return (module, diags);
+    }
     let mut pos = 0;
     loop {
         pos = skip_trivia(src, pos);
@@ -51,6 +64,76 @@ pub fn parse(file: FileId, src: &str) -> (Module, Vec<Diagnostic>) {
         }
     }
     (module, diags)
+}
+
+/// Deepest bracket nesting the parser accepts.
+pub const MAX_DEPTH: usize = 64;
+
+/// Walks the source outside strings and comments, calling `f(offset, byte)` on every code byte.
+fn scan_code(src: &str, mut f: impl FnMut(usize, u8) -> bool) {
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            q @ (b'"' | b'\'') => {
+                if !f(i, q) {
+                    return;
+                }
+                i += 1;
+                while i < bytes.len() && bytes[i] != q && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if i < bytes.len() && !f(i, bytes[i]) {
+                    return;
+                }
+            }
+            b => {
+                if !f(i, b) {
+                    return;
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
+/// The offset of the first bracket nested deeper than [`MAX_DEPTH`], if any.
+fn too_deep(src: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut found = None;
+    scan_code(src, |i, b| {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    found = Some(i);
+                    return false;
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        true
+    });
+    found
+}
+
+/// Length of `text` up to the end of its last code byte (trailing whitespace and comments dropped).
+fn content_len(text: &str) -> usize {
+    let mut end = 0;
+    scan_code(text, |i, b| {
+        if !b.is_ascii_whitespace() {
+            end = i + 1;
+        }
+        true
+    });
+    end
 }
 
 /// Skips whitespace and `#` comments.
@@ -204,9 +287,11 @@ struct Builder<'d> {
 }
 
 impl Builder<'_> {
+    /// The pair's span without the whitespace and comments pest skips after it.
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.base + s.start(), self.base + s.end())
+        let end = s.start() + content_len(s.as_str());
+        Span::new(self.file, self.base + s.start(), self.base + end)
     }
 
     fn ident(&self, pair: Pair<Rule>) -> Ident {
@@ -643,6 +728,31 @@ pretrain ssl {
         let Item::Decl(d) = &m.items[0] else { panic!() };
         let DeclBody::Expr(e) = &d.body else { panic!() };
         assert_eq!(e.kind, ExprKind::Str("a\"b\\c".into()));
+    }
+
+    #[test]
+    fn spans_stop_at_the_last_token() {
+        let src = "let a = b   # c\nlet x = [1, 2]  # d\n";
+        let m = parse_ok(src);
+        let Item::Decl(d) = &m.items[0] else { panic!() };
+        assert_eq!(&src[d.span.range()], "let a = b");
+        let Item::Decl(d) = &m.items[1] else { panic!() };
+        let DeclBody::Expr(e) = &d.body else { panic!() };
+        assert_eq!(&src[e.span.range()], "[1, 2]");
+    }
+
+    #[test]
+    fn absurd_nesting_is_a_diagnostic_not_a_crash() {
+        let src = format!("let a = {}1{}", "[".repeat(5000), "]".repeat(5000));
+        let (_, d) = parse(FileId(0), &src);
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("nested"));
+        let ok = format!(
+            "let a = {}1{}",
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        );
+        assert!(parse(FileId(0), &ok).1.is_empty());
     }
 
     #[test]

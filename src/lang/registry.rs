@@ -2024,6 +2024,36 @@ const REPORTS: &[Kind] = &[
             ),
         ],
     ),
+    kind(
+        "preview",
+        C::Report,
+        "The first images of a dataset through a policy, as a grid PNG: what the model sees",
+        &[
+            req("data", Ty::Data, "The images"),
+            req("policy", Ty::Policy, "The policy to apply"),
+            d(
+                "count",
+                Ty::Int,
+                "40",
+                Bound::new(1.0, true, 10000.0, true),
+                "How many images",
+            ),
+            d("cols", Ty::Int, "8", Bound::ONE_PLUS, "Grid columns"),
+            d(
+                "epoch",
+                Ty::Int,
+                "0",
+                Bound::NONNEG,
+                "Which epoch's draws to show",
+            ),
+            opt(
+                "seed",
+                Ty::Int,
+                Bound::NONNEG,
+                "Seed (default: the pipeline seed)",
+            ),
+        ],
+    ),
 ];
 
 /// Every callable kind, grouped by category.

@@ -892,6 +892,10 @@ impl<'p> Planner<'p> {
             }
         }
         self.check_report_axes(id, kind, &params, &axes);
+        if kind_name == "preview" {
+            self.fill_seed(&mut params);
+        }
+        inputs.extend(Self::split_inputs(&mut params));
         Some(self.add_step(
             &kind_name,
             id,
@@ -903,8 +907,16 @@ impl<'p> Planner<'p> {
     }
 
     /// Warns when a report groups by a parameter that no arm sweeps.
-    fn check_report_axes(&mut self, id: DeclId, kind: &registry::Kind, params: &BTreeMap<String, Value>, axes: &BTreeSet<String>) {
-        let Some(call) = self.prog.decls[id].call() else { return };
+    fn check_report_axes(
+        &mut self,
+        id: DeclId,
+        kind: &registry::Kind,
+        params: &BTreeMap<String, Value>,
+        axes: &BTreeSet<String>,
+    ) {
+        let Some(call) = self.prog.decls[id].call() else {
+            return;
+        };
         for p in kind.params.iter().filter(|p| p.ty == registry::Ty::Axis) {
             let names: Vec<&str> = match params.get(p.name) {
                 Some(Value::Str(s)) => vec![s.as_str()],
@@ -914,7 +926,9 @@ impl<'p> Planner<'p> {
             for name in names {
                 // `ssl.method` names the axis `method`; a swept `let` names itself.
                 let axis = name.split_once('.').map_or(name, |(_, rest)| rest);
-                let swept = axes.iter().any(|a| a == axis || a.ends_with(&format!(".{axis}")));
+                let swept = axes
+                    .iter()
+                    .any(|a| a == axis || a.ends_with(&format!(".{axis}")));
                 if !swept {
                     let listed: Vec<&str> = axes.iter().map(String::as_str).collect();
                     let help = if listed.is_empty() {

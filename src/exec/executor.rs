@@ -1,0 +1,389 @@
+//! The scheduler: walks the plan's DAG, skips what the store already has,
+//! runs the rest on a pool of workers, and records results atomically.
+//!
+//! Only this module decides what runs when. Workers compute; the
+//! coordinating thread alone writes records, after the step's blobs are on
+//! disk, so an interrupted run leaves finished steps finished and nothing
+//! half-written. A failed step marks its dependents skipped; other arms go on.
+
+use super::store::{Output, Record, Status, Store, StoreError};
+use crate::plan::{Key, Plan, Step};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A value a step produces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutValue {
+    /// Small: kept in the index.
+    Inline(serde_json::Value),
+    /// Large: written as a blob.
+    Bytes(Vec<u8>),
+}
+
+/// What a step returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepOutput {
+    /// Named outputs.
+    pub outputs: BTreeMap<String, OutValue>,
+    /// Scalar results.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// What a step gets to work with.
+pub struct StepCtx<'a> {
+    /// The store, for reading inputs (and offline-op results).
+    pub store: &'a Store,
+    /// The whole plan, for looking at input steps.
+    pub plan: &'a Plan,
+    /// Set when the user interrupts; long steps should stop early.
+    pub cancel: &'a AtomicBool,
+}
+
+/// Runs one step. Implementations are plain functions of the step and its inputs.
+pub trait StepRunner: Sync {
+    /// Computes a step's outputs, or says why it cannot.
+    fn run(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String>;
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Steps run at once.
+    pub jobs: usize,
+    /// Only the arms whose names contain one of these (all when empty).
+    pub arms: Vec<String>,
+    /// Only these steps and what they need (all when empty; combined with `arms`).
+    pub targets: Vec<Key>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: 1,
+            arms: vec![],
+            targets: vec![],
+        }
+    }
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Found in the store.
+    Cached,
+    /// Computed now.
+    Ran {
+        /// Wall time in seconds.
+        seconds: f64,
+    },
+    /// Failed with this message.
+    Failed(String),
+    /// Not run because an input failed.
+    Skipped,
+}
+
+/// Receives progress events (the CLI prints them; tests ignore them).
+pub trait Progress: Sync {
+    /// A run is about to start `total` steps, `cached` of which are done already.
+    fn begin(&self, _total: usize, _cached: usize) {}
+    /// A step starts.
+    fn started(&self, _step: &Step) {}
+    /// A step ended (ran, failed or was skipped).
+    fn ended(&self, _step: &Step, _outcome: &Outcome) {}
+}
+
+/// A progress sink that prints nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSummary {
+    /// Steps computed now.
+    pub ran: Vec<Key>,
+    /// Steps found in the store.
+    pub cached: Vec<Key>,
+    /// Steps that failed, with the message.
+    pub failed: Vec<(Key, String)>,
+    /// Steps not run because an input failed.
+    pub skipped: Vec<Key>,
+    /// True when the run stopped early on an interrupt.
+    pub interrupted: bool,
+}
+
+impl RunSummary {
+    /// True when every needed step is done.
+    pub fn complete(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && !self.interrupted
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// The steps needed for the selected arms and targets (all steps when neither is given), by index.
+pub fn needed_steps(plan: &Plan, arms: &[String], targets: &[Key]) -> BTreeSet<usize> {
+    let index: BTreeMap<Key, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.key, i))
+        .collect();
+    if arms.is_empty() && targets.is_empty() {
+        return (0..plan.steps.len()).collect();
+    }
+    let mut out = BTreeSet::new();
+    for arm in plan
+        .arms
+        .iter()
+        .filter(|a| arms.iter().any(|f| a.name.contains(f.as_str())))
+    {
+        out.extend(arm.lineage.iter().filter_map(|k| index.get(k).copied()));
+    }
+    let mut stack: Vec<usize> = targets
+        .iter()
+        .filter_map(|k| index.get(k).copied())
+        .collect();
+    while let Some(i) = stack.pop() {
+        if out.insert(i) {
+            stack.extend(
+                plan.steps[i]
+                    .inputs
+                    .values()
+                    .filter_map(|k| index.get(k).copied()),
+            );
+        }
+    }
+    out
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn record_for(
+    step: &Step,
+    status: Status,
+    outputs: BTreeMap<String, Output>,
+    metrics: BTreeMap<String, f64>,
+    started: u64,
+    duration_ms: u64,
+    message: Option<String>,
+) -> Record {
+    Record {
+        kind: step.kind.clone(),
+        decl: step.decl.clone(),
+        status,
+        params: serde_json::to_value(&step.params).unwrap_or_default(),
+        inputs: step
+            .inputs
+            .iter()
+            .map(|(n, k)| (n.clone(), k.hex()))
+            .collect(),
+        outputs,
+        metrics,
+        started_ms: started,
+        duration_ms,
+        message,
+    }
+}
+
+/// Writes a step's blobs, then its record.
+fn commit(
+    store: &Store,
+    step: &Step,
+    out: StepOutput,
+    started: u64,
+    duration_ms: u64,
+) -> Result<(), StoreError> {
+    let mut outputs = BTreeMap::new();
+    for (name, v) in out.outputs {
+        let o = match v {
+            OutValue::Inline(value) => Output::Inline { value },
+            OutValue::Bytes(bytes) => Output::Blob {
+                blob: store.put_blob(&bytes)?,
+            },
+        };
+        outputs.insert(name, o);
+    }
+    store.put(
+        &step.key,
+        &record_for(
+            step,
+            Status::Done,
+            outputs,
+            out.metrics,
+            started,
+            duration_ms,
+            None,
+        ),
+    )
+}
+
+type Task = usize;
+type Done = (usize, Result<StepOutput, String>, u64, f64);
+
+/// Runs the needed steps of a plan. Store errors abort the run; step errors do not.
+pub fn run(
+    plan: &Plan,
+    store: &Store,
+    runner: &dyn StepRunner,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<RunSummary, StoreError> {
+    let needed = needed_steps(plan, &opts.arms, &opts.targets);
+    let index: BTreeMap<Key, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.key, i))
+        .collect();
+    let mut state = vec![State::Done; plan.steps.len()];
+    let mut summary = RunSummary::default();
+    for &i in &needed {
+        if store.is_done(&plan.steps[i].key)? {
+            summary.cached.push(plan.steps[i].key);
+        } else {
+            state[i] = State::Pending;
+        }
+    }
+    // Consumers of each step, for skipping dependents of a failure.
+    let mut consumers: Vec<Vec<usize>> = vec![vec![]; plan.steps.len()];
+    for (i, s) in plan.steps.iter().enumerate() {
+        for k in s.inputs.values() {
+            if let Some(&j) = index.get(k) {
+                consumers[j].push(i);
+            }
+        }
+    }
+    progress.begin(needed.len(), summary.cached.len());
+    for &i in &needed {
+        if state[i] == State::Done {
+            progress.ended(&plan.steps[i], &Outcome::Cached);
+        }
+    }
+    let jobs = opts.jobs.max(1);
+    let (task_tx, task_rx) = mpsc::channel::<Task>();
+    let task_rx = Arc::new(Mutex::new(task_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let ctx = StepCtx {
+        store,
+        plan,
+        cancel,
+    };
+    std::thread::scope(|scope| -> Result<(), StoreError> {
+        for _ in 0..jobs {
+            let rx = Arc::clone(&task_rx);
+            let tx = done_tx.clone();
+            let ctx = &ctx;
+            scope.spawn(move || {
+                loop {
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok(i)) = next else { break };
+                    let started = now_ms();
+                    let t = Instant::now();
+                    let step = &ctx.plan.steps[i];
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        runner.run(step, ctx)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(format!("internal error: the `{}` step panicked", step.kind))
+                    });
+                    if tx
+                        .send((i, result, started, t.elapsed().as_secs_f64()))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut running = 0usize;
+        loop {
+            if !cancel.load(Ordering::SeqCst) {
+                for &i in &needed {
+                    if running >= jobs {
+                        break;
+                    }
+                    if state[i] != State::Pending {
+                        continue;
+                    }
+                    let ready = plan.steps[i]
+                        .inputs
+                        .values()
+                        .all(|k| index.get(k).is_none_or(|&j| state[j] == State::Done));
+                    if ready {
+                        state[i] = State::Running;
+                        running += 1;
+                        progress.started(&plan.steps[i]);
+                        if task_tx.send(i).is_err() {
+                            running -= 1;
+                            state[i] = State::Pending;
+                        }
+                    }
+                }
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok((i, result, started, seconds)) = done_rx.recv() else {
+                break;
+            };
+            running -= 1;
+            let step = &plan.steps[i];
+            match result {
+                Ok(out) => {
+                    commit(store, step, out, started, (seconds * 1000.0) as u64)?;
+                    state[i] = State::Done;
+                    summary.ran.push(step.key);
+                    progress.ended(step, &Outcome::Ran { seconds });
+                }
+                Err(message) => {
+                    store.put(
+                        &step.key,
+                        &record_for(
+                            step,
+                            Status::Failed,
+                            BTreeMap::new(),
+                            BTreeMap::new(),
+                            started,
+                            (seconds * 1000.0) as u64,
+                            Some(message.clone()),
+                        ),
+                    )?;
+                    state[i] = State::Failed;
+                    summary.failed.push((step.key, message.clone()));
+                    progress.ended(step, &Outcome::Failed(message));
+                    // Skip everything downstream.
+                    let mut stack = consumers[i].clone();
+                    while let Some(j) = stack.pop() {
+                        if state[j] == State::Pending {
+                            state[j] = State::Skipped;
+                            summary.skipped.push(plan.steps[j].key);
+                            progress.ended(&plan.steps[j], &Outcome::Skipped);
+                            stack.extend(consumers[j].iter().copied());
+                        }
+                    }
+                }
+            }
+        }
+        drop(task_tx);
+        Ok(())
+    })?;
+    summary.interrupted =
+        cancel.load(Ordering::SeqCst) && needed.iter().any(|&i| state[i] == State::Pending);
+    Ok(summary)
+}

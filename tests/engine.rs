@@ -1,0 +1,278 @@
+//! The engine end to end: caching, invalidation, determinism, failure
+//! isolation, resumption after SIGKILL, store locking, preview.
+
+mod common;
+use common::*;
+use sslp::exec::executor::{self, Quiet, RunOptions};
+use sslp::exec::runner::Engine;
+use sslp::exec::store::{Output, Store};
+use sslp::lang::{self, NoImports};
+use sslp::plan::{self, Plan};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
+
+const PIPELINE: &str = r#"
+set seed = 3
+dataset shapes = synthetic_shapes(count: 64, size: 32, classes: 4)
+split parts {
+  data = shapes
+  train = 0.75
+  test = 0.25
+}
+policy light = [
+  horizontal_flip() @ 0.5,
+  grayscale() @ 0.2,
+  color_jitter() @ 0.8,
+]
+policy heavy = [
+  random_resized_crop(scale: 0.2..1.0) @ 1.0,
+  gaussian_blur() @ 0.5,
+]
+report a = preview(data: parts.train, policy: light, count: 16)
+report b = preview(data: parts.test, policy: heavy, count: 16)
+"#;
+
+fn plan_of(text: &str) -> Plan {
+    let checked = lang::check_source("t.sslp", "t.sslp", text, &mut NoImports);
+    assert!(
+        checked.diagnostics.iter().all(|d| !d.is_error()),
+        "{:#?}",
+        checked.diagnostics
+    );
+    plan::plan(&checked.program.expect("checks"))
+        .0
+        .expect("plans")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write pipeline");
+    p.display().to_string()
+}
+
+/// "N ran, M cached, F failed, S skipped" from the run's stderr.
+fn counts(stderr: &str) -> (usize, usize, usize, usize) {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains(" ran, "))
+        .unwrap_or_else(|| panic!("no summary in\n{stderr}"));
+    let nums: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    (nums[0], nums[1], nums[2], nums[3])
+}
+
+#[test]
+fn each_step_runs_once_and_an_edit_reruns_only_downstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.sslp", PIPELINE);
+    let out = sslp(&["run", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(counts(&stderr(&out)), (4, 0, 0, 0));
+    let out = sslp(&["run", &file]);
+    assert_eq!(counts(&stderr(&out)), (0, 4, 0, 0));
+    // One op probability in one policy: only that preview re-runs.
+    let edited = PIPELINE.replace("grayscale() @ 0.2", "grayscale() @ 0.3");
+    write(dir.path(), "p.sslp", &edited);
+    let out = sslp(&["run", &file]);
+    assert_eq!(counts(&stderr(&out)), (1, 3, 0, 0), "{}", stderr(&out));
+    let out = sslp(&[
+        "cache",
+        "--store",
+        &dir.path().join(".sslp").display().to_string(),
+        "verify",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+fn run_with_jobs(plan: &Plan, jobs: usize) -> Vec<(String, Vec<String>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), false).unwrap();
+    let engine = Engine::new(dir.path().to_path_buf());
+    let opts = RunOptions {
+        jobs,
+        ..RunOptions::default()
+    };
+    let summary = executor::run(
+        plan,
+        &store,
+        &engine,
+        &opts,
+        &Quiet,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert!(summary.complete(), "{summary:?}");
+    plan.steps
+        .iter()
+        .map(|s| {
+            let r = store.get(&s.key).unwrap().expect("record");
+            let hashes = r
+                .outputs
+                .values()
+                .map(|o| match o {
+                    Output::Blob { blob } => blob.hash.clone(),
+                    Output::Inline { value } => value.to_string(),
+                })
+                .collect();
+            (s.kind.clone(), hashes)
+        })
+        .collect()
+}
+
+#[test]
+fn augmented_batches_are_byte_identical_across_runs_and_job_counts() {
+    let plan = plan_of(PIPELINE);
+    let one = run_with_jobs(&plan, 1);
+    assert_eq!(one, run_with_jobs(&plan, 1));
+    assert_eq!(one, run_with_jobs(&plan, 2));
+    assert!(one.iter().any(|(k, _)| k == "preview"));
+}
+
+#[test]
+fn a_failing_arm_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{PIPELINE}\npretrain ssl {{\n  data = parts.train\n  backbone = tiny_convnet()\n  method = simclr()\n  policy = light\n  epochs = 1\n}}\nevaluate k = knn(backbone: ssl, train: parts.train, test: parts.test)\n"
+    );
+    let file = write(dir.path(), "p.sslp", &text);
+    let out = sslp(&["run", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let (ran, _, failed, skipped) = counts(&err);
+    assert_eq!(ran, 4, "{err}");
+    assert_eq!(failed, 1, "{err}");
+    assert!(skipped >= 2, "{err}");
+    assert!(err.contains("cannot do yet"), "{err}");
+}
+
+#[test]
+fn a_killed_run_resumes_without_recomputing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Several independent, slower steps.
+    let mut text = String::from("set seed = 1\n");
+    for i in 0..6 {
+        text.push_str(&format!(
+            "dataset d{i} = synthetic_shapes(count: 6000, size: 64, seed: {i})\n"
+        ));
+        text.push_str(&format!(
+            "report r{i} = preview(data: d{i}, policy: [color_jitter() @ 0.8, gaussian_blur() @ 0.5], count: 400)\n"
+        ));
+    }
+    let file = write(dir.path(), "slow.sslp", &text);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sslp"))
+        .args(["run", &file])
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let mut finished_before_kill = 0;
+    for line in BufReader::new(stderr_pipe).lines() {
+        let line = line.unwrap();
+        if line.contains("] ran ") {
+            finished_before_kill += 1;
+            if finished_before_kill == 3 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    assert_eq!(
+        finished_before_kill, 3,
+        "the run ended before it could be killed"
+    );
+
+    let out = sslp(&["run", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (ran, cached, failed, skipped) = counts(&stderr(&out));
+    assert!(
+        cached >= 3,
+        "finished steps must be reused: {}",
+        stderr(&out)
+    );
+    assert_eq!(ran + cached, 12);
+    assert_eq!((failed, skipped), (0, 0));
+    let store = dir.path().join(".sslp").display().to_string();
+    let out = sslp(&["cache", "--store", &store, "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = sslp(&["run", &file]);
+    assert_eq!(counts(&stderr(&out)), (0, 12, 0, 0));
+}
+
+#[test]
+fn a_locked_store_names_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.sslp", PIPELINE);
+    let _held = Store::open(&dir.path().join(".sslp"), false).unwrap();
+    let out = sslp(&["run", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("locked by pid {}", std::process::id())),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_truncated_dataset_file_fails_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    // A valid header promising 10 images of 28x28, then only 100 bytes.
+    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.extend(vec![0u8; 100]);
+    std::fs::write(data.join("train-images-idx3-ubyte"), images).unwrap();
+    let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 10];
+    labels.extend(vec![1u8; 10]);
+    std::fs::write(data.join("train-labels-idx1-ubyte"), labels).unwrap();
+    let file = write(dir.path(), "m.sslp", "dataset m = mnist(root: \"mnist\")\n");
+    let out = sslp(&["run", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("train-images-idx3-ubyte"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn preview_writes_a_grid_of_different_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("grid.png");
+    let store = dir.path().join("store").display().to_string();
+    let out = sslp(&[
+        "preview",
+        "examples/quickstart.sslp",
+        "--policy",
+        "simclr_cifar",
+        "-n",
+        "16",
+        "--cols",
+        "4",
+        "-o",
+        &png.display().to_string(),
+        "--store",
+        &store,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let img = image::open(&png).expect("a PNG").to_rgb8();
+    let (w, h) = img.dimensions();
+    let img = &img;
+    assert!(w >= 4 * 32 && h >= 4 * 32, "{w}x{h}");
+    // Tiles differ: compare the top-left tile with its right neighbour.
+    let tile = |tx: u32| -> Vec<u8> {
+        let step = w / 4;
+        (0..32)
+            .flat_map(|y| (0..32).flat_map(move |x| img.get_pixel(tx * step + x, y).0))
+            .collect()
+    };
+    assert_ne!(tile(0), tile(1));
+}
