@@ -158,6 +158,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Logs go to stderr, filtered by SSLP_LOG (e.g. `SSLP_LOG=info`); quiet by default.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SSLP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let args = Args::parse();
     let code = match args.command {
         Command::Check { files, format } => {

@@ -347,7 +347,11 @@ report by_let = plot(metric: lin.top1, x: fr, series: ssl.method.temperature)
     assert_eq!(plan.arms.len(), 4);
     // One plot collecting all four arms, not one plot per swept value.
     assert_eq!(plan.counts_by_kind()["plot"], 1);
-    let plot = plan.steps.iter().find(|s| s.kind == "plot").expect("plot step");
+    let plot = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == "plot")
+        .expect("plot step");
     assert_eq!(plot.inputs.len(), 4);
 
     let unswept = src.replace("series: ssl.method.temperature", "series: ssl.epochs");
@@ -374,9 +378,13 @@ pretrain ssl {
     let pretrain: Vec<_> = plan.steps.iter().filter(|s| s.kind == "pretrain").collect();
     let first_op = |s: &sslp::plan::Step| {
         let views = s.params["views"].clone();
-        let sslp::plan::Value::List(vs) = views else { panic!("views list") };
+        let sslp::plan::Value::List(vs) = views else {
+            panic!("views list")
+        };
         let policy = vs[0].as_map().expect("view")["policy"].clone();
-        let sslp::plan::Value::List(ops) = policy else { panic!("policy list") };
+        let sslp::plan::Value::List(ops) = policy else {
+            panic!("policy list")
+        };
         ops[0].as_map().expect("op").clone()
     };
     let a = first_op(pretrain[0]);

@@ -3,8 +3,33 @@
 //!
 //! Usable on its own: nothing here knows about the language or the store.
 //! Every loader error names the file (and, for binary formats, the offset).
+//!
+//! - [`spec`]: [`DatasetSpec`], one variant per dataset kind, and [`load`];
+//! - [`cifar`], [`stl10`], [`mnist`]: the binary formats of those datasets;
+//! - [`folder`]: images in class subfolders, with optional masks;
+//! - [`synthetic`]: procedural shapes with exact masks, needing no files;
+//! - [`split`](mod@split): seeded (stratified) train/test/val splits and label subsets.
+//!
+//! Everything random comes from ChaCha8 streams turned into numbers by
+//! this module's own code (no `rand` distributions, no trigonometry), so a
+//! seed gives the same bytes on every machine and with every dependency
+//! version.
 
-use std::path::PathBuf;
+pub mod cifar;
+pub mod folder;
+pub mod mnist;
+mod records;
+mod rng;
+pub mod spec;
+pub mod split;
+pub mod stl10;
+pub mod synthetic;
+
+pub use spec::{Background, Cifar100Labels, DatasetSpec, MnistVariant, Stl10Subset, Subset, load};
+pub use split::{Amount, Parts, SplitSpec, label_subset, split};
+
+use std::io;
+use std::path::{Path, PathBuf};
 
 /// All images of a dataset, decoded: 8-bit pixels, HWC, every image the same size.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -57,6 +82,55 @@ pub enum DataError {
     /// The parameters do not describe a loadable dataset.
     #[error("{0}")]
     Invalid(String),
+}
+
+impl DataError {
+    /// An [`DataError::Io`] for `path` from the OS error.
+    pub fn io(path: impl Into<PathBuf>, err: &io::Error) -> DataError {
+        DataError::Io {
+            path: path.into(),
+            message: err.to_string(),
+        }
+    }
+
+    /// A [`DataError::Format`] for `path` at byte `offset`.
+    pub fn format(path: impl Into<PathBuf>, offset: u64, message: impl Into<String>) -> DataError {
+        DataError::Format {
+            path: path.into(),
+            offset,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads a class-name file (one name per line, blank lines ignored), if it
+/// exists. `expected` is the number of classes the format defines; a file
+/// with another number of names is an error, since labels index into it.
+fn read_class_names(path: &Path, expected: usize) -> Result<Option<Vec<String>>, DataError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(DataError::io(path, &e)),
+    };
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if names.len() != expected {
+        return Err(DataError::Invalid(format!(
+            "{}: expected {expected} class names (one per line), found {}",
+            path.display(),
+            names.len()
+        )));
+    }
+    Ok(Some(names))
+}
+
+/// Class names `"0"`, `"1"`, ... for formats without a names file.
+fn numbered_classes(count: usize) -> Vec<String> {
+    (0..count).map(|i| i.to_string()).collect()
 }
 
 const MAGIC: &[u8; 8] = b"SSLPIMG1";
@@ -117,7 +191,12 @@ impl ImageSet {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.pixels.len() + self.labels.len() * 4);
         out.extend_from_slice(MAGIC);
-        for v in [self.len() as u32, self.width, self.height, self.channels as u32] {
+        for v in [
+            self.len() as u32,
+            self.width,
+            self.height,
+            self.channels as u32,
+        ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.push(u8::from(self.masks.is_some()));
@@ -138,7 +217,11 @@ impl ImageSet {
 
     /// Reads the binary form; `what` names the source in errors.
     pub fn from_bytes(bytes: &[u8], what: &str) -> Result<ImageSet, DataError> {
-        let mut r = Reader { bytes, pos: 0, what };
+        let mut r = Reader {
+            bytes,
+            pos: 0,
+            what,
+        };
         if r.take(8)? != MAGIC {
             return Err(r.err("not an sslp image set"));
         }
@@ -158,10 +241,10 @@ impl ImageSet {
         for _ in 0..n {
             labels.push(i32::from_le_bytes(r.take(4)?.try_into().unwrap_or([0; 4])));
         }
-        let image_len = width as usize * height as usize * channels as usize;
-        let pixels = r.take(n * image_len)?.to_vec();
+        let area = width as usize * height as usize;
+        let pixels = r.take_n(n, area * channels as usize)?.to_vec();
         let masks = if has_masks {
-            Some(r.take(n * width as usize * height as usize)?.to_vec())
+            Some(r.take_n(n, area)?.to_vec())
         } else {
             None
         };
@@ -200,6 +283,14 @@ impl Reader<'_> {
                 self.pos = end;
                 Ok(s)
             }
+            None => Err(self.err("truncated")),
+        }
+    }
+
+    /// `count` items of `size` bytes; an overflowing product is truncation too.
+    fn take_n(&mut self, count: usize, size: usize) -> Result<&[u8], DataError> {
+        match count.checked_mul(size) {
+            Some(n) => self.take(n),
             None => Err(self.err("truncated")),
         }
     }

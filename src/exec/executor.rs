@@ -328,6 +328,7 @@ pub fn run(
                     if ready {
                         state[i] = State::Running;
                         running += 1;
+                        tracing::debug!(key = %plan.steps[i].key.short(), kind = %plan.steps[i].kind, "step started");
                         progress.started(&plan.steps[i]);
                         if task_tx.send(i).is_err() {
                             running -= 1;
@@ -346,12 +347,14 @@ pub fn run(
             let step = &plan.steps[i];
             match result {
                 Ok(out) => {
+                    tracing::info!(key = %step.key.short(), kind = %step.kind, decl = %step.decl, seconds, "step done");
                     commit(store, step, out, started, (seconds * 1000.0) as u64)?;
                     state[i] = State::Done;
                     summary.ran.push(step.key);
                     progress.ended(step, &Outcome::Ran { seconds });
                 }
                 Err(message) => {
+                    tracing::warn!(key = %step.key.short(), kind = %step.kind, %message, "step failed");
                     store.put(
                         &step.key,
                         &record_for(

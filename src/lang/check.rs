@@ -1626,17 +1626,17 @@ impl<'a> Checker<'a> {
                 };
                 match dir.kind {
                     DirectiveKind::Zip => {
-                        if let Some(group) = self.zip_group(id, dir) {
-                            if let Some(h) = &mut self.hdecls[id] {
-                                h.zips.push(group);
-                            }
+                        if let Some(group) = self.zip_group(id, dir)
+                            && let Some(h) = &mut self.hdecls[id]
+                        {
+                            h.zips.push(group);
                         }
                     }
                     DirectiveKind::Exclude => {
-                        if let Some(rule) = self.exclude_rule(id, dir) {
-                            if let Some(h) = &mut self.hdecls[id] {
-                                h.excludes.push(rule);
-                            }
+                        if let Some(rule) = self.exclude_rule(id, dir)
+                            && let Some(h) = &mut self.hdecls[id]
+                        {
+                            h.excludes.push(rule);
                         }
                     }
                 }

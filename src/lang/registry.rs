@@ -770,7 +770,7 @@ const OPS: &[Kind] = &[
     op(kind(
         "normalize",
         C::Op,
-        "Subtract the channel mean, divide by the channel std",
+        "Model-input normalisation: subtract the channel mean, divide by the std (applied when a batch enters the network; previews show 8-bit images)",
         &[
             d(
                 "mean",
@@ -869,7 +869,7 @@ const VIEWS: &[Kind] = &[
     kind(
         "view",
         C::View,
-        "One or more views: a random resized crop at `size`, then a policy",
+        "One or more views of each image: optionally its own random resized crop, then a policy",
         &[
             d(
                 "count",

@@ -1,0 +1,287 @@
+//! What to load: [`DatasetSpec`], one variant per dataset kind of the
+//! language (`sslp explain cifar10`, ...), with typed fields, and [`load`],
+//! which hands it to the right loader.
+//!
+//! The option enums parse from, and print as, the language's words
+//! (`"train_unlabeled".parse::<Stl10Subset>()`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use super::{DataError, ImageSet, cifar, folder, mnist, stl10, synthetic};
+
+/// Defines a fieldless enum whose values are the language's words for it,
+/// with `ALL`, `as_str`, `Display` and `FromStr`.
+macro_rules! word_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $word:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            /// The language's word for this value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $word, )+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DataError;
+
+            fn from_str(word: &str) -> Result<Self, DataError> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == word)
+                    .ok_or_else(|| unknown_word(word, Self::ALL.iter().map(|v| v.as_str())))
+            }
+        }
+    };
+}
+
+fn unknown_word<'a>(word: &str, options: impl Iterator<Item = &'a str>) -> DataError {
+    let options: Vec<String> = options.map(|o| format!("`{o}`")).collect();
+    DataError::Invalid(format!(
+        "unknown option `{word}`: expected one of {}",
+        options.join(", ")
+    ))
+}
+
+word_enum! {
+    /// The official part of CIFAR-10, CIFAR-100 or MNIST.
+    Subset {
+        /// The training images.
+        #[default]
+        Train => "train",
+        /// The test images (MNIST's `t10k`).
+        Test => "test",
+    }
+}
+
+word_enum! {
+    /// The part of STL-10.
+    Stl10Subset {
+        /// The 5,000 labelled training images.
+        #[default]
+        Train => "train",
+        /// The 8,000 labelled test images.
+        Test => "test",
+        /// The 100,000 unlabelled images (label -1).
+        Unlabeled => "unlabeled",
+        /// The training images followed by the unlabelled ones.
+        TrainUnlabeled => "train_unlabeled",
+    }
+}
+
+word_enum! {
+    /// Which CIFAR-100 label set becomes the labels.
+    Cifar100Labels {
+        /// The 100 fine classes.
+        #[default]
+        Fine => "fine",
+        /// The 20 coarse superclasses.
+        Coarse => "coarse",
+    }
+}
+
+word_enum! {
+    /// Which dataset an IDX folder holds; only the class names differ.
+    MnistVariant {
+        /// Handwritten digits, classes `"0"` to `"9"`.
+        #[default]
+        Mnist => "mnist",
+        /// Fashion-MNIST, classes `"T-shirt/top"` to `"Ankle boot"`.
+        Fashion => "fashion",
+    }
+}
+
+word_enum! {
+    /// The background of synthetic shapes.
+    Background {
+        /// Low-contrast stripes, checks or noise in muted colours.
+        #[default]
+        Textured => "textured",
+        /// One muted colour.
+        Plain => "plain",
+    }
+}
+
+/// A dataset to load: one variant per dataset kind of the language.
+///
+/// Relative roots are resolved by [`load`] against the pipeline's folder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatasetSpec {
+    /// CIFAR-10 binary batches (see [`cifar::load_cifar10`]).
+    Cifar10 {
+        /// Folder holding `data_batch_*.bin` and `test_batch.bin`.
+        root: PathBuf,
+        /// Train or test images.
+        subset: Subset,
+        /// Keep only the first N images.
+        limit: Option<usize>,
+    },
+    /// CIFAR-100 binary files (see [`cifar::load_cifar100`]).
+    Cifar100 {
+        /// Folder holding `train.bin` and `test.bin`.
+        root: PathBuf,
+        /// Train or test images.
+        subset: Subset,
+        /// Fine or coarse labels.
+        labels: Cifar100Labels,
+        /// Keep only the first N images.
+        limit: Option<usize>,
+    },
+    /// STL-10 binary files (see [`stl10::load`]).
+    Stl10 {
+        /// Folder holding `train_X.bin`, `train_y.bin`, ...
+        root: PathBuf,
+        /// Which part.
+        subset: Stl10Subset,
+        /// Keep only the first N images.
+        limit: Option<usize>,
+    },
+    /// MNIST or Fashion-MNIST IDX files, optionally gzipped (see [`mnist::load`]).
+    Mnist {
+        /// Folder holding `train-images-idx3-ubyte[.gz]`, ...
+        root: PathBuf,
+        /// Train or `t10k` images.
+        subset: Subset,
+        /// Digits or Fashion-MNIST.
+        variant: MnistVariant,
+        /// Keep only the first N images.
+        limit: Option<usize>,
+    },
+    /// Images in class subfolders (see [`folder::load`]).
+    ImageFolder {
+        /// Folder with one subfolder per class.
+        root: PathBuf,
+        /// Folder of masks, relative to `root`.
+        masks: Option<PathBuf>,
+        /// Resize every image to `size` x `size`.
+        size: Option<u32>,
+        /// Keep only the first N images.
+        limit: Option<usize>,
+    },
+    /// Procedural shapes; no files (see [`synthetic::generate`]).
+    SyntheticShapes {
+        /// Number of images.
+        count: usize,
+        /// Image side in pixels.
+        size: u32,
+        /// Number of shape classes, 2 to 8.
+        classes: u32,
+        /// Background style.
+        background: Background,
+        /// Generator seed.
+        seed: u64,
+    },
+}
+
+/// Loads the dataset `spec` describes; relative roots are resolved against
+/// `base` (the folder of the pipeline file).
+pub fn load(spec: &DatasetSpec, base: &Path) -> Result<ImageSet, DataError> {
+    match spec {
+        DatasetSpec::Cifar10 {
+            root,
+            subset,
+            limit,
+        } => cifar::load_cifar10(&base.join(root), *subset, *limit),
+        DatasetSpec::Cifar100 {
+            root,
+            subset,
+            labels,
+            limit,
+        } => cifar::load_cifar100(&base.join(root), *subset, *labels, *limit),
+        DatasetSpec::Stl10 {
+            root,
+            subset,
+            limit,
+        } => stl10::load(&base.join(root), *subset, *limit),
+        DatasetSpec::Mnist {
+            root,
+            subset,
+            variant,
+            limit,
+        } => mnist::load(&base.join(root), *subset, *variant, *limit),
+        DatasetSpec::ImageFolder {
+            root,
+            masks,
+            size,
+            limit,
+        } => folder::load(&base.join(root), masks.as_deref(), *size, *limit),
+        DatasetSpec::SyntheticShapes {
+            count,
+            size,
+            classes,
+            background,
+            seed,
+        } => synthetic::generate(*count, *size, *classes, *background, *seed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for s in Stl10Subset::ALL {
+            assert_eq!(s.as_str().parse::<Stl10Subset>().unwrap(), *s);
+        }
+        assert_eq!("coarse".parse(), Ok(Cifar100Labels::Coarse));
+        assert_eq!(Background::default().to_string(), "textured");
+        let err = "val".parse::<Subset>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown option `val`: expected one of `train`, `test`"
+        );
+    }
+
+    #[test]
+    fn relative_roots_resolve_against_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = DatasetSpec::Cifar10 {
+            root: "batches".into(),
+            subset: Subset::Test,
+            limit: None,
+        };
+        match load(&spec, dir.path()).unwrap_err() {
+            DataError::Io { path, .. } => {
+                assert_eq!(path, dir.path().join("batches/test_batch.bin"));
+            }
+            other => panic!("expected an Io error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn synthetic_needs_no_files() {
+        let spec = DatasetSpec::SyntheticShapes {
+            count: 10,
+            size: 16,
+            classes: 3,
+            background: Background::Plain,
+            seed: 1,
+        };
+        let set = load(&spec, Path::new("/nonexistent")).unwrap();
+        assert_eq!((set.len(), set.width, set.channels), (10, 16, 3));
+    }
+}
