@@ -12,3 +12,4 @@ pub mod data;
 pub mod exec;
 pub mod lang;
 pub mod plan;
+pub mod saliency;
