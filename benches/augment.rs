@@ -1,18 +1,21 @@
-//! Augmentation throughput, single thread, against the peers'
-//! (`peer_bench.py`: torchvision v2, albumentations) SimCLR-style policy on
-//! 32x32 RGB uint8 images, one view per image; and the offline cache's
-//! lookup cost per image.
+//! Augmentation throughput, single thread: the peers' SimCLR-style policy
+//! (`peer_bench.py`: torchvision v2, albumentations) on 32x32 RGB uint8
+//! images, one view per image, through `make_views` as the engine calls it;
+//! and the offline cache's lookup cost per image (content hash + in-memory
+//! store hit).
 //!
-//! `cargo bench --bench augment` (figures in BENCH_AUGMENT.md). Images are
-//! synthetic 32x32 crops of smooth colour fields with noise, or, when
-//! `SSLP_BENCH_IMAGES` names a file of raw 32x32x3 HWC images (the peers'
-//! exact inputs, dumped from `peer_bench.make_images()`), those.
+//! `cargo bench --bench augment` (figures in BENCH_AUGMENT.md). The images
+//! are 1,000 synthetic 32x32 colour gradients with noise, or, when
+//! `SSLP_BENCH_IMAGES` names a file of raw 32x32x3 HWC images, those; the
+//! peers' exact 10,000 inputs can be dumped with
+//! `python -c "import sys; sys.path.insert(0, '../shared/peers'); import peer_bench; peer_bench.make_images().tofile('/tmp/peer_images.u8')"`
+//! (peer venv).
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sslp::augment::{
     Context, DEFAULT_RATIO, Image, KMeansSegments, OfflineCache, OfflineOp, Op, Policy, PolicyItem,
     SampleDraw, ViewSpec, make_views,
@@ -84,18 +87,20 @@ fn synthetic_images(n: usize) -> Vec<Image> {
         .collect()
 }
 
-fn images() -> Vec<Image> {
+/// The test images and where they come from.
+fn images() -> (Vec<Image>, &'static str) {
     match std::env::var_os("SSLP_BENCH_IMAGES") {
         Some(path) => {
             let bytes = std::fs::read(&path).expect("SSLP_BENCH_IMAGES is readable");
             let len = (SIDE * SIDE * 3) as usize;
             assert_eq!(bytes.len() % len, 0, "not a file of 32x32x3 images");
-            bytes
+            let images = bytes
                 .chunks_exact(len)
                 .map(|px| Image::new(SIDE, SIDE, px.to_vec()).expect("sized"))
-                .collect()
+                .collect();
+            (images, "file")
         }
-        None => synthetic_images(IMAGES),
+        None => (synthetic_images(IMAGES), "synthetic"),
     }
 }
 
@@ -109,14 +114,14 @@ fn draw(index: u64) -> SampleDraw {
 }
 
 fn augment(c: &mut Criterion) {
-    let images = images();
+    let (images, source) = images();
     let specs = [ViewSpec::new(1, simclr_policy())];
     let mut group = c.benchmark_group("augment");
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(images.len() as u64));
-    group.bench_function("simclr_32x32_one_view", |b| {
+    group.bench_function(BenchmarkId::new("simclr_32x32_one_view", source), |b| {
         let mut cx = Context::default();
         b.iter(|| {
             for (i, img) in images.iter().enumerate() {
@@ -128,7 +133,7 @@ fn augment(c: &mut Criterion) {
 }
 
 fn offline_lookup(c: &mut Criterion) {
-    let images = images();
+    let (images, source) = images();
     let op: Arc<dyn OfflineOp> = Arc::new(KMeansSegments {
         k: 4,
         iterations: 2,
@@ -142,7 +147,7 @@ fn offline_lookup(c: &mut Criterion) {
         .sample_size(20)
         .measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(images.len() as u64));
-    group.bench_function("lookup_hit_32x32", |b| {
+    group.bench_function(BenchmarkId::new("lookup_hit_32x32", source), |b| {
         b.iter(|| {
             for img in &images {
                 black_box(cache.get_or_compute(img, op.as_ref()));

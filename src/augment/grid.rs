@@ -66,6 +66,19 @@ pub fn save_png(img: &Image, path: &Path) -> Result<(), SaveError> {
     })
 }
 
+/// `img` as the bytes of an 8-bit RGB PNG file (e.g. to keep in a store).
+pub fn encode_png(img: &Image) -> Result<Vec<u8>, image::ImageError> {
+    use image::ImageEncoder;
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes).write_image(
+        img.data(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +109,7 @@ mod tests {
         let back = image::open(&path).unwrap().to_rgb8();
         assert_eq!(back.as_raw(), img.data());
         assert!(save_png(&img, &dir.path().join("missing/g.png")).is_err());
+        let decoded = image::load_from_memory(&encode_png(&img).unwrap()).unwrap();
+        assert_eq!(decoded.to_rgb8().as_raw(), img.data());
     }
 }

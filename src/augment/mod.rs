@@ -32,7 +32,7 @@ pub mod rng;
 pub mod segments;
 pub mod views;
 
-pub use grid::{SaveError, grid, save_png};
+pub use grid::{SaveError, encode_png, grid, save_png};
 pub use img::{Image, ImageError};
 pub use normalize::{normalize, normalize_into};
 pub use offline::{

@@ -6,7 +6,7 @@ use super::executor::{OutValue, StepCtx, StepOutput};
 use super::runner::{Engine, seed_of};
 use crate::augment::{
     Context, Image, OfflineCache, OfflineOp, OfflineStore, Op, Policy, PolicyItem, SampleDraw,
-    ViewSpec, grid, make_views,
+    ViewSpec, encode_png, grid, make_views,
 };
 use crate::plan::{Step, Value};
 use rayon::prelude::*;
@@ -118,15 +118,6 @@ pub fn policy_from_value(v: &Value) -> Result<Policy, String> {
     Policy::new(items.into_iter().flatten().collect()).map_err(|e| e.to_string())
 }
 
-fn png_bytes(img: &Image) -> Result<Vec<u8>, String> {
-    let buf = image::RgbImage::from_raw(img.width(), img.height(), img.data().to_vec())
-        .ok_or("grid image has the wrong size")?;
-    let mut out = std::io::Cursor::new(Vec::new());
-    buf.write_to(&mut out, image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    Ok(out.into_inner())
-}
-
 /// Renders the first images of a data part through a policy: a grid PNG and the raw views.
 pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     let data = *step.inputs.get("data").ok_or("a preview needs `data`")?;
@@ -158,26 +149,28 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
     }
     let views: Vec<Image> = chosen
         .par_iter()
-        .map(|&i| {
-            let img = Image::from_hwc(
-                images.width,
-                images.height,
-                images.channels,
-                images.image(i),
-            )
-            .map_err(|e| e.to_string())?;
-            let draw = SampleDraw {
-                seed,
-                step_key: step.key.0,
-                epoch,
-                index: i as u64,
-            };
-            let mut cx = Context::new(Some(&cache));
-            make_views(&img, &specs, &draw, &mut cx)
-                .into_iter()
-                .next()
-                .ok_or_else(|| "no view was made".to_string())
-        })
+        .map_init(
+            || Context::new(Some(&cache)),
+            |cx, &i| {
+                let img = Image::from_hwc(
+                    images.width,
+                    images.height,
+                    images.channels,
+                    images.image(i),
+                )
+                .map_err(|e| e.to_string())?;
+                let draw = SampleDraw {
+                    seed,
+                    step_key: step.key.0,
+                    epoch,
+                    index: i as u64,
+                };
+                make_views(&img, &specs, &draw, cx)
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| "no view was made".to_string())
+            },
+        )
         .collect::<Result<_, String>>()?;
     let mut batch = Vec::new();
     for v in &views {
@@ -186,7 +179,7 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
     let mut out = StepOutput::default();
     out.outputs.insert(
         "grid".into(),
-        OutValue::Bytes(png_bytes(&grid(&views, cols, 2))?),
+        OutValue::Bytes(encode_png(&grid(&views, cols, 2)).map_err(|e| e.to_string())?),
     );
     out.outputs.insert("batch".into(), OutValue::Bytes(batch));
     out.outputs.insert(
