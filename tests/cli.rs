@@ -102,7 +102,13 @@ fn fmt_check_fails_on_unformatted_input_and_fmt_fixes_it() {
 fn run_does_what_it_can_and_says_what_it_cannot_yet() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().display().to_string();
-    let out = sslp(&["run", "--dry-run", "--store", &store, "examples/quickstart.sslp"]);
+    let out = sslp(&[
+        "run",
+        "--dry-run",
+        "--store",
+        &store,
+        "examples/quickstart.sslp",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("pretrain") && text.contains("run "), "{text}");
@@ -111,7 +117,13 @@ fn run_does_what_it_can_and_says_what_it_cannot_yet() {
     let err = stderr(&out);
     assert!(err.contains("cannot do yet"), "{err}");
     // Data steps ran and are cached for next time.
-    let out = sslp(&["run", "--dry-run", "--store", &store, "examples/quickstart.sslp"]);
+    let out = sslp(&[
+        "run",
+        "--dry-run",
+        "--store",
+        &store,
+        "examples/quickstart.sslp",
+    ]);
     assert!(stdout(&out).contains("cached"), "{}", stdout(&out));
 }
 
