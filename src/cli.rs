@@ -741,3 +741,184 @@ pub fn explain(name: Option<&str>) -> u8 {
         },
     }
 }
+
+/// Which saliency output `sslp saliency` computes.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum SaliencyMethod {
+    /// Histogram-contrast map.
+    Hc,
+    /// Region-contrast map.
+    Rc,
+    /// SaliencyCut mask (RC map, then iterative GrabCut).
+    Cut,
+}
+
+/// Options of `sslp saliency`.
+#[derive(Debug, Clone)]
+pub struct SaliencyArgs {
+    /// Images, or folders of images.
+    pub inputs: Vec<PathBuf>,
+    /// What to compute.
+    pub method: SaliencyMethod,
+    /// The CVPR 2011 variant instead of the TPAMI one.
+    pub cvpr2011: bool,
+    /// Where to write the PNGs.
+    pub out: Option<PathBuf>,
+    /// Ground-truth folder: same-stem PNG masks.
+    pub eval: Option<PathBuf>,
+}
+
+fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, u8> {
+    let mut out = vec![];
+    for p in inputs {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|e| {
+                eprintln!("error: cannot read {}: {e}", p.display());
+                USAGE
+            })?;
+            let mut files: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| {
+                    f.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                        matches!(
+                            x.to_ascii_lowercase().as_str(),
+                            "png" | "jpg" | "jpeg" | "bmp"
+                        )
+                    })
+                })
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `sslp saliency IMAGE... --method hc|rc|cut [-o DIR] [--eval GT_DIR]`.
+pub fn saliency(args: &SaliencyArgs) -> u8 {
+    use crate::saliency::{self as sal, Map, Mask, metrics};
+    let files = match image_files(&args.inputs) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    if files.is_empty() {
+        eprintln!("error: no images given");
+        return USAGE;
+    }
+    if let Some(dir) = &args.out
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return USAGE;
+    }
+    let variant = if args.cvpr2011 {
+        sal::rc::Variant::Cvpr2011
+    } else {
+        sal::rc::Variant::Tpami
+    };
+    let mut maps: Vec<(Map, Mask)> = vec![];
+    let mut masks: Vec<(Mask, Mask)> = vec![];
+    let mut worst = OK;
+    let mut seconds = 0.0;
+    for f in &files {
+        let img = match image::open(f) {
+            Ok(i) => i.to_rgb8(),
+            Err(e) => {
+                eprintln!("error: {}: cannot decode image: {e}", f.display());
+                worst = worst.max(PROBLEMS);
+                continue;
+            }
+        };
+        let stem = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let t = std::time::Instant::now();
+        let (map, mask) = match args.method {
+            SaliencyMethod::Hc => (Some(sal::hc::hc(&img)), None),
+            SaliencyMethod::Rc => (Some(sal::rc::rc(&img, variant)), None),
+            SaliencyMethod::Cut => {
+                let rc = sal::rc::rc(&img, variant);
+                let cut =
+                    sal::saliency_cut::cut(&img, &rc, &sal::saliency_cut::CutParams::default())
+                        .unwrap_or_else(|| sal::saliency_cut::adaptive_threshold(&rc));
+                (None, Some(cut))
+            }
+        };
+        seconds += t.elapsed().as_secs_f64();
+        let (w, h) = (img.width(), img.height());
+        let pixels: Vec<u8> = match (&map, &mask) {
+            (Some(m), _) => metrics::map_to_u8(m),
+            (_, Some(m)) => m
+                .data
+                .iter()
+                .map(|&v| if v != 0 { 255 } else { 0 })
+                .collect(),
+            _ => vec![],
+        };
+        if let Some(dir) = &args.out {
+            let suffix = match args.method {
+                SaliencyMethod::Hc => "hc",
+                SaliencyMethod::Rc => "rc",
+                SaliencyMethod::Cut => "cut",
+            };
+            let path = dir.join(format!("{stem}_{suffix}.png"));
+            let saved = image::GrayImage::from_raw(w, h, pixels).map(|g| g.save(&path));
+            if !matches!(saved, Some(Ok(()))) {
+                eprintln!("error: cannot write {}", path.display());
+                worst = worst.max(USAGE);
+            }
+        }
+        if let Some(gt_dir) = &args.eval {
+            let gt_path = gt_dir.join(format!("{stem}.png"));
+            let gt = match image::open(&gt_path) {
+                Ok(g) => metrics::binarize_gt(&g.to_luma8()),
+                Err(e) => {
+                    eprintln!(
+                        "error: {}: cannot read ground truth: {e}",
+                        gt_path.display()
+                    );
+                    worst = worst.max(PROBLEMS);
+                    continue;
+                }
+            };
+            if (gt.width, gt.height) != (w as usize, h as usize) {
+                eprintln!(
+                    "error: {} is {}x{} but its image is {w}x{h}",
+                    gt_path.display(),
+                    gt.width,
+                    gt.height
+                );
+                worst = worst.max(PROBLEMS);
+                continue;
+            }
+            match (map, mask) {
+                (Some(m), _) => maps.push((m, gt)),
+                (_, Some(m)) => masks.push((m, gt)),
+                _ => {}
+            }
+        }
+    }
+    eprintln!(
+        "{} in {:.1} ms per image",
+        plural(files.len(), "image"),
+        1000.0 * seconds / files.len().max(1) as f64
+    );
+    if args.eval.is_some() {
+        let report = if !maps.is_empty() {
+            let s = metrics::score_maps(maps.iter().map(|(m, g)| (m, g)));
+            serde_json::json!({"images": maps.len(), "max_f": s.max_f, "mean_f": s.mean_f, "mae": s.mae})
+        } else {
+            let s = metrics::score_masks(masks.iter().map(|(m, g)| (m, g)));
+            serde_json::json!({"images": masks.len(), "precision": s.precision, "recall": s.recall, "f_beta": s.f_beta, "iou": s.iou})
+        };
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ));
+    }
+    worst
+}

@@ -150,6 +150,24 @@ enum Command {
         #[arg(long, global = true)]
         wait: bool,
     },
+    /// Salient-region detection: HC/RC maps or SaliencyCut masks as PNGs, optionally scored.
+    Saliency {
+        /// Images, or folders of images.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// What to compute.
+        #[arg(long, value_enum, default_value = "cut")]
+        method: cli::SaliencyMethod,
+        /// The CVPR 2011 variant (no centre or border prior) instead of the TPAMI code's.
+        #[arg(long)]
+        cvpr2011: bool,
+        /// Write `<stem>_<method>.png` here.
+        #[arg(short = 'o', long)]
+        out: Option<PathBuf>,
+        /// Score against same-stem PNG masks in this folder (MSRA10K / ECSSD layout).
+        #[arg(long)]
+        eval: Option<PathBuf>,
+    },
     /// Explain a kind (op, method, backbone, ...): its parameters and defaults.
     Explain {
         /// The kind's name; omit to list every kind.
@@ -237,6 +255,19 @@ fn main() -> ExitCode {
             cli::cache(&store, wait, &cmd)
         }
         Command::Explain { name } => cli::explain(name.as_deref()),
+        Command::Saliency {
+            inputs,
+            method,
+            cvpr2011,
+            out,
+            eval,
+        } => cli::saliency(&cli::SaliencyArgs {
+            inputs,
+            method,
+            cvpr2011,
+            out,
+            eval,
+        }),
     };
     ExitCode::from(code)
 }

@@ -276,3 +276,46 @@ fn preview_writes_a_grid_of_different_tiles() {
     };
     assert_ne!(tile(0), tile(1));
 }
+
+#[test]
+fn saliency_cut_is_computed_once_per_image_and_rendered_per_draw() {
+    let text = r#"
+set seed = 5
+dataset shapes = synthetic_shapes(count: 24, size: 48, classes: 4)
+policy sgd = [saliency_cut() @ 1.0]
+report first = preview(data: shapes, policy: sgd, count: 12, epoch: 0)
+report second = preview(data: shapes, policy: sgd, count: 12, epoch: 1)
+"#;
+    let plan = plan_of(text);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), false).unwrap();
+    let engine = Engine::new(dir.path().to_path_buf());
+    let summary = executor::run(
+        &plan,
+        &store,
+        &engine,
+        &RunOptions::default(),
+        &Quiet,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert!(summary.complete(), "{summary:?}");
+    let metrics = |decl: &str| {
+        let step = plan.steps.iter().find(|s| s.decl == decl).unwrap();
+        store.get(&step.key).unwrap().unwrap().metrics
+    };
+    let (a, b) = (metrics("first"), metrics("second"));
+    // The expensive segmentation ran once per image; the second epoch only looked it up.
+    assert_eq!((a["offline_computed"], a["offline_reused"]), (12.0, 0.0));
+    assert_eq!((b["offline_computed"], b["offline_reused"]), (0.0, 12.0));
+    assert_eq!(store.offline_len(), 12);
+    // Same segmentation, different palettes: the two epochs' batches differ.
+    let batch = |decl: &str| {
+        let step = plan.steps.iter().find(|s| s.decl == decl).unwrap();
+        match &store.get(&step.key).unwrap().unwrap().outputs["batch"] {
+            Output::Blob { blob } => store.get_blob(blob).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_ne!(batch("first"), batch("second"));
+}

@@ -29,6 +29,7 @@ pub mod offline;
 pub mod ops;
 pub mod policy;
 pub mod rng;
+pub mod saliency_op;
 pub mod segments;
 pub mod views;
 

@@ -46,12 +46,30 @@ fn num(m: &BTreeMap<String, Value>, k: &str, default: f64) -> f64 {
 
 /// The offline op a planned op map describes.
 pub fn offline_op(m: &BTreeMap<String, Value>) -> Result<Arc<dyn OfflineOp>, String> {
+    use crate::augment::saliency_op::{Method, Render, SaliencyCutOp};
+    use crate::saliency::rc::Variant;
+    let word = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("");
     match m.get("type").and_then(Value::as_str) {
-        Some("saliency_cut") => Err(
-            "`saliency_cut` (salient-region segmentation) is not built into this version of sslp yet; \
-             remove it from the policy to run the rest"
-                .to_string(),
-        ),
+        Some("saliency_cut") => Ok(Arc::new(SaliencyCutOp {
+            method: if word("method") == "hc" {
+                Method::Hc
+            } else {
+                Method::Rc
+            },
+            variant: if word("variant") == "cvpr2011" {
+                Variant::Cvpr2011
+            } else {
+                Variant::Tpami
+            },
+            threshold: num(m, "threshold", 70.0).clamp(0.0, 255.0) as u8,
+            iterations: num(m, "iterations", 4.0).max(1.0) as usize,
+            scale: num(m, "scale", 1.0),
+            render: match word("render") {
+                "swap" => Render::Swap,
+                "mask" => Render::Mask,
+                _ => Render::Palette,
+            },
+        })),
         other => Err(format!("`{}` is not an offline op", other.unwrap_or("?"))),
     }
 }
@@ -191,6 +209,11 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
         })),
     );
     out.metrics.insert("images".into(), views.len() as f64);
+    let stats = cache.stats();
+    out.metrics
+        .insert("offline_computed".into(), stats.computes as f64);
+    out.metrics
+        .insert("offline_reused".into(), stats.hits as f64);
     Ok(out)
 }
 

@@ -42,3 +42,14 @@ pub struct Mask {
     /// `width * height` values, 0 or 1.
     pub data: Vec<u8>,
 }
+
+pub mod filter;
+pub mod gmm;
+pub mod grabcut;
+pub mod hc;
+pub mod lab;
+pub mod maxflow;
+pub mod metrics;
+pub mod rc;
+pub mod saliency_cut;
+pub mod segment;
