@@ -524,10 +524,13 @@ impl CvRng {
         self.state as u32
     }
 
-    /// Uniform in [0, 1) (`(double)rng`).
+    /// Uniform in [0, 1) (`(double)rng`): 64 bits from two draws, the
+    /// first in the high half, times 2⁻⁶⁴.
     #[inline]
     pub fn next_f64(&mut self) -> f64 {
-        self.next_u32() as f64 * 2.328_306_436_538_696_3e-10
+        let hi = self.next_u32() as u64;
+        let lo = self.next_u32() as u64;
+        ((hi << 32) | lo) as f64 * 5.421_010_862_427_522e-20
     }
 }
 
@@ -1129,6 +1132,12 @@ mod tests {
         assert_eq!(a as u64, (0xffff_ffffu64 * 4_164_903_690) & 0xffff_ffff);
         let f = r.next_f64();
         assert!((0.0..1.0).contains(&f));
+        // (double)rng consumes two draws.
+        let mut a = CvRng::new(7);
+        let mut b = CvRng::new(7);
+        let (hi, lo) = (b.next_u32() as u64, b.next_u32() as u64);
+        assert_eq!(a.next_f64(), ((hi << 32) | lo) as f64 / 2f64.powi(64));
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -264,6 +264,12 @@ pub fn reference_beta(lab: &[[f32; 3]], width: usize, height: usize) -> f64 {
 /// image converted with `[:, :, ::-1]`; `seed` is the `cv2.setRNGSeed`
 /// value. A [`Init::Trimap`] maps BG → `GC_BGD`, FG → `GC_FGD`, unknown →
 /// `GC_PR_FGD` (i.e. `GC_INIT_WITH_MASK`).
+///
+/// On the peer's photos (`BENCH_GRABCUT.md`) the returned mask equals
+/// OpenCV 5.0's pixel for pixel. Two shortcuts keep the result
+/// unchanged: the graph covers only the unknown pixels' bounding box plus one
+/// pixel (hard pixels never change side), and every max-flow after the first
+/// starts from the previous one's residual graph (see [`GridGraph::maxflow`]).
 pub fn grab_cut_opencv(img: &RgbImage, init: &Init, iterations: usize, seed: u64) -> Vec<u8> {
     grab_cut_opencv_impl(img, init, iterations, seed, true)
 }
@@ -466,7 +472,10 @@ impl RefCut {
     /// number of pixels whose value moved by more than 0.1 (§3 step 5b).
     ///
     /// t-links (source = foreground): unknown → (−ln P_bg(c), −ln P_fg(c)),
-    /// background → (0, L), foreground → (L, 0), L = 401. After the cut,
+    /// background → (0, L), foreground → (L, 0), L = 401. Only the
+    /// difference of a pixel's two t-links is kept, as Kolmogorov's
+    /// `add_tweights` does: −ln P is negative where a density exceeds 1,
+    /// which tight colour clusters in [0, 1]³ often do. After the cut,
     /// unknown pixels become 1 on the source side and 0 otherwise;
     /// background/foreground pixels become 0/1. `bgr` holds BGR floats in
     /// [0, 1] ([`bgr_unit`]).
