@@ -754,6 +754,14 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// ` for `name`` naming the parameter being checked, or nothing at top level.
+    fn param_suffix(&self) -> String {
+        self.path
+            .last()
+            .map(|p| format!(" for `{p}`"))
+            .unwrap_or_default()
+    }
+
     fn in_bound(&mut self, e: &Expr, v: f64, bound: Bound, ok: HExpr) -> HExpr {
         if bound.contains(v) {
             return ok;
@@ -778,11 +786,7 @@ impl<'a> Checker<'a> {
 
     fn mismatch(&mut self, e: &Expr, expected: &str, help: Option<String>) -> HExpr {
         let found = describe_expr(&e.kind);
-        let param = self
-            .path
-            .last()
-            .map(|p| format!(" for `{p}`"))
-            .unwrap_or_default();
+        let param = self.param_suffix();
         self.err(
             Diagnostic::error(
                 Code::TypeMismatch,
@@ -860,11 +864,7 @@ impl<'a> Checker<'a> {
         if options.contains(&word) {
             return HExpr::Enum(word.to_string());
         }
-        let param = self
-            .path
-            .last()
-            .map(|p| format!(" for `{p}`"))
-            .unwrap_or_default();
+        let param = self.param_suffix();
         let help = registry::suggest(word, options.iter().copied())
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| format!("expected one of: {}", options.join(", ")));
@@ -1316,11 +1316,7 @@ impl<'a> Checker<'a> {
             }
             _ => None,
         };
-        let param = self
-            .path
-            .last()
-            .map(|p| format!(" for `{p}`"))
-            .unwrap_or_default();
+        let param = self.param_suffix();
         self.err(
             Diagnostic::error(
                 Code::TypeMismatch,
@@ -1406,11 +1402,7 @@ impl<'a> Checker<'a> {
                 self.unknown_member(member, decl, &fields)
             }
             _ => {
-                let param = self
-                    .path
-                    .last()
-                    .map(|p| format!(" for `{p}`"))
-                    .unwrap_or_default();
+                let param = self.param_suffix();
                 self.err(
                     Diagnostic::error(
                         Code::TypeMismatch,
