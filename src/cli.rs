@@ -8,7 +8,9 @@
 use crate::exec;
 use crate::lang::{self, Checked, LoadedFile, Loader, diagnostic::render, fmt as formatter};
 use crate::plan::{self, Plan, diff as plan_diff, render as plan_render};
+use crate::report;
 use clap::ValueEnum;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -281,6 +283,8 @@ pub struct RunArgs {
     pub jobs: usize,
     /// Only arms whose names contain one of these.
     pub arms: Vec<String>,
+    /// Train on this device instead of the pipeline's (`cpu`, `cuda`, `cuda:N`).
+    pub device: Option<String>,
     /// The store directory (default: `$SSLP_STORE`, else `.sslp` beside the pipeline).
     pub store: Option<PathBuf>,
     /// Wait for a store another process holds.
@@ -324,9 +328,24 @@ fn execute(
     args: &RunArgs,
     targets: Vec<plan::Key>,
 ) -> Result<(exec::Store, exec::RunSummary), u8> {
+    let device = match &args.device {
+        Some(d) => {
+            let choice: crate::train::device::DeviceChoice = d.parse().map_err(|e: String| {
+                eprintln!("error: {e}");
+                USAGE
+            })?;
+            // Fail before any work when the device cannot be used at all.
+            choice.plain_device().map_err(|e| {
+                eprintln!("error: {e}");
+                USAGE
+            })?;
+            Some(choice)
+        }
+        None => None,
+    };
     let store = open_store(&store_dir(pipeline, args.store.as_deref()), args.wait)?;
     let base = pipeline.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let engine = exec::runner::Engine::new(base);
+    let engine = exec::runner::Engine::new(base).with_device(device);
     let opts = exec::RunOptions {
         jobs: args.jobs.max(1),
         arms: args.arms.clone(),
@@ -401,6 +420,221 @@ pub fn run(path: &Path, args: &RunArgs) -> u8 {
         Ok((_, summary)) => print_summary(&summary),
         Err(code) => code,
     }
+}
+
+/// A file name made of an arm or declaration name.
+fn file_stem_of(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '=' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `sslp report FILE [-o DIR]`: every finished arm's results as tables, plots and a page.
+pub fn report(path: &Path, out: Option<&Path>, args: &RunArgs) -> u8 {
+    use exec::report_steps as rs;
+    let plan = match plan_or_report(path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let store = match open_store(&store_dir(path, args.store.as_deref()), args.wait) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let dir = match out {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("pipeline");
+            path.parent()
+                .unwrap_or(Path::new("."))
+                .join("reports")
+                .join(stem)
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return USAGE;
+    }
+    let mut written: Vec<String> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let write = |name: &str, bytes: &[u8], written: &mut Vec<String>| {
+        let p = dir.join(name);
+        match std::fs::write(&p, bytes) {
+            Ok(()) => written.push(name.to_string()),
+            Err(e) => eprintln!("error: cannot write {}: {e}", p.display()),
+        }
+    };
+    let arms = rs::evaluation_arms(&plan);
+    let (rows, missing) = rs::collect_rows(&plan, &store, &arms);
+    let mut sections = Vec::new();
+    if rows.is_empty() {
+        eprintln!(
+            "error: no arm of {} has results in the store yet; run `sslp run {}` first",
+            path.display(),
+            path.display()
+        );
+        return PROBLEMS;
+    }
+    // Every arm, one row each, with every metric its evaluation declares.
+    let mut all_metrics: Vec<String> = Vec::new();
+    for row in &rows {
+        let kind = row.eval.split('(').next().unwrap_or("");
+        if let Some(lang::registry::Kind {
+            info: lang::registry::Info::Eval { metrics, .. },
+            ..
+        }) = lang::registry::kind_named(kind)
+        {
+            for m in *metrics {
+                let name = format!("{}.{m}", row.decl);
+                if !all_metrics.contains(&name) {
+                    all_metrics.push(name);
+                }
+            }
+        }
+    }
+    let all = report::TableSpec {
+        metrics: all_metrics,
+        rows: vec![],
+        cols: None,
+    };
+    match report::table::build(&rows, &all) {
+        Ok(t) => {
+            write("results.md", t.to_markdown().as_bytes(), &mut written);
+            write("results.csv", t.to_csv().as_bytes(), &mut written);
+            let json = serde_json::to_vec_pretty(&t.to_json()).unwrap_or_default();
+            write("results.json", &json, &mut written);
+            sections.push(report::Section {
+                heading: "All results".into(),
+                table_html: Some(t.to_html()),
+                images: vec![],
+                note: (!missing.is_empty())
+                    .then(|| format!("{} arms have no results yet.", missing.len())),
+            });
+        }
+        Err(e) => problems.push(format!("results table: {e}")),
+    }
+    for step in &plan.steps {
+        let title = step.decl.clone();
+        let step_arms: BTreeMap<String, plan::Key> = step.inputs.clone().into_iter().collect();
+        match step.kind.as_str() {
+            "table" => {
+                let (rows, _) = rs::collect_rows(&plan, &store, &step_arms);
+                match rs::render_table(&rows, step) {
+                    Ok(files) => {
+                        let mut html = None;
+                        for (name, bytes) in files {
+                            let ext = name.rsplit('.').next().unwrap_or("txt");
+                            write(
+                                &format!("{}.{ext}", file_stem_of(&step.decl)),
+                                &bytes,
+                                &mut written,
+                            );
+                            if ext == "html" {
+                                html = Some(String::from_utf8_lossy(&bytes).to_string());
+                            }
+                        }
+                        let html = html.or_else(|| {
+                            report::table::build(&rows, &rs::table_spec(step))
+                                .ok()
+                                .map(|t| t.to_html())
+                        });
+                        sections.push(report::Section {
+                            heading: title,
+                            table_html: html,
+                            images: vec![],
+                            note: None,
+                        });
+                    }
+                    Err(e) => problems.push(format!("table `{}`: {e}", step.decl)),
+                }
+            }
+            "plot" => {
+                let (rows, _) = rs::collect_rows(&plan, &store, &step_arms);
+                match rs::render_plot(&rows, step, &step.decl) {
+                    Ok(files) => {
+                        let mut images = vec![];
+                        for (name, bytes) in files {
+                            let ext = name.rsplit('.').next().unwrap_or("png");
+                            let file = format!("{}.{ext}", file_stem_of(&step.decl));
+                            write(&file, &bytes, &mut written);
+                            if ext == "png" {
+                                images.push(file);
+                            }
+                        }
+                        sections.push(report::Section {
+                            heading: title,
+                            table_html: None,
+                            images,
+                            note: None,
+                        });
+                    }
+                    Err(e) => problems.push(format!("plot `{}`: {e}", step.decl)),
+                }
+            }
+            kind @ ("tsne" | "preview") => {
+                let Ok(Some(record)) = store.get(&step.key) else {
+                    continue;
+                };
+                let output = if kind == "tsne" { "plot.png" } else { "grid" };
+                let Some(exec::store::Output::Blob { blob }) = record.outputs.get(output) else {
+                    continue;
+                };
+                let Ok(bytes) = store.get_blob(blob) else {
+                    continue;
+                };
+                let arm = plan
+                    .arms
+                    .iter()
+                    .find(|a| a.output == step.key)
+                    .map_or(step.decl.clone(), |a| a.name.clone());
+                let file = format!("{kind}-{}.png", file_stem_of(&arm));
+                write(&file, &bytes, &mut written);
+                sections.push(report::Section {
+                    heading: arm,
+                    table_html: None,
+                    images: vec![file],
+                    note: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    let title = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("pipeline")
+        .to_string();
+    write(
+        "index.html",
+        report::html::index(&title, &sections).as_bytes(),
+        &mut written,
+    );
+    emit(&format!(
+        "wrote {} files to {} ({} of {} arms with results)\n",
+        written.len(),
+        dir.display(),
+        rows.len(),
+        arms.len()
+    ));
+    if !missing.is_empty() {
+        eprintln!(
+            "note: {} arms have no results yet; `sslp run {}` computes them",
+            missing.len(),
+            path.display()
+        );
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if problems.is_empty() { OK } else { PROBLEMS }
 }
 
 /// Options of `sslp preview`.

@@ -3,13 +3,18 @@
 //!
 //! The crate is layered in one direction (see `ARCHITECTURE` in the README):
 //! [`lang`] reads and checks source text, [`plan`] lowers a checked program
-//! into a DAG of content-addressed steps. Nothing in [`lang`] touches the
-//! file system except through the [`lang::Loader`] the caller provides.
+//! into a DAG of content-addressed steps, [`exec`] runs the steps through
+//! the libraries that do the work: [`data`], [`augment`], [`saliency`],
+//! [`train`] (burn), [`eval`] and [`report`]. Nothing in [`lang`] touches
+//! the file system except through the [`lang::Loader`] the caller provides.
 
 pub mod augment;
 pub mod cli;
 pub mod data;
+pub mod eval;
 pub mod exec;
 pub mod lang;
 pub mod plan;
+pub mod report;
 pub mod saliency;
+pub mod train;

@@ -111,6 +111,9 @@ enum Command {
         /// Only arms whose names contain this (repeatable).
         #[arg(long = "arm")]
         arms: Vec<String>,
+        /// Train on this device instead of the pipeline's: `cpu`, `cuda`, `cuda:N`.
+        #[arg(long)]
+        device: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -168,6 +171,16 @@ enum Command {
         #[arg(long)]
         eval: Option<PathBuf>,
     },
+    /// Collect the results of a pipeline's arms into tables, plots and an HTML page.
+    Report {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Output folder (default: `reports/<file stem>` beside the pipeline).
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Explain a kind (op, method, backbone, ...): its parameters and defaults.
     Explain {
         /// The kind's name; omit to list every kind.
@@ -203,6 +216,7 @@ fn main() -> ExitCode {
             dry_run,
             jobs,
             arms,
+            device,
             store,
         } => cli::run(
             &file,
@@ -210,6 +224,7 @@ fn main() -> ExitCode {
                 dry_run,
                 jobs,
                 arms,
+                device,
                 store: store.store,
                 wait: store.wait,
             },
@@ -254,6 +269,16 @@ fn main() -> ExitCode {
             };
             cli::cache(&store, wait, &cmd)
         }
+        Command::Report { file, out, store } => cli::report(
+            &file,
+            out.as_deref(),
+            &cli::RunArgs {
+                jobs: 1,
+                store: store.store,
+                wait: store.wait,
+                ..Default::default()
+            },
+        ),
         Command::Explain { name } => cli::explain(name.as_deref()),
         Command::Saliency {
             inputs,

@@ -26,7 +26,8 @@ impl OfflineStore for StoreOffline {
     }
 }
 
-fn offline_cache(ctx: &StepCtx) -> OfflineCache {
+/// The store's offline results as an augmentation cache.
+pub fn offline_cache(ctx: &StepCtx) -> OfflineCache {
     OfflineCache::new(Arc::new(StoreOffline(ctx.store.offline_tree())))
 }
 

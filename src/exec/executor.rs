@@ -39,6 +39,15 @@ pub struct StepCtx<'a> {
     pub plan: &'a Plan,
     /// Set when the user interrupts; long steps should stop early.
     pub cancel: &'a AtomicBool,
+    /// Where long steps report how they are doing (epochs, losses).
+    pub progress: &'a dyn Progress,
+}
+
+impl StepCtx<'_> {
+    /// Reports a line of progress of a running step.
+    pub fn note(&self, step: &Step, text: &str) {
+        self.progress.note(step, text);
+    }
 }
 
 /// Runs one step. Implementations are plain functions of the step and its inputs.
@@ -92,6 +101,8 @@ pub trait Progress: Sync {
     fn started(&self, _step: &Step) {}
     /// A step ended (ran, failed or was skipped).
     fn ended(&self, _step: &Step, _outcome: &Outcome) {}
+    /// A running step reports progress (an epoch's loss, say).
+    fn note(&self, _step: &Step, _text: &str) {}
 }
 
 /// A progress sink that prints nothing.
@@ -282,6 +293,7 @@ pub fn run(
         store,
         plan,
         cancel,
+        progress,
     };
     std::thread::scope(|scope| -> Result<(), StoreError> {
         for _ in 0..jobs {

@@ -2,10 +2,15 @@
 //! scheduler, the step runner and progress reporting.
 
 pub mod augment_steps;
+pub mod eval_steps;
 pub mod executor;
+pub mod gsimclr_steps;
 pub mod progress;
+pub mod report_steps;
 pub mod runner;
+pub mod segmentation_step;
 pub mod store;
+pub mod train_steps;
 
 pub use executor::{Outcome, Progress, RunOptions, RunSummary, StepCtx, StepOutput, StepRunner};
 pub use store::{Store, StoreError};

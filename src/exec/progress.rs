@@ -74,6 +74,10 @@ impl Progress for Printer {
         }
     }
 
+    fn note(&self, step: &Step, text: &str) {
+        self.line(&format!("        {} {text}", step.key.short()));
+    }
+
     fn ended(&self, step: &Step, outcome: &Outcome) {
         let (n, total) = match self.counter.lock() {
             Ok(mut c) => {

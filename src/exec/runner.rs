@@ -11,6 +11,7 @@ use crate::data::ImageSet;
 use crate::data::spec::{self as dspec, DatasetSpec};
 use crate::data::split::{self, Amount, SplitSpec};
 use crate::plan::{Key, Step, Value};
+use crate::train::device::DeviceChoice;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,8 @@ use std::sync::{Arc, Mutex};
 pub struct Engine {
     /// Folder of the pipeline file: relative dataset paths start here.
     pub base: PathBuf,
+    /// Overrides every step's device (`sslp run --device`).
+    pub device: Option<DeviceChoice>,
     images: Mutex<HashMap<Key, Arc<ImageSet>>>,
 }
 
@@ -27,8 +30,15 @@ impl Engine {
     pub fn new(base: PathBuf) -> Self {
         Engine {
             base,
+            device: None,
             images: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same engine training on `device` whatever the pipeline says.
+    pub fn with_device(mut self, device: Option<DeviceChoice>) -> Self {
+        self.device = device;
+        self
     }
 }
 
@@ -40,20 +50,18 @@ impl StepRunner for Engine {
             "label_subset" => self.label_subset(step, ctx),
             "preview" => super::augment_steps::preview(self, step, ctx),
             "offline_augment" => super::augment_steps::offline_augment(self, step, ctx),
-            "pretrain" | "autoencoder" | "pseudo_labels" | "init_backbone" => Err(format!(
-                "`{}` steps need SSL training, which this version of sslp cannot do yet",
-                step.kind
-            )),
-            "features" | "linear_probe" | "knn" | "kmeans" | "tsne" | "segmentation" => {
-                Err(format!(
-                    "`{}` steps need the evaluation library, which this version of sslp does not have yet",
-                    step.kind
-                ))
-            }
-            "table" | "plot" => Err(format!(
-                "`{}` reports need the report library, which this version of sslp does not have yet",
-                step.kind
-            )),
+            "pretrain" => super::train_steps::pretrain(self, step, ctx),
+            "init_backbone" => super::train_steps::init_backbone(self, step, ctx),
+            "autoencoder" => super::gsimclr_steps::autoencoder(self, step, ctx),
+            "pseudo_labels" => super::gsimclr_steps::pseudo_labels(self, step, ctx),
+            "features" => super::eval_steps::features(self, step, ctx),
+            "linear_probe" => super::eval_steps::linear_probe(step, ctx),
+            "knn" => super::eval_steps::knn(step, ctx),
+            "kmeans" => super::eval_steps::kmeans(step, ctx),
+            "tsne" => super::eval_steps::tsne(step, ctx),
+            "segmentation" => super::segmentation_step::segmentation(self, step, ctx),
+            "table" => super::report_steps::table(step, ctx),
+            "plot" => super::report_steps::plot(step, ctx),
             other => Err(format!("no runner for step kind `{other}`")),
         }
     }

@@ -143,6 +143,7 @@ pub struct Store {
     dir: PathBuf,
     db: sled::Db,
     offline: sled::Tree,
+    checkpoints: sled::Tree,
     _lock: File,
 }
 
@@ -223,6 +224,10 @@ impl Store {
             path: index.clone(),
             message: e.to_string(),
         })?;
+        let checkpoints = db.open_tree("checkpoints").map_err(|e| StoreError::Index {
+            path: index.clone(),
+            message: e.to_string(),
+        })?;
         // Blobs half-written by a killed run are garbage.
         if let Ok(entries) = fs::read_dir(dir.join("tmp")) {
             for e in entries.flatten() {
@@ -233,6 +238,7 @@ impl Store {
             dir: dir.to_path_buf(),
             db,
             offline,
+            checkpoints,
             _lock: lock,
         })
     }
@@ -372,13 +378,56 @@ impl Store {
         self.offline.len()
     }
 
+    /// The latest checkpoint of an unfinished step (training resumes from it).
+    pub fn checkpoint_get(&self, key: &Key) -> Option<Vec<u8>> {
+        let blob = self.checkpoint_ref(key)?;
+        match self.get_blob(&blob) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                tracing::warn!(
+                    "checkpoint of {} is unusable ({e}); starting over",
+                    key.short()
+                );
+                None
+            }
+        }
+    }
+
+    fn checkpoint_ref(&self, key: &Key) -> Option<BlobRef> {
+        let bytes = self.checkpoints.get(key.0).ok().flatten()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Replaces a step's checkpoint; durable when it returns.
+    pub fn checkpoint_put(&self, key: &Key, bytes: &[u8]) -> Result<(), StoreError> {
+        let blob = self.put_blob(bytes)?;
+        let json = serde_json::to_vec(&blob).map_err(|e| self.index_err(e))?;
+        self.checkpoints
+            .insert(key.0, json)
+            .map_err(|e| self.index_err(e))?;
+        self.checkpoints.flush().map_err(|e| self.index_err(e))?;
+        Ok(())
+    }
+
+    /// Forgets a step's checkpoint (its blob goes at the next `gc`).
+    pub fn checkpoint_clear(&self, key: &Key) {
+        let _ = self.checkpoints.remove(key.0);
+        let _ = self.checkpoints.flush();
+    }
+
     /// Removes blob files that no record refers to, and stale temp files.
     pub fn gc(&self) -> Result<GcReport, StoreError> {
-        let referenced: BTreeSet<String> = self
+        let mut referenced: BTreeSet<String> = self
             .records()?
             .iter()
             .flat_map(|(_, r)| r.blobs().map(|b| b.hash.clone()))
             .collect();
+        // Checkpoints of unfinished training runs stay: a rerun resumes from them.
+        for entry in self.checkpoints.iter().flatten() {
+            if let Ok(blob) = serde_json::from_slice::<BlobRef>(&entry.1) {
+                referenced.insert(blob.hash);
+            }
+        }
         let mut report = GcReport::default();
         for (hash, path) in self.blob_files()? {
             if !referenced.contains(&hash) {

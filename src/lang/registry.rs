@@ -1927,7 +1927,7 @@ const EVALS: &[Kind] = &[
         kind(
             "segmentation",
             C::Eval,
-            "FCN-style decoder on the backbone's feature maps, fine-tuned on image + mask folders",
+            "FCN-style decoder on the backbone's last feature map, fine-tuned on images with masks; mIoU and pixel accuracy (semantic segmentation: the thesis' Mask R-CNN is out of scope)",
             &[
                 ENCODER,
                 req("train", Ty::Data, "Train images with masks"),

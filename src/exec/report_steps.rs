@@ -1,0 +1,237 @@
+//! Report steps (`table`, `plot`) and the result rows they and `sslp report`
+//! read: one row per evaluated arm, with the arm's swept parameters, the
+//! exact evaluation spec and its seed.
+
+use super::executor::{OutValue, StepCtx, StepOutput};
+use super::store::{Status, Store};
+use crate::plan::{Key, Plan, Step, Value};
+use crate::report::{PlotSpec, ResultRow, Style, TableSpec};
+use std::collections::BTreeMap;
+
+/// The evaluation spec of an evaluation step: kind and parameters, plus its label subset.
+pub fn eval_spec(plan: &Plan, step: &Step) -> String {
+    // The SGD protocol's settings mean nothing to the L-BFGS probe.
+    let lbfgs = step.kind == "linear_probe"
+        && step.params.get("solver").and_then(Value::as_str) != Some("sgd");
+    let mut parts: Vec<String> = step
+        .params
+        .iter()
+        .filter(|(k, _)| k.as_str() != "seed" && !k.ends_with("_part"))
+        .filter(|(k, _)| !(lbfgs && matches!(k.as_str(), "batch" | "epochs" | "lr")))
+        .map(|(k, v)| format!("{k}={}", v.display()))
+        .collect();
+    if let Some(labels) = step.inputs.get("labels")
+        && let Some(subset) = plan.steps.iter().find(|s| s.key == *labels)
+    {
+        for (k, v) in &subset.params {
+            if k == "fraction" || k == "per_class" {
+                let name = if k == "fraction" { "label_fraction" } else { k };
+                parts.push(format!("{name}={}", v.display()));
+            }
+        }
+    }
+    format!("{}({})", step.kind, parts.join(", "))
+}
+
+/// The seed of the arm: its pretraining's when there is one, else the evaluation's.
+fn arm_seed(plan: &Plan, step: &Step) -> u64 {
+    let seed = |s: &Step| match s.params.get("seed") {
+        Some(Value::Int(i)) => Some(*i as u64),
+        _ => None,
+    };
+    // Walk inputs back to a pretraining step.
+    let mut frontier: Vec<Key> = step.inputs.values().copied().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(k) = frontier.pop() {
+        if !seen.insert(k) {
+            continue;
+        }
+        if let Some(s) = plan.steps.iter().find(|s| s.key == k) {
+            if s.kind == "pretrain" {
+                return seed(s).unwrap_or(0);
+            }
+            frontier.extend(s.inputs.values().copied());
+        }
+    }
+    seed(step).unwrap_or(plan.seed.max(0) as u64)
+}
+
+/// Result rows of evaluation arms (`arm name -> evaluation step`) that have finished;
+/// the names of those that have not.
+pub fn collect_rows(
+    plan: &Plan,
+    store: &Store,
+    arms: &BTreeMap<String, Key>,
+) -> (Vec<ResultRow>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut missing = Vec::new();
+    for (name, key) in arms {
+        let record = match store.get(key) {
+            Ok(Some(r)) if r.status == Status::Done => r,
+            _ => {
+                missing.push(name.clone());
+                continue;
+            }
+        };
+        let Some(step) = plan.steps.iter().find(|s| s.key == *key) else {
+            missing.push(name.clone());
+            continue;
+        };
+        let (decl, axes) = match plan.arms.iter().find(|a| &a.name == name) {
+            Some(a) => (a.decl.clone(), a.axes.iter().cloned().collect()),
+            None => (step.decl.clone(), BTreeMap::new()),
+        };
+        rows.push(ResultRow {
+            arm: name.clone(),
+            decl,
+            axes,
+            eval: eval_spec(plan, step),
+            seed: arm_seed(plan, step),
+            metrics: record.metrics.clone(),
+        });
+    }
+    (rows, missing)
+}
+
+/// Every evaluation arm of a plan: name -> its final step.
+pub fn evaluation_arms(plan: &Plan) -> BTreeMap<String, Key> {
+    plan.arms
+        .iter()
+        .filter(|a| {
+            plan.steps
+                .iter()
+                .find(|s| s.key == a.output)
+                .is_some_and(|s| is_evaluation(&s.kind))
+        })
+        .map(|a| (a.name.clone(), a.output))
+        .collect()
+}
+
+/// True for step kinds that produce evaluation metrics.
+pub fn is_evaluation(kind: &str) -> bool {
+    matches!(
+        kind,
+        "linear_probe" | "knn" | "kmeans" | "tsne" | "segmentation"
+    )
+}
+
+fn names(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::List(xs)) => xs
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::Str(s)) => vec![s.clone()],
+        _ => vec![],
+    }
+}
+
+fn formats(step: &Step, default: &[&str]) -> Vec<String> {
+    let f = names(step.params.get("formats"));
+    if f.is_empty() {
+        default.iter().map(|s| s.to_string()).collect()
+    } else {
+        f
+    }
+}
+
+/// The table spec a `table` step declares.
+pub fn table_spec(step: &Step) -> TableSpec {
+    TableSpec {
+        metrics: names(step.params.get("metrics")),
+        rows: names(step.params.get("rows")),
+        cols: names(step.params.get("cols")).into_iter().next(),
+    }
+}
+
+/// The plot spec a `plot` step declares.
+pub fn plot_spec(step: &Step, title: &str) -> PlotSpec {
+    PlotSpec {
+        title: title.to_string(),
+        metric: names(step.params.get("metric"))
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+        x: names(step.params.get("x"))
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+        series: names(step.params.get("series")),
+        style: match step.params.get("style").and_then(Value::as_str) {
+            Some("bar") => Style::Bar,
+            Some("scatter") => Style::Scatter,
+            _ => Style::Line,
+        },
+    }
+}
+
+/// A report step's input arms (all of its inputs are evaluation arms).
+fn inputs_as_arms(step: &Step) -> BTreeMap<String, Key> {
+    step.inputs.clone().into_iter().collect()
+}
+
+/// Renders a table's files (`table.md`, `table.csv`, ...) from rows.
+pub fn render_table(rows: &[ResultRow], step: &Step) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let table = crate::report::table::build(rows, &table_spec(step)).map_err(|e| e.to_string())?;
+    let mut files = BTreeMap::new();
+    for f in formats(step, &["md", "csv", "json"]) {
+        let bytes = match f.as_str() {
+            "md" => table.to_markdown().into_bytes(),
+            "csv" => table.to_csv().into_bytes(),
+            "json" => serde_json::to_vec_pretty(&table.to_json()).map_err(|e| e.to_string())?,
+            "html" => table.to_html().into_bytes(),
+            _ => continue,
+        };
+        files.insert(format!("table.{f}"), bytes);
+    }
+    Ok(files)
+}
+
+/// Renders a plot's files (`plot.png`, `plot.svg`) from rows.
+pub fn render_plot(
+    rows: &[ResultRow],
+    step: &Step,
+    title: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let figure =
+        crate::report::plot::plot(rows, &plot_spec(step, title)).map_err(|e| e.to_string())?;
+    let mut files = BTreeMap::new();
+    for f in formats(step, &["png", "svg"]) {
+        match f.as_str() {
+            "png" => files.insert("plot.png".to_string(), figure.png.clone()),
+            "svg" => files.insert("plot.svg".to_string(), figure.svg.clone().into_bytes()),
+            _ => None,
+        };
+    }
+    Ok(files)
+}
+
+fn files_output(files: BTreeMap<String, Vec<u8>>, rows: usize) -> StepOutput {
+    let mut out = StepOutput::default();
+    for (name, bytes) in files {
+        out.outputs.insert(name, OutValue::Bytes(bytes));
+    }
+    out.metrics.insert("rows".into(), rows as f64);
+    out
+}
+
+/// A `table` report over its arms.
+pub fn table(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+    let (rows, missing) = collect_rows(ctx.plan, ctx.store, &inputs_as_arms(step));
+    if !missing.is_empty() {
+        return Err(format!("{} arms have no results yet", missing.len()));
+    }
+    Ok(files_output(render_table(&rows, step)?, rows.len()))
+}
+
+/// A `plot` report over its arms.
+pub fn plot(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+    let (rows, missing) = collect_rows(ctx.plan, ctx.store, &inputs_as_arms(step));
+    if !missing.is_empty() {
+        return Err(format!("{} arms have no results yet", missing.len()));
+    }
+    Ok(files_output(
+        render_plot(&rows, step, &step.decl)?,
+        rows.len(),
+    ))
+}

@@ -1,0 +1,195 @@
+//! Byte (de)serialisation of burn modules and raw tensors, for checkpoints and exact resume.
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Tensor, TensorData};
+
+/// Serialise a module's parameters and BN running stats (burnpack bytes), stats synced first.
+pub fn module_to_bytes<M: Module>(m: &M) -> Result<Vec<u8>, String> {
+    // Fold pending BatchNorm updates in; records otherwise read them one update late
+    // (burn.md §6.2).
+    let _ = m.valid();
+    let bytes = m
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| format!("cannot serialise module: {e}"))?;
+    Ok(bytes.to_vec())
+}
+
+/// Load bytes from [`module_to_bytes`] into a module of the same structure, keeping its device.
+pub fn module_from_bytes<M: Module>(m: M, bytes: &[u8]) -> Result<M, String> {
+    // Drop pending running-stat updates of `m` now, so they cannot overwrite loaded values.
+    let _ = m.valid();
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| format!("cannot read module bytes: {e}"))?;
+    m.try_load_record(record)
+        .map_err(|e| format!("module bytes do not fit this module: {e}"))
+}
+
+/// A tensor's values as `f32` plus its shape, for plain-data state files.
+pub fn tensor_to_vec<const D: usize>(t: &Tensor<D>) -> Result<(Vec<usize>, Vec<f32>), String> {
+    let data = t.to_data();
+    let shape = data.shape().as_slice().to_vec();
+    let values = data
+        .try_into_vec_as::<f32>()
+        .map_err(|e| format!("cannot read tensor: {e:?}"))?;
+    Ok((shape, values))
+}
+
+/// Rebuild a tensor from [`tensor_to_vec`] output on `like`'s device and dtype.
+pub fn tensor_from_vec<const D: usize>(
+    shape: &[usize],
+    values: Vec<f32>,
+    like: &Tensor<D>,
+) -> Result<Tensor<D>, String> {
+    if shape.len() != D || shape.iter().product::<usize>() != values.len() {
+        return Err(format!(
+            "tensor of shape {shape:?} with {} values cannot be a rank-{D} tensor",
+            values.len()
+        ));
+    }
+    Ok(Tensor::from_data(
+        TensorData::new(values, shape.to_vec()),
+        (&like.device(), like.dtype()),
+    ))
+}
+
+/// Magic prefix of a [`Sections`] container (version 1).
+const SECTIONS_MAGIC: &[u8; 8] = b"SSLPSEC1";
+
+/// A flat container of named byte sections, for multi-part state files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sections {
+    entries: Vec<(String, Vec<u8>)>,
+}
+
+impl Sections {
+    /// An empty container.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a section (names should be unique; `get` returns the first).
+    pub fn push(&mut self, name: &str, data: Vec<u8>) {
+        self.entries.push((name.to_string(), data));
+    }
+
+    /// The data of section `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.as_slice())
+    }
+
+    /// Serialises as magic, count, then (name length, name, data length, data) per section.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(SECTIONS_MAGIC);
+        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        for (name, data) in &self.entries {
+            out.extend_from_slice(&(name.len() as u64).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+            out.extend_from_slice(data);
+        }
+        out
+    }
+
+    /// Parses [`Sections::to_bytes`] output; truncated or foreign data is an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.take(SECTIONS_MAGIC.len())? != SECTIONS_MAGIC {
+            return Err("not an sslp state file (bad magic)".into());
+        }
+        let count = r.u64()?;
+        let mut entries = Vec::new();
+        for _ in 0..count {
+            let name_len = r.len()?;
+            let name = std::str::from_utf8(r.take(name_len)?)
+                .map_err(|_| "state file: section name is not UTF-8".to_string())?
+                .to_string();
+            let data_len = r.len()?;
+            entries.push((name, r.take(data_len)?.to_vec()));
+        }
+        if r.pos != bytes.len() {
+            return Err("state file: trailing bytes".into());
+        }
+        Ok(Self { entries })
+    }
+}
+
+/// Bounds-checked little-endian reader.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| "state file: truncated".to_string())?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn len(&mut self) -> Result<usize, String> {
+        usize::try_from(self.u64()?).map_err(|_| "state file: length overflow".to_string())
+    }
+}
+
+/// Encodes a tensor as rank, dims and `f32` little-endian values.
+pub fn tensor_to_bytes<const D: usize>(t: &Tensor<D>) -> Result<Vec<u8>, String> {
+    let (shape, values) = tensor_to_vec(t)?;
+    let mut out = Vec::with_capacity(8 * (shape.len() + 1) + 4 * values.len());
+    out.extend_from_slice(&(shape.len() as u64).to_le_bytes());
+    for d in &shape {
+        out.extend_from_slice(&(*d as u64).to_le_bytes());
+    }
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// Decodes [`tensor_to_bytes`] output onto `like`'s device and dtype; rank must be `D`.
+pub fn tensor_from_bytes<const D: usize>(
+    bytes: &[u8],
+    like: &Tensor<D>,
+) -> Result<Tensor<D>, String> {
+    let mut r = Reader { bytes, pos: 0 };
+    let rank = r.len()?;
+    if rank != D {
+        return Err(format!(
+            "state file: expected a rank-{D} tensor, found rank {rank}"
+        ));
+    }
+    let mut shape = Vec::with_capacity(D);
+    for _ in 0..D {
+        shape.push(r.len()?);
+    }
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| "state file: tensor size overflow".to_string())?;
+    let raw = r.take(n.checked_mul(4).ok_or("state file: tensor size overflow")?)?;
+    if r.pos != bytes.len() {
+        return Err("state file: trailing tensor bytes".into());
+    }
+    let values = raw
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    tensor_from_vec(&shape, values, like)
+}

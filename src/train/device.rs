@@ -1,0 +1,122 @@
+//! Where training runs: the CPU (burn's `flex` backend) or an NVIDIA GPU
+//! (burn-cuda, behind the `cuda` cargo feature). One code path serves both;
+//! only the device value differs, so the CPU tests cover the CUDA path too.
+
+use burn::tensor::Device;
+use std::fmt;
+use std::str::FromStr;
+
+/// A device as users write it: `cpu`, `cuda` or `cuda:N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceChoice {
+    /// The CPU, through burn's `flex` backend.
+    Cpu,
+    /// The NVIDIA GPU with this index.
+    Cuda(usize),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" | "gpu" => Ok(DeviceChoice::Cuda(0)),
+            other => match other.strip_prefix("cuda:") {
+                Some(n) => n.parse().map(DeviceChoice::Cuda).map_err(|_| {
+                    format!(
+                        "`{other}` is not a device: the GPU index must be a number, as `cuda:0`"
+                    )
+                }),
+                None => Err(format!(
+                    "`{other}` is not a device: write `cpu`, `cuda` or `cuda:N`"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::Cpu => write!(f, "cpu"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// The burn device for training (autodiff on), after checking that it can work.
+    ///
+    /// CUDA is probed before burn sees it: burn panics in a worker thread when
+    /// the driver is missing, which no caller could recover from.
+    pub fn training_device(self) -> Result<Device, String> {
+        Ok(self.plain_device()?.autodiff())
+    }
+
+    /// The burn device without autodiff, for inference (feature extraction).
+    pub fn plain_device(self) -> Result<Device, String> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::flex()),
+            DeviceChoice::Cuda(index) => cuda_device(index),
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(index: usize) -> Result<Device, String> {
+    probe_cuda_driver()?;
+    Ok(Device::cuda(index))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(index: usize) -> Result<Device, String> {
+    Err(format!(
+        "device `cuda:{index}` needs a build with CUDA support: this sslp was built without the \
+         `cuda` feature (rebuild with `cargo build --release --features cuda`; see the README)"
+    ))
+}
+
+/// Checks that the NVIDIA driver library can be loaded.
+#[cfg(feature = "cuda")]
+fn probe_cuda_driver() -> Result<(), String> {
+    for name in ["libcuda.so.1", "libcuda.so", "nvcuda.dll"] {
+        // SAFETY: loading the driver library runs its initialisers, which is
+        // what burn-cuda would do next anyway; the handle is dropped at once.
+        if unsafe { libloading::Library::new(name) }.is_ok() {
+            return Ok(());
+        }
+    }
+    Err(
+        "no NVIDIA driver found (libcuda.so.1 could not be loaded); \
+         use `--device cpu`, or run on a machine with a GPU and its driver"
+            .to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_device_names() {
+        assert_eq!("cpu".parse(), Ok(DeviceChoice::Cpu));
+        assert_eq!("cuda".parse(), Ok(DeviceChoice::Cuda(0)));
+        assert_eq!("cuda:3".parse(), Ok(DeviceChoice::Cuda(3)));
+        assert!("cuda:x".parse::<DeviceChoice>().is_err());
+        assert!("tpu".parse::<DeviceChoice>().is_err());
+        assert_eq!(DeviceChoice::Cuda(2).to_string(), "cuda:2");
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_the_feature_is_a_clear_error() {
+        let err = DeviceChoice::Cuda(0).training_device().unwrap_err();
+        assert!(err.contains("--features cuda"), "{err}");
+    }
+
+    #[test]
+    fn cpu_is_always_available() {
+        assert!(DeviceChoice::Cpu.training_device().is_ok());
+    }
+}

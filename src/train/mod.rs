@@ -1,0 +1,21 @@
+//! Training with burn: backbones, heads, the eight SSL methods and their
+//! losses, optimisers and schedules, and the pretraining loop with
+//! checkpoints. CPU through burn's `flex` backend by default; NVIDIA GPUs
+//! with the `cuda` feature, on the same code path (the device is a runtime
+//! value).
+//!
+//! A library on its own: typed specs and tensors in, trained modules out;
+//! nothing here reads pipeline files or the store.
+
+pub mod autoencoder;
+pub mod backbone;
+pub mod bytes;
+pub mod decoder;
+pub mod device;
+pub mod ema;
+pub mod export;
+pub mod heads;
+pub mod loss;
+pub mod method;
+pub mod optim;
+pub mod trainer;

@@ -1,0 +1,377 @@
+//! The pretraining loop: batches of views in, a trained backbone out.
+//!
+//! Every epoch ends in a checkpoint (student, optimiser, method state and the
+//! loss history) handed to a [`CheckpointSink`]; a run that finds one resumes
+//! after its epoch. Batches come from a [`BatchSource`] whose randomness is a
+//! function of (seed, step, epoch, index, view), so a resumed run computes
+//! exactly what an uninterrupted one would have.
+
+use super::backbone::BackboneSpec;
+use super::method::{Method, MethodConfig, Progress, Student};
+use super::optim::{LrScaling, OptimizerSpec, Schedule};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor};
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// How to train: everything but the data and the method.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainSpec {
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Images per batch.
+    pub batch: usize,
+    /// The optimiser.
+    pub optimizer: OptimizerSpec,
+    /// The learning-rate schedule.
+    pub schedule: Schedule,
+    /// How the base rate grows with the batch.
+    pub lr_scaling: LrScaling,
+    /// Per-parameter gradient-norm clip (the method's own clip applies otherwise).
+    pub grad_clip: Option<f64>,
+    /// Seed of the weight initialisation.
+    pub seed: u64,
+    /// Checkpoint every N epochs (the last epoch always).
+    pub checkpoint_every: usize,
+}
+
+/// Supplies multi-view batches; the engine implements it over its datasets and policies.
+pub trait BatchSource: Sync {
+    /// Batches in one epoch.
+    fn batches_per_epoch(&self) -> usize;
+    /// Source images in one batch (for throughput).
+    fn batch_images(&self) -> usize;
+    /// The views of batch `index` of `epoch`: one `[B, C, H, W]` tensor per
+    /// view (global views first), on `device`.
+    fn batch(&self, epoch: usize, index: usize, device: &Device) -> Result<Vec<Tensor<4>>, String>;
+}
+
+/// Where checkpoints are kept between runs (the engine's store).
+pub trait CheckpointSink {
+    /// The latest checkpoint, if any.
+    fn load(&self) -> Option<Vec<u8>>;
+    /// Replaces the checkpoint; must be durable when it returns.
+    fn save(&self, bytes: &[u8]) -> Result<(), String>;
+}
+
+/// A sink that keeps nothing (tests, benchmarks).
+pub struct NoCheckpoints;
+
+impl CheckpointSink for NoCheckpoints {
+    fn load(&self) -> Option<Vec<u8>> {
+        None
+    }
+    fn save(&self, _bytes: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// What one finished epoch looked like.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochReport {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// All epochs.
+    pub epochs: usize,
+    /// Mean loss over its batches.
+    pub loss: f64,
+    /// Learning rate at its last step.
+    pub lr: f64,
+    /// Source images per second.
+    pub images_per_sec: f64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Why training stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainError {
+    /// The loss became NaN or infinite.
+    NonFinite {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Batch within the epoch, from 0.
+        batch: usize,
+        /// The loss value.
+        loss: f64,
+    },
+    /// The user interrupted; the last checkpoint stands.
+    Interrupted,
+    /// Anything else (bad data, a corrupt checkpoint, an impossible setting).
+    Failed(String),
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::NonFinite { epoch, batch, loss } => write!(
+                f,
+                "the loss became {loss} at epoch {epoch}, batch {batch}: training diverged \
+                 (lower the learning rate, or check the inputs); this arm stops here"
+            ),
+            TrainError::Interrupted => write!(f, "interrupted"),
+            TrainError::Failed(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+/// The result of training.
+pub struct Trained {
+    /// The trained student (backbone and heads).
+    pub student: Student,
+    /// Mean loss per epoch, from epoch 1.
+    pub losses: Vec<f64>,
+    /// The epoch a checkpoint let training start after, if any.
+    pub resumed_after: Option<usize>,
+}
+
+/// burn seeds one global generator: initialise models one at a time so
+/// concurrent steps get the weights their own seed gives.
+pub static INIT: Mutex<()> = Mutex::new(());
+
+/// Draws every lazily initialised parameter now: burn 0.22 initialises a
+/// parameter at its first use, from the global generator, which must happen
+/// while [`INIT`] is held for the weights to depend on the seed alone.
+pub fn materialize<M: Module>(m: &M) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    m.visit(&mut Touch);
+}
+
+/// Builds a module from `seed`: seeds burn's generator and draws every weight under [`INIT`].
+pub fn seeded<M: Module>(device: &Device, seed: u64, build: impl FnOnce() -> M) -> M {
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    let m = build();
+    materialize(&m);
+    m
+}
+
+/// Builds the student and method with weights drawn from `seed`.
+pub fn init_seeded(
+    config: MethodConfig,
+    backbone: &BackboneSpec,
+    device: &Device,
+    seed: u64,
+) -> Result<(Student, Method), String> {
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    let (student, method) = Method::new(config, backbone, device)?;
+    materialize(&student);
+    Ok((student, method))
+}
+
+/// Initialises a bare backbone from `seed` (random-init baselines).
+pub fn init_backbone_seeded(
+    backbone: &BackboneSpec,
+    device: &Device,
+    seed: u64,
+) -> super::backbone::Backbone {
+    seeded(device, seed, || backbone.init(device))
+}
+
+/// Trains `config` on `source` per `spec`, resuming from `checkpoints` if they hold an epoch.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    spec: &TrainSpec,
+    config: MethodConfig,
+    backbone: &BackboneSpec,
+    source: &dyn BatchSource,
+    checkpoints: &dyn CheckpointSink,
+    device: &Device,
+    cancel: &AtomicBool,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Trained, TrainError> {
+    let (mut student, mut method) =
+        init_seeded(config, backbone, device, spec.seed).map_err(TrainError::Failed)?;
+    let clip = spec.grad_clip.or(method.grad_clip());
+    let mut optim = spec.optimizer.build(clip);
+    let per_epoch = source.batches_per_epoch();
+    if per_epoch == 0 {
+        return Err(TrainError::Failed(format!(
+            "the data has fewer images than one batch ({}); lower `batch`",
+            spec.batch
+        )));
+    }
+    let total = per_epoch * spec.epochs;
+    let base_lr = spec.lr_scaling.apply(spec.optimizer.base_lr(), spec.batch);
+    let mut losses = Vec::new();
+    let mut start = 0;
+    let mut resumed_after = None;
+    if let Some(bytes) = checkpoints.load() {
+        let ck = Checkpoint::decode(&bytes).map_err(TrainError::Failed)?;
+        student = super::bytes::module_from_bytes(student, &ck.student)
+            .map_err(|e| TrainError::Failed(format!("checkpoint: {e}")))?;
+        optim = optim
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(ck.optimizer))
+            .map_err(|e| TrainError::Failed(format!("checkpoint optimiser state: {e:?}")))?;
+        method
+            .load_state(&ck.method)
+            .map_err(|e| TrainError::Failed(format!("checkpoint method state: {e}")))?;
+        losses = ck.losses;
+        start = ck.epoch;
+        resumed_after = Some(ck.epoch);
+    }
+    for epoch in start..spec.epochs {
+        let began = Instant::now();
+        let mut sum = 0.0;
+        let mut lr = base_lr;
+        for b in 0..per_epoch {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(TrainError::Interrupted);
+            }
+            let step = epoch * per_epoch + b;
+            let at = Progress {
+                epoch,
+                epochs: spec.epochs,
+                step,
+                total_steps: total,
+            };
+            lr = spec.schedule.lr_at(base_lr, step, per_epoch, total);
+            let views = source.batch(epoch, b, device).map_err(TrainError::Failed)?;
+            let loss = method.loss(&student, &views, at);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite {
+                    epoch: epoch + 1,
+                    batch: b,
+                    loss: value,
+                });
+            }
+            sum += value;
+            let grads = GradientsParams::from_grads(loss.backward(), &student);
+            let grads = method.filter_grads(&student, grads, at);
+            student = optim.step(lr, student, grads);
+            student = method.after_step(student, at);
+        }
+        let seconds = began.elapsed().as_secs_f64();
+        let mean = sum / per_epoch as f64;
+        losses.push(mean);
+        on_epoch(&EpochReport {
+            epoch: epoch + 1,
+            epochs: spec.epochs,
+            loss: mean,
+            lr,
+            images_per_sec: (per_epoch * source.batch_images()) as f64 / seconds.max(1e-9),
+            seconds,
+        });
+        let last = epoch + 1 == spec.epochs;
+        if !last && (epoch + 1) % spec.checkpoint_every.max(1) == 0 {
+            let ck = Checkpoint {
+                epoch: epoch + 1,
+                losses: losses.clone(),
+                student: super::bytes::module_to_bytes(&student).map_err(TrainError::Failed)?,
+                optimizer: optim
+                    .into_bytes()
+                    .map_err(|e| TrainError::Failed(format!("saving the optimiser: {e:?}")))?
+                    .to_vec(),
+                method: method.save_state().map_err(TrainError::Failed)?,
+            };
+            checkpoints.save(&ck.encode()).map_err(TrainError::Failed)?;
+        }
+    }
+    Ok(Trained {
+        student,
+        losses,
+        resumed_after,
+    })
+}
+
+/// Everything needed to continue after an epoch.
+struct Checkpoint {
+    epoch: usize,
+    losses: Vec<f64>,
+    student: Vec<u8>,
+    optimizer: Vec<u8>,
+    method: Vec<u8>,
+}
+
+const MAGIC: &[u8; 8] = b"SSLPCKP1";
+
+impl Checkpoint {
+    /// `MAGIC`, a JSON header (epoch, losses, part lengths) with its length, then the parts.
+    fn encode(&self) -> Vec<u8> {
+        let header = serde_json::json!({
+            "epoch": self.epoch,
+            "losses": self.losses,
+            "parts": [self.student.len(), self.optimizer.len(), self.method.len()],
+        })
+        .to_string();
+        let mut out = Vec::with_capacity(
+            16 + header.len() + self.student.len() + self.optimizer.len() + self.method.len(),
+        );
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(&self.student);
+        out.extend_from_slice(&self.optimizer);
+        out.extend_from_slice(&self.method);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
+        let bad = || "the training checkpoint is damaged".to_string();
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(bad());
+        }
+        let n = u64::from_le_bytes(bytes[8..16].try_into().map_err(|_| bad())?) as usize;
+        let header: serde_json::Value =
+            serde_json::from_slice(bytes.get(16..16 + n).ok_or_else(bad)?).map_err(|_| bad())?;
+        let parts: Vec<usize> =
+            serde_json::from_value(header["parts"].clone()).map_err(|_| bad())?;
+        if parts.len() != 3 {
+            return Err(bad());
+        }
+        let mut at = 16 + n;
+        let mut take = |len: usize| -> Result<Vec<u8>, String> {
+            let part = bytes.get(at..at + len).ok_or_else(bad)?.to_vec();
+            at += len;
+            Ok(part)
+        };
+        Ok(Checkpoint {
+            epoch: header["epoch"].as_u64().ok_or_else(bad)? as usize,
+            losses: serde_json::from_value(header["losses"].clone()).map_err(|_| bad())?,
+            student: take(parts[0])?,
+            optimizer: take(parts[1])?,
+            method: take(parts[2])?,
+        })
+    }
+}
+
+/// The number of trainable scalars in a module.
+pub fn parameter_count<M: Module>(m: &M) -> usize {
+    m.num_params()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_round_trips_and_rejects_damage() {
+        let ck = Checkpoint {
+            epoch: 3,
+            losses: vec![1.0, 0.5, 0.25],
+            student: vec![1, 2, 3],
+            optimizer: vec![],
+            method: vec![9; 10],
+        };
+        let bytes = ck.encode();
+        let back = Checkpoint::decode(&bytes).unwrap();
+        assert_eq!(back.epoch, 3);
+        assert_eq!(back.losses, vec![1.0, 0.5, 0.25]);
+        assert_eq!(back.student, vec![1, 2, 3]);
+        assert_eq!(back.method, vec![9; 10]);
+        assert!(Checkpoint::decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Checkpoint::decode(b"garbage").is_err());
+    }
+}
