@@ -381,30 +381,38 @@ impl ViewBatches {
 }
 
 /// G-SimCLR's batches (Chakraborty et al. 2020, §3): reorders a shuffled
-/// order so each batch takes its images from as many different pseudo-labels
-/// as possible (all different when the batch is no larger than the number of
-/// labels), round-robin over the labels.
+/// order batch by batch so that each batch takes its images from as many
+/// different pseudo-labels as it can: all different while the batch is no
+/// larger than the number of labels with images left, the fullest labels
+/// first, ties in shuffled order.
 fn spread_labels(order: &[usize], labels: &[u32], batch: usize) -> Vec<usize> {
     let mut queues: BTreeMap<u32, std::collections::VecDeque<usize>> = BTreeMap::new();
-    for &p in order {
+    let mut rank = vec![0; labels.len()];
+    for (r, &p) in order.iter().enumerate() {
         queues.entry(labels[p]).or_default().push_back(p);
+        rank[p] = r;
     }
     let mut out = Vec::with_capacity(order.len());
     while out.len() < order.len() {
-        // Each round takes one image of every label that has any left, in
-        // the order of the labels' first remaining images.
-        let mut round: Vec<(usize, u32)> = queues
+        let mut live: Vec<(usize, usize, u32)> = queues
             .iter()
-            .filter_map(|(l, q)| q.front().map(|&p| (p, *l)))
+            .filter_map(|(&l, q)| q.front().map(|&p| (usize::MAX - q.len(), rank[p], l)))
             .collect();
-        round.sort_unstable();
-        for (_, l) in round {
-            if let Some(p) = queues.get_mut(&l).and_then(|q| q.pop_front()) {
-                out.push(p);
+        live.sort_unstable();
+        let take = batch.max(1).min(order.len() - out.len());
+        let mut taken = 0;
+        while taken < take {
+            for &(_, _, l) in &live {
+                if taken == take {
+                    break;
+                }
+                if let Some(p) = queues.get_mut(&l).and_then(|q| q.pop_front()) {
+                    out.push(p);
+                    taken += 1;
+                }
             }
         }
     }
-    let _ = batch;
     out
 }
 
@@ -670,4 +678,32 @@ fn pseudo_labels_of(ctx: &StepCtx, key: &Key, indices: &[usize]) -> Result<Vec<u
                 .ok_or_else(|| format!("image {i} has no pseudo-label"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g_simclr_batches_have_distinct_pseudo_labels() {
+        // 4 labels x 8 images, shuffled.
+        let labels: Vec<u32> = (0..32).map(|i| (i * 7 % 4) as u32).collect();
+        let order: Vec<usize> = (0..32).map(|i| (i * 13) % 32).collect();
+        let out = spread_labels(&order, &labels, 4);
+        let mut sorted = out.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..32).collect::<Vec<_>>(), "a permutation");
+        for b in out.chunks(4) {
+            let mut l: Vec<u32> = b.iter().map(|&p| labels[p]).collect();
+            l.sort_unstable();
+            l.dedup();
+            assert_eq!(l.len(), 4, "{b:?}");
+        }
+        // Larger batches than labels spread the labels evenly.
+        for b in spread_labels(&order, &labels, 8).chunks(8) {
+            for l in 0..4 {
+                assert_eq!(b.iter().filter(|&&p| labels[p] == l).count(), 2);
+            }
+        }
+    }
 }
