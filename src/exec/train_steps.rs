@@ -560,7 +560,9 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         pseudo,
         order: Mutex::new(None),
     };
-    let device = device_choice(engine, step)?.training_device()?;
+    let choice = device_choice(engine, step)?;
+    let mut device = choice.training_device()?;
+    crate::train::device::apply_precision(&mut device, choice, s(&step.params, "precision"))?;
     let sink = StoreCheckpoints { ctx, key: step.key };
     let mut reports: Vec<EpochReport> = Vec::new();
     let label = format!("{} {}", step.decl, step.key.short());

@@ -63,6 +63,38 @@ impl DeviceChoice {
     }
 }
 
+/// Sets the floating-point precision training uses on `device`: `f32`, or
+/// (on CUDA, where the GPU supports it) `f16` / `bf16` parameters and
+/// activations. The CPU backend trains in `f32` only, so asking it for less
+/// is an error rather than a silent `f32` run.
+pub fn apply_precision(
+    device: &mut Device,
+    choice: DeviceChoice,
+    precision: &str,
+) -> Result<(), String> {
+    use burn::tensor::FloatDType;
+    let dtype = match precision {
+        "" | "f32" => return Ok(()),
+        "f16" => FloatDType::F16,
+        "bf16" => FloatDType::BF16,
+        other => {
+            return Err(format!(
+                "unknown precision `{other}`: write f32, f16 or bf16"
+            ));
+        }
+    };
+    if choice == DeviceChoice::Cpu || !device.supports_dtype(dtype) {
+        return Err(format!(
+            "precision `{precision}` is not available on {choice}: the CPU backend trains in \
+             f32 (write `precision = \"f32\"`), and reduced precision needs a CUDA device that \
+             supports it"
+        ));
+    }
+    device
+        .configure(burn::tensor::DeviceConfig::new(Some(dtype), None, None))
+        .map_err(|e| format!("cannot train in {precision} on {choice}: {e:?}"))
+}
+
 #[cfg(feature = "cuda")]
 fn cuda_device(index: usize) -> Result<Device, String> {
     probe_cuda_driver()?;
@@ -113,6 +145,14 @@ mod tests {
     fn cuda_without_the_feature_is_a_clear_error() {
         let err = DeviceChoice::Cuda(0).training_device().unwrap_err();
         assert!(err.contains("--features cuda"), "{err}");
+    }
+
+    #[test]
+    fn the_cpu_trains_in_f32_only() {
+        let mut device = DeviceChoice::Cpu.training_device().unwrap();
+        assert!(apply_precision(&mut device, DeviceChoice::Cpu, "f32").is_ok());
+        let err = apply_precision(&mut device, DeviceChoice::Cpu, "bf16").unwrap_err();
+        assert!(err.contains("f32"), "{err}");
     }
 
     #[test]
