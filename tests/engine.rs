@@ -92,21 +92,7 @@ fn each_step_runs_once_and_an_edit_reruns_only_downstream() {
 
 fn run_with_jobs(plan: &Plan, jobs: usize) -> Vec<(String, Vec<String>)> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), false).unwrap();
-    let engine = Engine::new(dir.path().to_path_buf());
-    let opts = RunOptions {
-        jobs,
-        ..RunOptions::default()
-    };
-    let summary = executor::run(
-        plan,
-        &store,
-        &engine,
-        &opts,
-        &Quiet,
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let (store, summary) = run_plan(plan, dir.path(), jobs);
     assert!(summary.complete(), "{summary:?}");
     plan.steps
         .iter()

@@ -5,15 +5,11 @@
 
 mod common;
 use common::*;
-use sslp::exec::executor::{self, Quiet, RunOptions};
-use sslp::exec::runner::Engine;
 use sslp::exec::store::{Output, Store};
 use sslp::lang::{self, NoImports};
 use sslp::plan::{self, Plan};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::AtomicBool;
 
 fn plan_of(text: &str) -> Plan {
     let checked = lang::check_source("t.sslp", "t.sslp", text, &mut NoImports);
@@ -25,26 +21,6 @@ fn plan_of(text: &str) -> Plan {
     plan::plan(&checked.program.expect("checks"))
         .0
         .expect("plans")
-}
-
-/// Runs a plan in a fresh store; returns the store (kept in `dir`).
-fn run_plan(plan: &Plan, dir: &Path, jobs: usize) -> (Store, executor::RunSummary) {
-    let store = Store::open(dir, false).unwrap();
-    let engine = Engine::new(dir.to_path_buf());
-    let opts = RunOptions {
-        jobs,
-        ..RunOptions::default()
-    };
-    let summary = executor::run(
-        plan,
-        &store,
-        &engine,
-        &opts,
-        &Quiet,
-        &AtomicBool::new(false),
-    )
-    .expect("the store works");
-    (store, summary)
 }
 
 fn blob_hash(store: &Store, key: &plan::Key, output: &str) -> String {

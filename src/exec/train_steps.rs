@@ -85,79 +85,31 @@ pub fn backbone_spec(m: &Params, image_side: usize) -> Result<BackboneSpec, Stri
     Ok(spec)
 }
 
-/// The method a planned `method` map describes (G-SimCLR trains as SimCLR).
+/// The method a planned `method` map describes (G-SimCLR trains as SimCLR;
+/// its own parameters belong to its autoencoder and pseudo-label steps).
 pub fn method_config(m: &Params) -> Result<MethodConfig, String> {
-    use crate::train::method::MocoVersion;
-    Ok(match s(m, "type") {
-        "simclr" | "g_simclr" => MethodConfig::SimClr {
-            temperature: f(m, "temperature", 0.5),
-            proj_hidden: u(m, "proj_hidden", 2048),
-            proj_dim: u(m, "proj_dim", 128),
-            proj_layers: u(m, "proj_layers", 2),
-        },
-        "moco" => MethodConfig::Moco {
-            version: if s(m, "version") == "v3" {
-                MocoVersion::V3
-            } else {
-                MocoVersion::V2
-            },
-            temperature: f(m, "temperature", 0.2),
-            queue: u(m, "queue", 65536),
-            momentum: f(m, "momentum", 0.999),
-            momentum_end: f(m, "momentum_end", 0.999),
-            proj_hidden: u(m, "proj_hidden", 2048),
-            proj_dim: u(m, "proj_dim", 128),
-            pred_hidden: u(m, "pred_hidden", 4096),
-            symmetric: b(m, "symmetric", false),
-        },
-        "simsiam" => MethodConfig::SimSiam {
-            proj_hidden: u(m, "proj_hidden", 2048),
-            proj_dim: u(m, "proj_dim", 2048),
-            proj_layers: u(m, "proj_layers", 3),
-            pred_hidden: u(m, "pred_hidden", 512),
-        },
-        "byol" => MethodConfig::Byol {
-            tau_base: f(m, "tau_base", 0.996),
-            tau_end: f(m, "tau_end", 1.0),
-            proj_hidden: u(m, "proj_hidden", 4096),
-            proj_dim: u(m, "proj_dim", 256),
-            pred_hidden: u(m, "pred_hidden", 4096),
-        },
-        "swav" => MethodConfig::Swav {
-            temperature: f(m, "temperature", 0.1),
-            prototypes: u(m, "prototypes", 3000),
-            sinkhorn_iters: u(m, "sinkhorn_iters", 3),
-            epsilon: f(m, "epsilon", 0.05),
-            queue: u(m, "queue", 0),
-            queue_start_epoch: u(m, "queue_start_epoch", 15),
-            freeze_prototypes_iters: u(m, "freeze_prototypes_iters", 313),
-            proj_hidden: u(m, "proj_hidden", 2048),
-            proj_dim: u(m, "proj_dim", 128),
-        },
-        "barlow_twins" => MethodConfig::BarlowTwins {
-            lambda: f(m, "lambda", 0.0051),
-            scale_loss: f(m, "scale_loss", 0.024),
-            proj_hidden: u(m, "proj_hidden", 8192),
-            proj_dim: u(m, "proj_dim", 8192),
-            proj_layers: u(m, "proj_layers", 3),
-        },
-        "dino" => MethodConfig::Dino {
-            out_dim: u(m, "out_dim", 65536),
-            hidden: u(m, "hidden", 2048),
-            bottleneck: u(m, "bottleneck", 256),
-            student_temp: f(m, "student_temp", 0.1),
-            teacher_temp_start: f(m, "teacher_temp_start", 0.04),
-            teacher_temp: f(m, "teacher_temp", 0.07),
-            teacher_temp_warmup_epochs: u(m, "teacher_temp_warmup_epochs", 30),
-            center_momentum: f(m, "center_momentum", 0.9),
-            tau_base: f(m, "tau_base", 0.996),
-            tau_end: f(m, "tau_end", 1.0),
-            norm_last_layer: b(m, "norm_last_layer", true),
-            freeze_last_layer_epochs: u(m, "freeze_last_layer_epochs", 1),
-            clip_grad: f(m, "clip_grad", 3.0),
-        },
-        other => return Err(format!("unknown method `{other}`")),
-    })
+    use crate::train::method::ParamValue;
+    let (name, skip): (&str, &[&str]) = match s(m, "type") {
+        "g_simclr" => (
+            "simclr",
+            &["clusters", "ae_epochs", "ae_latent", "noise_std"],
+        ),
+        other => (other, &[]),
+    };
+    let params = m
+        .iter()
+        .filter(|(k, _)| k.as_str() != "type" && !skip.contains(&k.as_str()))
+        .filter_map(|(k, v)| {
+            let v = match v {
+                Value::Bool(b) => ParamValue::Bool(*b),
+                Value::Int(i) => ParamValue::Int(*i),
+                Value::Float(f) => ParamValue::Float(*f),
+                Value::Str(w) => ParamValue::Str(w.clone()),
+                _ => return None,
+            };
+            Some((k.as_str(), v))
+        });
+    MethodConfig::from_params(name, params)
 }
 
 fn optimizer_spec(m: &Params) -> Result<OptimizerSpec, String> {

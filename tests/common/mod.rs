@@ -54,3 +54,22 @@ pub fn sslp_files(dir: &str) -> Vec<PathBuf> {
 pub fn rel(p: &Path) -> String {
     p.strip_prefix(root()).unwrap_or(p).display().to_string()
 }
+
+/// Runs every step of a plan in a store at `dir` with `jobs` workers.
+pub fn run_plan(
+    plan: &sslp::plan::Plan,
+    dir: &Path,
+    jobs: usize,
+) -> (sslp::exec::Store, sslp::exec::RunSummary) {
+    use sslp::exec::executor::{self, Quiet, RunOptions};
+    let store = sslp::exec::Store::open(dir, false).expect("the store opens");
+    let engine = sslp::exec::runner::Engine::new(dir.to_path_buf());
+    let opts = RunOptions {
+        jobs,
+        ..RunOptions::default()
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let summary =
+        executor::run(plan, &store, &engine, &opts, &Quiet, &cancel).expect("the store works");
+    (store, summary)
+}
