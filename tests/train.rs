@@ -287,3 +287,29 @@ fn cuda_without_the_feature_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--features cuda"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_quickstart_runs_and_reports_every_arm() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store = store.to_str().unwrap();
+    let out = sslp(&["run", "examples/quickstart.sslp", "--store", store]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = dir.path().join("report");
+    let out = sslp(&[
+        "report",
+        "examples/quickstart.sslp",
+        "--store",
+        store,
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // 8 linear-probe, 8 kNN and 2 baseline arms.
+    let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 18, "{csv}");
+    let table = std::fs::read_to_string(report.join("accuracy.md")).unwrap();
+    assert!(table.contains("lin.top1"), "{table}");
+    let plot = image::open(report.join("fractions.png")).expect("the plot decodes");
+    assert!(plot.width() > 100 && plot.height() > 100);
+}
