@@ -607,11 +607,12 @@ pub fn report(path: &Path, out: Option<&Path>, args: &RunArgs) -> u8 {
             _ => {}
         }
     }
-    let title = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("pipeline")
-        .to_string();
+    let title = plan.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("pipeline")
+            .to_string()
+    });
     write(
         "index.html",
         report::html::index(&title, &sections).as_bytes(),

@@ -723,6 +723,13 @@ pretrain ssl {
     }
 
     #[test]
+    fn step_is_a_keyword_only_inside_a_sweep_range() {
+        // `step` is also the name of a learning-rate schedule.
+        parse_ok("schedule s = step(milestones: [30, 60], gamma: 0.1)");
+        parse_ok("let lr = sweep 0.1..0.3 step 0.1");
+    }
+
+    #[test]
     fn string_escapes() {
         let m = parse_ok(r#"let s = "a\"b\\c""#);
         let Item::Decl(d) = &m.items[0] else { panic!() };

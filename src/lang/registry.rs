@@ -423,7 +423,12 @@ const SETTINGS: Kind = kind(
             Bound::ANY,
             "Floating-point precision for training",
         ),
-        opt("name", Ty::Str, Bound::ANY, "A title for reports"),
+        exec_only(opt(
+            "name",
+            Ty::Str,
+            Bound::ANY,
+            "The title of the HTML report page (`sslp report`; default: the file name)",
+        )),
     ],
 );
 

@@ -997,6 +997,7 @@ impl<'p> Planner<'p> {
             arms: out_arms,
             graph,
             device: self.prog.settings.device.clone(),
+            name: self.prog.settings.name.clone(),
             seed: self.prog.settings.seed,
             index,
         }

@@ -68,6 +68,8 @@ pub struct Plan {
     pub device: String,
     /// Base seed.
     pub seed: i64,
+    /// The pipeline's title (`set name`), for reports; not part of any key.
+    pub name: Option<String>,
     index: BTreeMap<Key, usize>,
 }
 
