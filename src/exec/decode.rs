@@ -1286,3 +1286,305 @@ pub fn decode_step(kind: StepKind, params: &Map) -> Decoded<StepConfig> {
         StepKind::Plot => StepConfig::Plot(plot_config(&p, "")?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::registry::Category;
+    use crate::lang::{self, NoImports};
+    use crate::plan::Plan;
+
+    const BASE: &str = "
+dataset shapes = synthetic_shapes(count: 64, size: 16, classes: 4)
+split parts {
+  data = shapes
+  train = 0.75
+  test = 0.25
+}
+";
+
+    fn plan_of(text: &str) -> Plan {
+        let checked = lang::check_source("t.sslp", "t.sslp", text, &mut NoImports);
+        assert!(
+            checked.diagnostics.iter().all(|d| !d.is_error()),
+            "{text}\n{:#?}",
+            checked.diagnostics
+        );
+        let (plan, diags) = crate::plan::plan(&checked.program.expect("checked"));
+        assert!(diags.iter().all(|d| !d.is_error()), "{text}\n{diags:#?}");
+        plan.expect("a plan")
+    }
+
+    /// A call of `kind` with its required parameters only.
+    fn call(kind: &Kind) -> String {
+        let args: Vec<&str> = kind
+            .params
+            .iter()
+            .filter(|p| p.default == Dflt::Required)
+            .map(|p| match p.name {
+                "root" => "root: \"r\"",
+                "milestones" => "milestones: [10]",
+                "choices" => "choices: [horizontal_flip()]",
+                "clusters" => "clusters: 4",
+                "backbone" => "backbone: tiny_convnet()",
+                "train" => "train: parts.train",
+                "test" => "test: parts.test",
+                "data" => "data: parts.test",
+                other => panic!("`{}`: give the test a sample for `{other}`", kind.name),
+            })
+            .collect();
+        format!("{}({})", kind.name, args.join(", "))
+    }
+
+    fn pretrain_with(field: &str, value: &str) -> String {
+        let mut fields = vec![
+            ("backbone", "tiny_convnet()".to_string()),
+            ("method", "simclr()".to_string()),
+            ("policy", "[horizontal_flip()]".to_string()),
+        ];
+        match fields.iter_mut().find(|(f, _)| *f == field) {
+            Some(slot) => slot.1 = value.to_string(),
+            None => fields.push((field, value.to_string())),
+        }
+        let body: Vec<String> = fields.iter().map(|(f, v)| format!("  {f} = {v}")).collect();
+        format!(
+            "{BASE}pretrain p {{\n  data = parts.train\n{}\n}}\n",
+            body.join("\n")
+        )
+    }
+
+    /// Kinds no program can call, with the reason; their planned map is written by hand.
+    const UNCALLABLE: &[(&str, &str)] = &[(
+        "step",
+        "`step` is a keyword of the grammar (`sweep a..b step s`), so `schedule = step(...)` does not parse",
+    )];
+
+    /// The planned map of a program that calls `kind` with no optional argument.
+    fn planned_map(kind: &'static Kind) -> Map {
+        if UNCALLABLE.iter().any(|(k, _)| *k == kind.name) {
+            let mut m = map(&[
+                ("type", Value::Str(kind.name.into())),
+                ("milestones", Value::List(vec![Value::Int(10)])),
+            ]);
+            for p in kind.params {
+                if let Some(v) = registry_default(p) {
+                    m.insert(p.name.to_string(), v);
+                }
+            }
+            return m;
+        }
+        let c = call(kind);
+        let pretrain_field = |plan: &Plan, field: &str| -> Map {
+            let step = plan
+                .steps
+                .iter()
+                .find(|s| s.kind == StepKind::Pretrain)
+                .expect("a pretrain step");
+            step.params[field].as_map().expect("a call").clone()
+        };
+        match kind.category {
+            Category::Method => pretrain_field(&plan_of(&pretrain_with("method", &c)), "method"),
+            Category::Backbone => {
+                pretrain_field(&plan_of(&pretrain_with("backbone", &c)), "backbone")
+            }
+            Category::Optimizer => {
+                pretrain_field(&plan_of(&pretrain_with("optimizer", &c)), "optimizer")
+            }
+            Category::Schedule => {
+                pretrain_field(&plan_of(&pretrain_with("schedule", &c)), "schedule")
+            }
+            Category::Op => {
+                let plan = plan_of(&pretrain_with("policy", &format!("[{c}]")));
+                let step = plan
+                    .steps
+                    .iter()
+                    .find(|s| s.kind == StepKind::Pretrain)
+                    .expect("a pretrain step");
+                let Value::List(views) = &step.params["views"] else {
+                    panic!("views")
+                };
+                let Some(Value::List(ops)) = views[0].as_map().and_then(|v| v.get("policy")) else {
+                    panic!("a policy")
+                };
+                ops[0].as_map().expect("an op").clone()
+            }
+            Category::Dataset => {
+                let plan = plan_of(&format!("dataset d = {c}\n"));
+                plan.steps[0].params.clone()
+            }
+            Category::Eval => {
+                let plan = plan_of(&format!("{BASE}evaluate e = {c}\n"));
+                plan.steps
+                    .iter()
+                    .find(|s| s.kind == kind.name)
+                    .expect("the evaluation step")
+                    .params
+                    .clone()
+            }
+            other => panic!("no program for {other:?}"),
+        }
+    }
+
+    /// Decodes a map of `kind` with the decoder execution uses for it.
+    fn decode(kind: &'static Kind, map: &Map) -> Decoded<String> {
+        let at = format!("`{}`", kind.name);
+        let typed = match kind.category {
+            Category::Method => format!("{:?}", method_config(&Params::call(map, &at)?)?),
+            Category::Backbone => {
+                format!("{:?}", backbone_spec(&Params::call(map, &at)?, 32)?)
+            }
+            Category::Optimizer => format!("{:?}", optimizer_spec(&Params::call(map, &at)?)?),
+            Category::Schedule => format!("{:?}", schedule(&Params::call(map, &at)?)?),
+            Category::Op => format!("{:?}", policy_item(&Value::Map(map.clone()), &at)?),
+            Category::Dataset => format!("{:?}", decode_step(StepKind::Dataset, map)?),
+            Category::Eval => {
+                let step_kind: StepKind = kind.name.parse().expect("an evaluation step kind");
+                format!("{:?}", decode_step(step_kind, map)?)
+            }
+            other => panic!("no decoder for {other:?}"),
+        };
+        Ok(typed)
+    }
+
+    #[test]
+    fn registry_defaults_and_decoders_agree() {
+        let categories = [
+            Category::Method,
+            Category::Backbone,
+            Category::Optimizer,
+            Category::Schedule,
+            Category::Eval,
+            Category::Dataset,
+            Category::Op,
+        ];
+        let mut checked = 0;
+        for kind in registry::all_kinds().filter(|k| categories.contains(&k.category)) {
+            let planned = planned_map(kind);
+            // The planned map with every defaulted parameter replaced by the
+            // registry's default as the decoder evaluates it ...
+            let mut defaults = planned.clone();
+            // ... and with every defaulted parameter left out.
+            let mut bare = planned.clone();
+            for p in kind.params {
+                if let Dflt::Src(src) = p.default {
+                    let v = registry_default(p)
+                        .unwrap_or_else(|| panic!("`{}.{}` = `{src}`", kind.name, p.name));
+                    if let Some(planned_value) = planned.get(p.name) {
+                        assert_eq!(
+                            planned_value,
+                            &v,
+                            "`{}.{}`: the planner fills `{}`, the decoder's default is `{}`",
+                            kind.name,
+                            p.name,
+                            planned_value.display(),
+                            v.display()
+                        );
+                        defaults.insert(p.name.to_string(), v);
+                    }
+                    bare.remove(p.name);
+                }
+            }
+            let from_plan =
+                decode(kind, &planned).unwrap_or_else(|e| panic!("`{}` planned: {e}", kind.name));
+            let from_defaults =
+                decode(kind, &defaults).unwrap_or_else(|e| panic!("`{}` defaults: {e}", kind.name));
+            let from_bare =
+                decode(kind, &bare).unwrap_or_else(|e| panic!("`{}` bare: {e}", kind.name));
+            assert_eq!(from_plan, from_defaults, "`{}`", kind.name);
+            assert_eq!(from_plan, from_bare, "`{}`", kind.name);
+            checked += 1;
+        }
+        assert!(checked >= 40, "only {checked} kinds checked");
+    }
+
+    #[test]
+    fn every_evaluation_and_report_kind_is_a_step_kind() {
+        for kind in registry::all_kinds()
+            .filter(|k| matches!(k.category, Category::Eval | Category::Report))
+        {
+            assert!(kind.name.parse::<StepKind>().is_ok(), "{}", kind.name);
+        }
+    }
+
+    fn map(pairs: &[(&str, Value)]) -> Map {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn absent_values_take_the_registry_default() {
+        let m = map(&[
+            ("type", Value::Str("sgd".into())),
+            ("lr", Value::Float(0.2)),
+        ]);
+        let spec = optimizer_spec(&Params::call(&m, "test").expect("sgd")).expect("decodes");
+        let OptimizerSpec::Sgd {
+            lr,
+            momentum,
+            nesterov,
+            ..
+        } = spec
+        else {
+            panic!("{spec:?}")
+        };
+        assert_eq!((lr, momentum, nesterov), (0.2, 0.9, false));
+    }
+
+    #[test]
+    fn errors_name_the_step_and_the_parameter() {
+        // No default anywhere: the probe's data part is not a registry parameter.
+        let m = map(&[]);
+        let e = Params::of_kind(StepKind::Features, &m, "step `lin`")
+            .str("data_part")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "step `lin`: `data_part` has no value and the registry has no default for it"
+        );
+        // A word the checker would reject is an error, not a fallback.
+        let m = map(&[("distance", Value::Str("manhattan".into()))]);
+        let e = knn_config(&Params::of_kind(StepKind::Knn, &m, "step `nn`")).unwrap_err();
+        assert!(
+            matches!(&e, DecodeError::Word { param, .. } if param == "distance"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("`cosine`, `euclidean`"), "{e}");
+        // A value of the wrong type.
+        let m = map(&[("k", Value::Str("many".into()))]);
+        let e = knn_config(&Params::of_kind(StepKind::Knn, &m, "step `nn`")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "step `nn`: `k` should be an integer, but is `many`"
+        );
+        // An unknown method, and an unknown method parameter.
+        let m = map(&[
+            ("type", Value::Str("simclr".into())),
+            ("bogus", Value::Int(1)),
+        ]);
+        let e = method_config(&Params::call(&m, "test").expect("simclr")).unwrap_err();
+        assert!(e.to_string().contains("has no parameter `bogus`"), "{e}");
+        let m = map(&[("type", Value::Str("nope".into()))]);
+        assert!(Params::call(&m, "test").is_err());
+    }
+
+    #[test]
+    fn g_simclr_trains_as_simclr_with_simclr_defaults() {
+        let m = map(&[
+            ("type", Value::Str("g_simclr".into())),
+            ("temperature", Value::Float(0.3)),
+            ("clusters", Value::Int(4)),
+        ]);
+        let config = method_config(&Params::call(&m, "test").expect("g_simclr")).expect("decodes");
+        assert_eq!(
+            config,
+            MethodConfig::SimClr {
+                temperature: 0.3,
+                proj_hidden: 2048,
+                proj_dim: 128,
+                proj_layers: 2,
+            }
+        );
+    }
+}
