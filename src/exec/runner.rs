@@ -1,9 +1,10 @@
 //! The step runner: turns a plan step into a call of the library that does
 //! the work (`data`, `augment`, ...), and its result into store outputs.
 //!
-//! Step kinds whose library does not exist yet fail with a clear message
-//! naming what is missing; the scheduler then skips their dependents and
-//! lets every other arm finish.
+//! Dispatch is one `match` over [`StepKind`], one function per kind; each
+//! reads its parameters through the typed decoders of [`super::decode`]. A
+//! step that fails returns a message; the scheduler then skips its
+//! dependents and lets every other arm finish.
 
 use super::decode::{self, Params};
 use super::executor::{OutValue, StepCtx, StepOutput, StepRunner};
