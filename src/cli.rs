@@ -542,9 +542,8 @@ pub fn report(path: &Path, out: Option<&Path>, args: &RunArgs) -> u8 {
                             }
                         }
                         let html = html.or_else(|| {
-                            report::table::build(&rows, &rs::table_spec(step))
-                                .ok()
-                                .map(|t| t.to_html())
+                            let spec = rs::table_spec(step).ok()?;
+                            report::table::build(&rows, &spec).ok().map(|t| t.to_html())
                         });
                         sections.push(report::Section {
                             heading: title,

@@ -106,7 +106,7 @@ fn run_with_jobs(plan: &Plan, jobs: usize) -> Vec<(String, Vec<String>)> {
                     Output::Inline { value } => value.to_string(),
                 })
                 .collect();
-            (s.kind.clone(), hashes)
+            (s.kind.to_string(), hashes)
         })
         .collect()
 }

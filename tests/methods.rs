@@ -6,10 +6,13 @@ use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Device, Tensor, TensorData};
+use sslp::exec::decode::{Params, method_config};
+use sslp::plan::Value as ParamValue;
 use sslp::train::backbone::BackboneSpec;
 use sslp::train::bytes::{module_from_bytes, module_to_bytes};
 use sslp::train::ema::float_tensors;
-use sslp::train::method::{Method, MethodConfig, MocoVersion, ParamValue, Progress, Student};
+use sslp::train::method::{Method, MethodConfig, MocoVersion, Progress, Student};
+use std::collections::BTreeMap;
 
 const BATCH: usize = 16;
 const STEPS: usize = 15;
@@ -86,8 +89,22 @@ fn progress(step: usize) -> Progress {
     }
 }
 
+/// Decodes a planned method map: the given parameters, the registry's defaults for the rest.
+fn from_params<'a>(
+    name: &str,
+    params: impl IntoIterator<Item = (&'a str, ParamValue)>,
+) -> Result<MethodConfig, String> {
+    let mut m = BTreeMap::new();
+    m.insert("type".to_string(), ParamValue::Str(name.into()));
+    for (k, v) in params {
+        m.insert(k.to_string(), v);
+    }
+    let p = Params::call(&m, "test").map_err(|e| e.to_string())?;
+    method_config(&p).map_err(|e| e.to_string())
+}
+
 fn config(name: &str, params: &[(&str, ParamValue)]) -> MethodConfig {
-    MethodConfig::from_params(name, params.iter().map(|(k, v)| (*k, v.clone()))).expect("config")
+    from_params(name, params.iter().map(|(k, v)| (*k, v.clone()))).expect("config")
 }
 
 fn int(v: i64) -> ParamValue {
@@ -470,16 +487,13 @@ fn module_bytes_round_trip_is_exact_in_eval_mode() {
 
 #[test]
 fn configs_reject_bad_parameters() {
-    assert!(MethodConfig::defaults("nope").is_err());
-    assert!(MethodConfig::from_params("simclr", [("temperature", float(0.0))]).is_err());
-    assert!(MethodConfig::from_params("simclr", [("bogus", float(1.0))]).is_err());
-    assert!(
-        MethodConfig::from_params("moco", [("version", ParamValue::Str("v9".into()))]).is_err()
-    );
-    assert!(MethodConfig::from_params("moco", [("queue", int(-1))]).is_err());
-    assert!(MethodConfig::from_params("dino", [("clip_grad", float(-1.0))]).is_err());
-    let m =
-        MethodConfig::from_params("moco", [("version", ParamValue::Str("v3".into()))]).expect("v3");
+    assert!(from_params("nope", []).is_err());
+    assert!(from_params("simclr", [("temperature", float(0.0))]).is_err());
+    assert!(from_params("simclr", [("bogus", float(1.0))]).is_err());
+    assert!(from_params("moco", [("version", ParamValue::Str("v9".into()))]).is_err());
+    assert!(from_params("moco", [("queue", int(-1))]).is_err());
+    assert!(from_params("dino", [("clip_grad", float(-1.0))]).is_err());
+    let m = from_params("moco", [("version", ParamValue::Str("v3".into()))]).expect("v3");
     assert!(matches!(
         m,
         MethodConfig::Moco {

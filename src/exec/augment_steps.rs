@@ -2,15 +2,15 @@
 //! precomputation, plus the conversion of planned policy values into the
 //! augmentation library's typed specs.
 
+use super::decode::{self, Params};
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, seed_of};
+use super::runner::{Engine, data_part};
 use crate::augment::{
-    Context, Image, OfflineCache, OfflineOp, OfflineStore, Op, Policy, PolicyItem, SampleDraw,
-    ViewSpec, encode_png, grid, make_views,
+    Context, Image, OfflineCache, OfflineStore, Policy, SampleDraw, ViewSpec, encode_png, grid,
+    make_views,
 };
 use crate::plan::{Step, Value};
 use rayon::prelude::*;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The store's offline tree as the augmentation library's offline store.
@@ -31,135 +31,22 @@ pub fn offline_cache(ctx: &StepCtx) -> OfflineCache {
     OfflineCache::new(Arc::new(StoreOffline(ctx.store.offline_tree())))
 }
 
-fn pair(v: Option<&Value>, default: (f64, f64)) -> (f64, f64) {
-    match v {
-        Some(Value::List(xs)) if xs.len() == 2 => (
-            xs[0].as_f64().unwrap_or(default.0),
-            xs[1].as_f64().unwrap_or(default.1),
-        ),
-        _ => default,
-    }
-}
-
-fn num(m: &BTreeMap<String, Value>, k: &str, default: f64) -> f64 {
-    m.get(k).and_then(Value::as_f64).unwrap_or(default)
-}
-
-/// The offline op a planned op map describes.
-pub fn offline_op(m: &BTreeMap<String, Value>) -> Result<Arc<dyn OfflineOp>, String> {
-    use crate::augment::saliency_op::{Method, Render, SaliencyCutOp};
-    use crate::saliency::rc::Variant;
-    let word = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("");
-    match m.get("type").and_then(Value::as_str) {
-        Some("saliency_cut") => Ok(Arc::new(SaliencyCutOp {
-            method: if word("method") == "hc" {
-                Method::Hc
-            } else {
-                Method::Rc
-            },
-            variant: if word("variant") == "cvpr2011" {
-                Variant::Cvpr2011
-            } else {
-                Variant::Tpami
-            },
-            threshold: num(m, "threshold", 70.0).clamp(0.0, 255.0) as u8,
-            iterations: num(m, "iterations", 4.0).max(1.0) as usize,
-            scale: num(m, "scale", 1.0),
-            render: match word("render") {
-                "swap" => Render::Swap,
-                "mask" => Render::Mask,
-                _ => Render::Palette,
-            },
-        })),
-        other => Err(format!("`{}` is not an offline op", other.unwrap_or("?"))),
-    }
-}
-
-/// One planned op map (`{type, p, ...}`) as a policy item.
-fn item(v: &Value) -> Result<Option<PolicyItem>, String> {
-    let m = v.as_map().ok_or("a policy item is not an op")?;
-    let p = num(m, "p", 1.0);
-    let name = m.get("type").and_then(Value::as_str).unwrap_or("");
-    let op = match name {
-        "random_resized_crop" => Op::RandomResizedCrop {
-            size: m.get("size").and_then(Value::as_f64).map(|s| s as u32),
-            scale: pair(m.get("scale"), (0.08, 1.0)),
-            ratio: pair(m.get("ratio"), crate::augment::DEFAULT_RATIO),
-        },
-        "rotate" => Op::Rotate {
-            degrees: num(m, "degrees", 30.0),
-        },
-        "horizontal_flip" => Op::HorizontalFlip,
-        "vertical_flip" => Op::VerticalFlip,
-        "color_jitter" => Op::ColorJitter {
-            brightness: num(m, "brightness", 0.4),
-            contrast: num(m, "contrast", 0.4),
-            saturation: num(m, "saturation", 0.4),
-            hue: num(m, "hue", 0.1),
-        },
-        "grayscale" => Op::Grayscale,
-        "gaussian_blur" => Op::GaussianBlur {
-            kernel: num(m, "kernel", 3.0) as u32,
-            sigma: pair(m.get("sigma"), (0.1, 2.0)),
-        },
-        "solarize" => Op::Solarize {
-            threshold: num(m, "threshold", 0.5),
-        },
-        // Normalisation turns pixels into model inputs; it happens when a batch
-        // is fed to the network, not on the 8-bit images a policy transforms.
-        "normalize" => return Ok(None),
-        "one_of" => {
-            let choices = match m.get("choices") {
-                Some(Value::List(xs)) => xs.iter().map(item).collect::<Result<Vec<_>, _>>()?,
-                _ => vec![],
-            };
-            let weights = match m.get("weights") {
-                Some(Value::List(ws)) => ws.iter().filter_map(Value::as_f64).collect(),
-                _ => vec![],
-            };
-            Op::OneOf {
-                choices: choices.into_iter().flatten().collect(),
-                weights,
-            }
-        }
-        _ => Op::Offline(offline_op(m)?),
-    };
-    Ok(Some(PolicyItem::new(op, p)))
-}
-
 /// A planned policy value (a list of op maps) as a typed policy.
 pub fn policy_from_value(v: &Value) -> Result<Policy, String> {
-    let items = match v {
-        Value::List(xs) => xs.iter().map(item).collect::<Result<Vec<_>, _>>()?,
-        Value::Null => vec![],
-        _ => return Err("a policy must be a list of ops".into()),
-    };
-    Policy::new(items.into_iter().flatten().collect()).map_err(|e| e.to_string())
+    Ok(decode::policy(v, "a policy")?)
 }
 
 /// Renders the first images of a data part through a policy: a grid PNG and the raw views.
 pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     let data = *step.inputs.get("data").ok_or("a preview needs `data`")?;
-    let part = step.params.get("data_part").and_then(Value::as_str);
-    let (images, indices) = engine.data(ctx, &data, part)?;
-    let policy = policy_from_value(step.params.get("policy").unwrap_or(&Value::Null))?;
-    let count = step
-        .params
-        .get("count")
-        .and_then(Value::as_f64)
-        .unwrap_or(40.0) as usize;
-    let cols = step
-        .params
-        .get("cols")
-        .and_then(Value::as_f64)
-        .unwrap_or(8.0)
-        .max(1.0) as u32;
-    let epoch = step
-        .params
-        .get("epoch")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0) as u32;
-    let seed = seed_of(step);
+    let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
+    let decode::PreviewConfig {
+        policy,
+        count,
+        cols,
+        epoch,
+        seed,
+    } = decode::preview_config(&Params::step(step))?;
     let cache = offline_cache(ctx);
     let specs = [ViewSpec::new(1, policy)];
     let chosen: Vec<usize> = indices.iter().take(count).copied().collect();
@@ -224,14 +111,8 @@ pub fn offline_augment(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<St
         .inputs
         .get("data")
         .ok_or("offline augmentation needs `data`")?;
-    let part = step.params.get("data_part").and_then(Value::as_str);
-    let op_map = step
-        .params
-        .get("op")
-        .and_then(Value::as_map)
-        .ok_or("offline augmentation needs `op`")?;
-    let op = offline_op(op_map)?;
-    let (images, indices) = engine.data(ctx, &data, part)?;
+    let op = decode::offline_op(&Params::step(step).nested("op")?)?;
+    let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     let cache = offline_cache(ctx);
     indices
         .par_iter()

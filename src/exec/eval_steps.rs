@@ -3,11 +3,12 @@
 //! segmentation fine-tune. Feature banks are steps of their own, so every
 //! evaluation of one backbone on one data part shares a single extraction.
 
+use super::decode::{self, ColorBy, Params, ProbeSolver};
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, seed_of};
+use super::runner::{Engine, data_part};
 use super::store::Output;
 use super::train_steps::{Normalization, backbone_spec, rgb, stack};
-use crate::eval::knn::{Distance, KnnParams, knn_scores};
+use crate::eval::knn::{KnnParams, knn_scores};
 use crate::eval::linear::{LinearModel, LinearParams, Solver};
 use crate::eval::matrix::Matrix;
 use crate::eval::metrics::{ari, hungarian_accuracy, nmi, top_k_accuracy};
@@ -146,7 +147,8 @@ pub fn load_backbone(ctx: &StepCtx, key: &Key, device: &Device) -> Result<Loaded
     let side = summary
         .get("image_side")
         .and_then(serde_json::Value::as_u64)
-        .unwrap_or(32) as usize;
+        .ok_or_else(|| format!("the encoder {} records no image side", key.short()))?
+        as usize;
     let params = encoder
         .params
         .get("backbone")
@@ -172,11 +174,7 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         .get("encoder")
         .ok_or("features need an `encoder`")?;
     let data = *step.inputs.get("data").ok_or("features need `data`")?;
-    let (images, indices) = engine.data(
-        ctx,
-        &data,
-        step.params.get("data_part").and_then(Value::as_str),
-    )?;
+    let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     if indices.is_empty() {
         return Err("the data part has no images".into());
     }
@@ -238,17 +236,6 @@ fn label_subset(ctx: &StepCtx, step: &Step) -> Result<Option<BTreeSet<usize>>, S
     Ok(Some(chosen.into_iter().collect()))
 }
 
-fn num(step: &Step, name: &str, default: f64) -> f64 {
-    step.params
-        .get(name)
-        .and_then(Value::as_f64)
-        .unwrap_or(default)
-}
-
-fn word<'a>(step: &'a Step, name: &str) -> &'a str {
-    step.params.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
 /// Train and test features and labels of a supervised evaluation.
 struct Supervised {
     train: Matrix,
@@ -298,24 +285,26 @@ fn accuracy_output(
 
 /// Multinomial logistic regression on frozen features.
 pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+    let config = decode::linear_probe_config(&Params::step(step))?;
     let d = supervised(ctx, step)?;
-    let l2 = num(step, "l2", 1e-4);
-    let solver = if word(step, "solver") == "sgd" {
-        Solver::Sgd {
-            epochs: num(step, "epochs", 100.0) as usize,
-            lr: num(step, "lr", 0.1),
-            batch: num(step, "batch", 256.0).max(1.0) as usize,
+    let l2 = config.l2;
+    let solver = match config.solver {
+        ProbeSolver::Sgd => Solver::Sgd {
+            epochs: config.epochs,
+            lr: config.lr,
+            batch: config.batch,
             momentum: 0.9,
             weight_decay: l2,
-            seed: seed_of(step),
-        }
-    } else {
-        // Mean CE + l2/2 |W|^2 is C * sum CE + 1/2 |W|^2 with C = 1 / (n l2).
-        let n = d.train_labels.len() as f64;
-        Solver::Lbfgs {
-            c: if l2 > 0.0 { 1.0 / (n * l2) } else { 1e12 },
-            max_iter: 1000,
-            tol: 1e-6,
+            seed: config.seed,
+        },
+        ProbeSolver::Lbfgs => {
+            // Mean CE + l2/2 |W|^2 is C * sum CE + 1/2 |W|^2 with C = 1 / (n l2).
+            let n = d.train_labels.len() as f64;
+            Solver::Lbfgs {
+                c: if l2 > 0.0 { 1.0 / (n * l2) } else { 1e12 },
+                max_iter: 1000,
+                tol: 1e-6,
+            }
         }
     };
     let params = LinearParams {
@@ -336,15 +325,12 @@ pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
 
 /// Weighted kNN on frozen features.
 pub fn knn(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+    let config = decode::knn_config(&Params::step(step))?;
     let d = supervised(ctx, step)?;
     let params = KnnParams {
-        k: (num(step, "k", 200.0) as usize).clamp(1, d.train_labels.len()),
-        temperature: num(step, "temperature", 0.1),
-        distance: if word(step, "distance") == "euclidean" {
-            Distance::Euclidean
-        } else {
-            Distance::Cosine
-        },
+        k: config.k.clamp(1, d.train_labels.len()),
+        temperature: config.temperature,
+        distance: config.distance,
     };
     let scores = knn_scores(&d.train, &d.train_labels, &d.test, d.classes, &params)
         .map_err(|e| e.to_string())?;
@@ -355,14 +341,14 @@ pub fn knn(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
 
 /// k-means on frozen features, scored against the labels.
 pub fn kmeans(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+    let config = decode::kmeans_config(&Params::step(step))?;
     let b = bank(ctx, step, "data_features")?;
-    let k = num(step, "clusters", 10.0).max(1.0) as usize;
     let result = crate::eval::kmeans::kmeans(
         &b.features,
-        k,
-        num(step, "restarts", 10.0).max(1.0) as usize,
-        num(step, "max_iter", 300.0).max(1.0) as usize,
-        seed_of(step),
+        config.clusters,
+        config.restarts,
+        config.max_iter,
+        config.seed,
     )
     .map_err(|e| e.to_string())?;
     let scored: Vec<usize> = (0..b.labels.len()).filter(|&r| b.labels[r] >= 0).collect();
@@ -403,8 +389,9 @@ const TSNE_MAX_POINTS: usize = 2000;
 pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     use rand::SeedableRng;
     use rand::seq::index::sample;
+    let config = decode::tsne_config(&Params::step(step))?;
     let b = bank(ctx, step, "data_features")?;
-    let seed = seed_of(step);
+    let seed = config.seed;
     let n = b.indices.len();
     let mut rows: Vec<usize> = (0..n).collect();
     if n > TSNE_MAX_POINTS {
@@ -414,19 +401,19 @@ pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     }
     let x = b.features.select_rows(&rows);
     let params = crate::eval::tsne::TsneParams {
-        perplexity: num(step, "perplexity", 30.0),
-        iterations: num(step, "iterations", 1000.0).max(1.0) as usize,
-        learning_rate: num(step, "learning_rate", 200.0),
+        perplexity: config.perplexity,
+        iterations: config.iterations,
+        learning_rate: config.learning_rate,
         seed,
     };
     let result = crate::eval::tsne::tsne(&x, &params).map_err(|e| e.to_string())?;
-    let colours: Vec<u32> = if word(step, "color_by") == "cluster" {
-        let k = num(step, "clusters", 10.0).max(2.0) as usize;
-        crate::eval::kmeans::kmeans(&x, k, 4, 300, seed)
-            .map_err(|e| e.to_string())?
-            .labels
-    } else {
-        rows.iter().map(|&r| b.labels[r].max(0) as u32).collect()
+    let colours: Vec<u32> = match config.color_by {
+        ColorBy::Cluster => {
+            crate::eval::kmeans::kmeans(&x, config.clusters, 4, 300, seed)
+                .map_err(|e| e.to_string())?
+                .labels
+        }
+        ColorBy::Label => rows.iter().map(|&r| b.labels[r].max(0) as u32).collect(),
     };
     let title = format!("t-SNE of {} ({} points)", step.decl, rows.len());
     let figure = crate::report::plot::scatter_2d(&result.points, &colours, &title)

@@ -193,7 +193,7 @@ fn record_for(
     message: Option<String>,
 ) -> Record {
     Record {
-        kind: step.kind.clone(),
+        kind: step.kind.as_str().to_string(),
         decl: step.decl.clone(),
         status,
         params: serde_json::to_value(&step.params).unwrap_or_default(),

@@ -3,12 +3,13 @@
 //! pseudo-labels. The pretraining step reads the labels to build batches
 //! whose images come from different clusters.
 
+use super::decode::{self, Params};
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, seed_of};
+use super::runner::{Engine, data_part};
 use super::store::Output;
 use super::train_steps::{Normalization, rgb, stack};
 use crate::eval::matrix::Matrix;
-use crate::plan::{Step, Value};
+use crate::plan::Step;
 use crate::train::autoencoder::Autoencoder;
 use crate::train::device::DeviceChoice;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -21,13 +22,6 @@ use std::sync::atomic::Ordering;
 
 /// Images per autoencoder batch.
 const AE_BATCH: usize = 128;
-
-fn num(step: &Step, name: &str, default: f64) -> f64 {
-    step.params
-        .get(name)
-        .and_then(Value::as_f64)
-        .unwrap_or(default)
-}
 
 /// A standard-normal sample (Box–Muller), from the step's own stream.
 fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
@@ -42,18 +36,17 @@ pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOu
         .inputs
         .get("data")
         .ok_or("the autoencoder needs `data`")?;
-    let (images, indices) = engine.data(
-        ctx,
-        &data,
-        step.params.get("data_part").and_then(Value::as_str),
-    )?;
+    let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     if indices.is_empty() {
         return Err("the data part has no images".into());
     }
-    let epochs = num(step, "epochs", 50.0).max(1.0) as usize;
-    let latent = num(step, "latent", 128.0).max(1.0) as usize;
-    let noise_std = num(step, "noise_std", 0.1).max(0.0) as f32;
-    let seed = seed_of(step);
+    let decode::AutoencoderConfig {
+        epochs,
+        latent,
+        noise_std,
+        seed,
+    } = decode::autoencoder_config(&Params::step(step))?;
+    let noise_std = noise_std as f32;
     let device = DeviceChoice::Cpu.training_device()?;
     let norm = Normalization::of(&images, &indices);
     let mut ae = crate::train::trainer::seeded(&device, seed, || Autoencoder::new(latent, &device));
@@ -142,15 +135,19 @@ pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
     let latent = summary
         .get("latent")
         .and_then(serde_json::Value::as_u64)
-        .unwrap_or(128) as usize;
+        .ok_or("the autoencoder records no latent width")? as usize;
     let device: Device = DeviceChoice::Cpu.plain_device()?;
     let ae = crate::train::bytes::module_from_bytes(Autoencoder::new(latent, &device), &bytes)?;
-    let part = step
-        .params
-        .get("data_part")
-        .and_then(Value::as_str)
-        .or_else(|| record.params.get("data_part").and_then(|v| v.as_str()))
-        .map(str::to_string);
+    let config = decode::pseudo_labels_config(&Params::step(step))?;
+    // The autoencoder was trained on the same part of the same data.
+    let part = match data_part(step)? {
+        Some(p) => Some(p.to_string()),
+        None => record
+            .params
+            .get("data_part")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+    };
     let (images, indices) = engine.data(ctx, &data, part.as_deref())?;
     let norm = summary
         .get("normalization")
@@ -171,9 +168,9 @@ pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
         codes.extend(c);
     }
     let x = Matrix::new(indices.len(), latent, codes).map_err(|e| e.to_string())?;
-    let k = (num(step, "clusters", 10.0).max(2.0) as usize).min(indices.len());
+    let k = config.clusters.min(indices.len());
     let result =
-        crate::eval::kmeans::kmeans(&x, k, 4, 300, seed_of(step)).map_err(|e| e.to_string())?;
+        crate::eval::kmeans::kmeans(&x, k, 4, 300, config.seed).map_err(|e| e.to_string())?;
     let labels: BTreeMap<usize, u32> = indices
         .iter()
         .copied()

@@ -2,6 +2,7 @@
 //! scheduler, the step runner and progress reporting.
 
 pub mod augment_steps;
+pub mod decode;
 pub mod eval_steps;
 pub mod executor;
 pub mod gsimclr_steps;

@@ -2,16 +2,17 @@
 //! read: one row per evaluated arm, with the arm's swept parameters, the
 //! exact evaluation spec and its seed.
 
+use super::decode::{self, Params};
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::store::{Status, Store};
-use crate::plan::{Key, Plan, Step, Value};
-use crate::report::{PlotSpec, ResultRow, Style, TableSpec};
+use crate::plan::{Key, Plan, Step, StepKind, Value};
+use crate::report::{PlotSpec, ResultRow, TableSpec};
 use std::collections::BTreeMap;
 
 /// The evaluation spec of an evaluation step: kind and parameters, plus its label subset.
 pub fn eval_spec(plan: &Plan, step: &Step) -> String {
     // The SGD protocol's settings mean nothing to the L-BFGS probe.
-    let lbfgs = step.kind == "linear_probe"
+    let lbfgs = step.kind == StepKind::LinearProbe
         && step.params.get("solver").and_then(Value::as_str) != Some("sgd");
     let mut parts: Vec<String> = step
         .params
@@ -47,7 +48,7 @@ fn arm_seed(plan: &Plan, step: &Step) -> u64 {
             continue;
         }
         if let Some(s) = plan.steps.iter().find(|s| s.key == k) {
-            if s.kind == "pretrain" {
+            if s.kind == StepKind::Pretrain {
                 return seed(s).unwrap_or(0);
             }
             frontier.extend(s.inputs.values().copied());
@@ -101,68 +102,20 @@ pub fn evaluation_arms(plan: &Plan) -> BTreeMap<String, Key> {
             plan.steps
                 .iter()
                 .find(|s| s.key == a.output)
-                .is_some_and(|s| is_evaluation(&s.kind))
+                .is_some_and(|s| s.kind.is_evaluation())
         })
         .map(|a| (a.name.clone(), a.output))
         .collect()
 }
 
-/// True for step kinds that produce evaluation metrics.
-pub fn is_evaluation(kind: &str) -> bool {
-    matches!(
-        kind,
-        "linear_probe" | "knn" | "kmeans" | "tsne" | "segmentation"
-    )
-}
-
-fn names(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::List(xs)) => xs
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        Some(Value::Str(s)) => vec![s.clone()],
-        _ => vec![],
-    }
-}
-
-fn formats(step: &Step, default: &[&str]) -> Vec<String> {
-    let f = names(step.params.get("formats"));
-    if f.is_empty() {
-        default.iter().map(|s| s.to_string()).collect()
-    } else {
-        f
-    }
-}
-
 /// The table spec a `table` step declares.
-pub fn table_spec(step: &Step) -> TableSpec {
-    TableSpec {
-        metrics: names(step.params.get("metrics")),
-        rows: names(step.params.get("rows")),
-        cols: names(step.params.get("cols")).into_iter().next(),
-    }
+pub fn table_spec(step: &Step) -> Result<TableSpec, String> {
+    Ok(decode::table_config(&Params::step(step))?.spec)
 }
 
 /// The plot spec a `plot` step declares.
-pub fn plot_spec(step: &Step, title: &str) -> PlotSpec {
-    PlotSpec {
-        title: title.to_string(),
-        metric: names(step.params.get("metric"))
-            .into_iter()
-            .next()
-            .unwrap_or_default(),
-        x: names(step.params.get("x"))
-            .into_iter()
-            .next()
-            .unwrap_or_default(),
-        series: names(step.params.get("series")),
-        style: match step.params.get("style").and_then(Value::as_str) {
-            Some("bar") => Style::Bar,
-            Some("scatter") => Style::Scatter,
-            _ => Style::Line,
-        },
-    }
+pub fn plot_spec(step: &Step, title: &str) -> Result<PlotSpec, String> {
+    Ok(decode::plot_config(&Params::step(step), title)?.spec)
 }
 
 /// A report step's input arms (all of its inputs are evaluation arms).
@@ -172,15 +125,16 @@ fn inputs_as_arms(step: &Step) -> BTreeMap<String, Key> {
 
 /// Renders a table's files (`table.md`, `table.csv`, ...) from rows.
 pub fn render_table(rows: &[ResultRow], step: &Step) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let table = crate::report::table::build(rows, &table_spec(step)).map_err(|e| e.to_string())?;
+    let config = decode::table_config(&Params::step(step))?;
+    let table = crate::report::table::build(rows, &config.spec).map_err(|e| e.to_string())?;
     let mut files = BTreeMap::new();
-    for f in formats(step, &["md", "csv", "json"]) {
+    for f in config.formats {
         let bytes = match f.as_str() {
             "md" => table.to_markdown().into_bytes(),
             "csv" => table.to_csv().into_bytes(),
             "json" => serde_json::to_vec_pretty(&table.to_json()).map_err(|e| e.to_string())?,
             "html" => table.to_html().into_bytes(),
-            _ => continue,
+            other => return Err(format!("`{other}` is not a table format")),
         };
         files.insert(format!("table.{f}"), bytes);
     }
@@ -193,14 +147,14 @@ pub fn render_plot(
     step: &Step,
     title: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let figure =
-        crate::report::plot::plot(rows, &plot_spec(step, title)).map_err(|e| e.to_string())?;
+    let config = decode::plot_config(&Params::step(step), title)?;
+    let figure = crate::report::plot::plot(rows, &config.spec).map_err(|e| e.to_string())?;
     let mut files = BTreeMap::new();
-    for f in formats(step, &["png", "svg"]) {
+    for f in config.formats {
         match f.as_str() {
             "png" => files.insert("plot.png".to_string(), figure.png.clone()),
             "svg" => files.insert("plot.svg".to_string(), figure.svg.clone().into_bytes()),
-            _ => None,
+            other => return Err(format!("`{other}` is not a plot format")),
         };
     }
     Ok(files)

@@ -1,16 +1,18 @@
 //! The step runner: turns a plan step into a call of the library that does
 //! the work (`data`, `augment`, ...), and its result into store outputs.
 //!
-//! Step kinds whose library does not exist yet fail with a clear message
-//! naming what is missing; the scheduler then skips their dependents and
-//! lets every other arm finish.
+//! Dispatch is one `match` over [`StepKind`], one function per kind; each
+//! reads its parameters through the typed decoders of [`super::decode`]. A
+//! step that fails returns a message; the scheduler then skips its
+//! dependents and lets every other arm finish.
 
+use super::decode::{self, Params};
 use super::executor::{OutValue, StepCtx, StepOutput, StepRunner};
 use super::store::Output;
 use crate::data::ImageSet;
 use crate::data::spec::{self as dspec, DatasetSpec};
-use crate::data::split::{self, Amount, SplitSpec};
-use crate::plan::{Key, Step, Value};
+use crate::data::split;
+use crate::plan::{Key, Step, StepKind, Value};
 use crate::train::device::DeviceChoice;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -43,54 +45,42 @@ impl Engine {
 }
 
 impl StepRunner for Engine {
+    /// Dispatches on the step kind: one function per kind.
     fn run(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-        match step.kind.as_str() {
-            "dataset" => self.dataset(step),
-            "split" => self.split(step, ctx),
-            "label_subset" => self.label_subset(step, ctx),
-            "preview" => super::augment_steps::preview(self, step, ctx),
-            "offline_augment" => super::augment_steps::offline_augment(self, step, ctx),
-            "pretrain" => super::train_steps::pretrain(self, step, ctx),
-            "init_backbone" => super::train_steps::init_backbone(self, step, ctx),
-            "autoencoder" => super::gsimclr_steps::autoencoder(self, step, ctx),
-            "pseudo_labels" => super::gsimclr_steps::pseudo_labels(self, step, ctx),
-            "features" => super::eval_steps::features(self, step, ctx),
-            "linear_probe" => super::eval_steps::linear_probe(step, ctx),
-            "knn" => super::eval_steps::knn(step, ctx),
-            "kmeans" => super::eval_steps::kmeans(step, ctx),
-            "tsne" => super::eval_steps::tsne(step, ctx),
-            "segmentation" => super::segmentation_step::segmentation(self, step, ctx),
-            "table" => super::report_steps::table(step, ctx),
-            "plot" => super::report_steps::plot(step, ctx),
-            other => Err(format!("no runner for step kind `{other}`")),
+        use super::{augment_steps, eval_steps, gsimclr_steps, report_steps};
+        use super::{segmentation_step, train_steps};
+        match step.kind {
+            StepKind::Dataset => self.dataset(step),
+            StepKind::Split => self.split(step, ctx),
+            StepKind::LabelSubset => self.label_subset(step, ctx),
+            StepKind::Preview => augment_steps::preview(self, step, ctx),
+            StepKind::OfflineAugment => augment_steps::offline_augment(self, step, ctx),
+            StepKind::Pretrain => train_steps::pretrain(self, step, ctx),
+            StepKind::InitBackbone => train_steps::init_backbone(self, step, ctx),
+            StepKind::Autoencoder => gsimclr_steps::autoencoder(self, step, ctx),
+            StepKind::PseudoLabels => gsimclr_steps::pseudo_labels(self, step, ctx),
+            StepKind::Features => eval_steps::features(self, step, ctx),
+            StepKind::LinearProbe => eval_steps::linear_probe(step, ctx),
+            StepKind::Knn => eval_steps::knn(step, ctx),
+            StepKind::Kmeans => eval_steps::kmeans(step, ctx),
+            StepKind::Tsne => eval_steps::tsne(step, ctx),
+            StepKind::Segmentation => segmentation_step::segmentation(self, step, ctx),
+            StepKind::Table => report_steps::table(step, ctx),
+            StepKind::Plot => report_steps::plot(step, ctx),
         }
     }
 }
 
 // ------------------------------------------------------------ parameter access
 
-fn str_param<'a>(step: &'a Step, name: &str) -> Option<&'a str> {
-    step.params.get(name).and_then(Value::as_str)
-}
-
-fn int_param(step: &Step, name: &str) -> Option<i64> {
-    match step.params.get(name) {
-        Some(Value::Int(i)) => Some(*i),
-        _ => None,
-    }
-}
-
-fn amount(v: Option<&Value>) -> Option<Amount> {
-    match v {
-        Some(Value::Int(n)) => Some(Amount::Count(*n as usize)),
-        Some(Value::Float(f)) => Some(Amount::Fraction(*f)),
-        _ => None,
-    }
-}
-
 /// The seed of a step (every random step has one after planning).
-pub fn seed_of(step: &Step) -> u64 {
-    int_param(step, "seed").unwrap_or(0) as u64
+pub fn seed_of(step: &Step) -> Result<u64, String> {
+    Ok(Params::step(step).u64("seed")?)
+}
+
+/// The data part a step reads from its `data` input (`train`, `test`, ...), if it names one.
+pub fn data_part(step: &Step) -> Result<Option<&str>, String> {
+    Ok(Params::step(step).opt_str("data_part")?)
 }
 
 fn input(step: &Step, name: &str) -> Result<Key, String> {
@@ -102,72 +92,8 @@ fn input(step: &Step, name: &str) -> Result<Key, String> {
 
 /// Converts a planned `dataset` step's parameters to a typed spec.
 pub fn dataset_spec(params: &BTreeMap<String, Value>) -> Result<DatasetSpec, String> {
-    let get_str = |k: &str| params.get(k).and_then(Value::as_str);
-    let get_int = |k: &str| match params.get(k) {
-        Some(Value::Int(i)) => Some(*i),
-        _ => None,
-    };
-    let root = || PathBuf::from(get_str("root").unwrap_or("."));
-    let limit = get_int("limit").map(|v| v as usize);
-    let subset = || match get_str("subset") {
-        Some("test") => dspec::Subset::Test,
-        _ => dspec::Subset::Train,
-    };
-    Ok(match get_str("type").unwrap_or("") {
-        "cifar10" => DatasetSpec::Cifar10 {
-            root: root(),
-            subset: subset(),
-            limit,
-        },
-        "cifar100" => DatasetSpec::Cifar100 {
-            root: root(),
-            subset: subset(),
-            labels: if get_str("labels") == Some("coarse") {
-                dspec::Cifar100Labels::Coarse
-            } else {
-                dspec::Cifar100Labels::Fine
-            },
-            limit,
-        },
-        "stl10" => DatasetSpec::Stl10 {
-            root: root(),
-            subset: match get_str("subset") {
-                Some("test") => dspec::Stl10Subset::Test,
-                Some("unlabeled") => dspec::Stl10Subset::Unlabeled,
-                Some("train_unlabeled") => dspec::Stl10Subset::TrainUnlabeled,
-                _ => dspec::Stl10Subset::Train,
-            },
-            limit,
-        },
-        "mnist" => DatasetSpec::Mnist {
-            root: root(),
-            subset: subset(),
-            variant: if get_str("variant") == Some("fashion") {
-                dspec::MnistVariant::Fashion
-            } else {
-                dspec::MnistVariant::Mnist
-            },
-            limit,
-        },
-        "image_folder" => DatasetSpec::ImageFolder {
-            root: root(),
-            masks: get_str("masks").map(PathBuf::from),
-            size: get_int("size").map(|v| v as u32),
-            limit,
-        },
-        "synthetic_shapes" => DatasetSpec::SyntheticShapes {
-            count: get_int("count").unwrap_or(1000) as usize,
-            size: get_int("size").unwrap_or(32) as u32,
-            classes: get_int("classes").unwrap_or(4) as u32,
-            background: if get_str("background") == Some("plain") {
-                dspec::Background::Plain
-            } else {
-                dspec::Background::Textured
-            },
-            seed: get_int("seed").unwrap_or(0) as u64,
-        },
-        other => return Err(format!("unknown dataset kind `{other}`")),
-    })
+    let p = Params::of_kind(StepKind::Dataset, params, "a `dataset` step");
+    Ok(decode::dataset_spec(&p)?)
 }
 
 fn inline(value: serde_json::Value) -> OutValue {
@@ -197,16 +123,10 @@ impl Engine {
     }
 
     fn split(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-        let (images, indices) =
-            self.data(ctx, &input(step, "data")?, str_param(step, "data_part"))?;
+        let (images, indices) = self.data(ctx, &input(step, "data")?, data_part(step)?)?;
         let labels: Vec<i32> = indices.iter().map(|&i| images.labels[i]).collect();
-        let spec = SplitSpec {
-            train: amount(step.params.get("train")).ok_or("a split needs `train`")?,
-            test: amount(step.params.get("test")),
-            val: amount(step.params.get("val")),
-            stratify: step.params.get("stratify") != Some(&Value::Bool(false)),
-        };
-        let parts = split::split(&labels, &spec, seed_of(step)).map_err(|e| e.to_string())?;
+        let spec = decode::split_spec(&Params::step(step))?;
+        let parts = split::split(&labels, &spec, seed_of(step)?).map_err(|e| e.to_string())?;
         // Positions within `indices` back to dataset indices.
         let map = |v: &[usize]| v.iter().map(|&p| indices[p]).collect::<Vec<_>>();
         let json = serde_json::json!({
@@ -230,13 +150,16 @@ impl Engine {
     }
 
     fn label_subset(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-        let (images, indices) =
-            self.data(ctx, &input(step, "data")?, str_param(step, "data_part"))?;
-        let fraction = step.params.get("fraction").and_then(Value::as_f64);
-        let per_class = int_param(step, "per_class").map(|n| n as usize);
-        let chosen =
-            split::label_subset(&images.labels, &indices, fraction, per_class, seed_of(step))
-                .map_err(|e| e.to_string())?;
+        let (images, indices) = self.data(ctx, &input(step, "data")?, data_part(step)?)?;
+        let config = decode::label_subset_config(&Params::step(step))?;
+        let chosen = split::label_subset(
+            &images.labels,
+            &indices,
+            config.fraction,
+            config.per_class,
+            seed_of(step)?,
+        )
+        .map_err(|e| e.to_string())?;
         let mut out = StepOutput::default();
         out.metrics.insert("labelled".into(), chosen.len() as f64);
         out.outputs.insert(
@@ -271,8 +194,23 @@ impl Engine {
                 .and_then(|h| Key::from_hex(h))
                 .ok_or_else(|| format!("step {} has no input `{name}`", key.short()))
         };
-        match record.kind.as_str() {
-            "dataset" => {
+        let kind: StepKind = record
+            .kind
+            .parse()
+            .map_err(|e| format!("step {}: {e}", key.short()))?;
+        // The part of its own `data` input a split or label subset was made from.
+        let own_part = || -> Result<Option<String>, String> {
+            match record.params.get("data_part") {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(format!(
+                    "step {}: `data_part` should be a part name, but is `{other}`",
+                    key.short()
+                )),
+            }
+        };
+        match kind {
+            StepKind::Dataset => {
                 if let Some(images) = self.images.lock().ok().and_then(|m| m.get(key).cloned()) {
                     let all = (0..images.len()).collect();
                     return Ok((images, all));
@@ -288,29 +226,24 @@ impl Engine {
                 let all = (0..images.len()).collect();
                 Ok((images, all))
             }
-            "split" => {
+            StepKind::Split => {
                 let parts: BTreeMap<String, Vec<usize>> =
                     serde_json::from_slice(&blob("parts")?)
                         .map_err(|e| format!("split {}: {e}", key.short()))?;
-                let part = part.unwrap_or("train");
-                let indices = parts.get(part).cloned().unwrap_or_default();
-                let data_part = record
-                    .params
-                    .get("data_part")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string);
-                let (images, _) = self.data(ctx, &upstream("data")?, data_part.as_deref())?;
+                let part = part.ok_or_else(|| {
+                    format!("split {} is read without naming a part", key.short())
+                })?;
+                let indices = parts
+                    .get(part)
+                    .cloned()
+                    .ok_or_else(|| format!("split {} has no part `{part}`", key.short()))?;
+                let (images, _) = self.data(ctx, &upstream("data")?, own_part()?.as_deref())?;
                 Ok((images, indices))
             }
-            "label_subset" => {
+            StepKind::LabelSubset => {
                 let indices: Vec<usize> = serde_json::from_slice(&blob("indices")?)
                     .map_err(|e| format!("label subset {}: {e}", key.short()))?;
-                let data_part = record
-                    .params
-                    .get("data_part")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string);
-                let (images, _) = self.data(ctx, &upstream("data")?, data_part.as_deref())?;
+                let (images, _) = self.data(ctx, &upstream("data")?, own_part()?.as_deref())?;
                 Ok((images, indices))
             }
             other => Err(format!(

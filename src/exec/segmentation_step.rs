@@ -3,14 +3,15 @@
 //! scored by mIoU and pixel accuracy on the test part. (The thesis used
 //! Detectron2's Mask R-CNN; instance segmentation is out of scope here.)
 
+use super::decode::{self, Params, SegDecoder};
 use super::eval_steps::load_backbone;
 use super::executor::{StepCtx, StepOutput};
-use super::runner::{Engine, seed_of};
+use super::runner::Engine;
 use super::store::Output;
 use super::train_steps::{Normalization, device_choice, rgb, stack};
 use crate::augment::Image;
 use crate::data::ImageSet;
-use crate::plan::{Key, Step, Value};
+use crate::plan::{Key, Step};
 use crate::train::backbone::Backbone;
 use crate::train::decoder::FcnDecoder;
 use crate::train::optim::OptimizerSpec;
@@ -41,13 +42,6 @@ impl SegModel {
     }
 }
 
-fn num(step: &Step, name: &str, default: f64) -> f64 {
-    step.params
-        .get(name)
-        .and_then(Value::as_f64)
-        .unwrap_or(default)
-}
-
 /// Images and masks of a data part, optionally restricted to a label subset.
 fn part(
     engine: &Engine,
@@ -60,12 +54,8 @@ fn part(
         .inputs
         .get(role)
         .ok_or_else(|| format!("segmentation needs `{role}`"))?;
-    let port = step
-        .params
-        .get(&format!("{role}_part"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let (images, mut indices) = engine.data(ctx, key, port.as_deref())?;
+    let port = Params::step(step).opt_str(&format!("{role}_part"))?;
+    let (images, mut indices) = engine.data(ctx, key, port)?;
     if images.masks.is_none() {
         return Err(format!(
             "the {role} images have no masks: segmentation needs a dataset with masks \
@@ -170,11 +160,12 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
         .inputs
         .get("encoder")
         .ok_or("segmentation needs a backbone")?;
+    let config = decode::segmentation_config(&Params::step(step))?;
     let keep = label_subset(ctx, step.inputs.get("labels"))?;
     let (train_images, train_idx) = part(engine, ctx, step, "train", keep.as_ref())?;
     let (test_images, test_idx) = part(engine, ctx, step, "test", None)?;
     let device = device_choice(engine, step)?.training_device()?;
-    let seed = seed_of(step);
+    let seed = config.seed;
     let loaded = load_backbone(ctx, &encoder, &device)?;
     let norm = loaded
         .norm
@@ -185,20 +176,21 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         device.seed(seed);
-        let decoder = FcnDecoder::new(channels, CLASSES, &device)?;
+        let decoder = match config.decoder {
+            SegDecoder::Fcn => FcnDecoder::new(channels, CLASSES, &device)?,
+        };
         crate::train::trainer::materialize(&decoder);
         decoder
     };
-    let freeze = matches!(step.params.get("freeze_backbone"), Some(Value::Bool(true)));
-    let backbone = if freeze {
+    let backbone = if config.freeze_backbone {
         loaded.backbone.no_grad()
     } else {
         loaded.backbone
     };
     let mut model = SegModel { backbone, decoder };
-    let epochs = num(step, "epochs", 50.0).max(1.0) as usize;
-    let batch_size = (num(step, "batch", 16.0).max(1.0) as usize).min(train_idx.len());
-    let lr = num(step, "lr", 0.01);
+    let epochs = config.epochs;
+    let batch_size = config.batch.min(train_idx.len());
+    let lr = config.lr;
     let mut optim = OptimizerSpec::Sgd {
         lr,
         momentum: 0.9,

@@ -4,9 +4,10 @@
 //! multi-view batches from the engine's data and policies, and keeps its
 //! checkpoints in the store.
 
-use super::augment_steps::{offline_cache, policy_from_value};
+use super::augment_steps::offline_cache;
+use super::decode::{self, Params};
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, seed_of};
+use super::runner::{Engine, data_part, seed_of};
 use crate::augment::{
     Context, Image, OfflineCache, SampleDraw, ViewSpec, make_views, normalize_into,
 };
@@ -14,8 +15,6 @@ use crate::data::ImageSet;
 use crate::plan::{Key, Step, Value};
 use crate::train::backbone::{Backbone, BackboneSpec};
 use crate::train::device::DeviceChoice;
-use crate::train::method::MethodConfig;
-use crate::train::optim::{LrScaling, OptimizerSpec, Schedule};
 use crate::train::trainer::{
     self, BatchSource, CheckpointSink, EpochReport, TrainError, TrainSpec,
 };
@@ -29,140 +28,15 @@ use std::sync::{Arc, Mutex};
 
 // ------------------------------------------------------------ parameters
 
-type Params = BTreeMap<String, Value>;
-
-fn map<'a>(p: &'a Params, name: &str) -> Result<&'a Params, String> {
-    p.get(name)
-        .and_then(Value::as_map)
-        .ok_or_else(|| format!("the step has no `{name}`"))
-}
-
-fn f(p: &Params, name: &str, default: f64) -> f64 {
-    p.get(name).and_then(Value::as_f64).unwrap_or(default)
-}
-
-fn u(p: &Params, name: &str, default: usize) -> usize {
-    p.get(name)
-        .and_then(Value::as_f64)
-        .map(|v| v.max(0.0) as usize)
-        .unwrap_or(default)
-}
-
-fn b(p: &Params, name: &str, default: bool) -> bool {
-    match p.get(name) {
-        Some(Value::Bool(v)) => *v,
-        _ => default,
-    }
-}
-
-fn s<'a>(p: &'a Params, name: &str) -> &'a str {
-    p.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
 /// The backbone a planned `backbone` map describes, for images of side `image_side`.
-pub fn backbone_spec(m: &Params, image_side: usize) -> Result<BackboneSpec, String> {
-    let spec = match s(m, "type") {
-        "tiny_convnet" => BackboneSpec::TinyConvNet {
-            width: u(m, "width", 32),
-            depth: u(m, "depth", 3),
-        },
-        kind @ ("resnet18" | "resnet34" | "resnet50") => BackboneSpec::ResNet {
-            depth: kind[6..].parse().unwrap_or(18),
-            cifar_stem: b(m, "cifar_stem", false),
-            zero_init_residual: b(m, "zero_init_residual", false),
-        },
-        "vit_tiny" => BackboneSpec::Vit {
-            patch: u(m, "patch", 16),
-            depth: u(m, "depth", 12),
-            width: u(m, "width", 192),
-            heads: u(m, "heads", 3),
-            mlp_ratio: f(m, "mlp_ratio", 4.0),
-            image_size: image_side,
-        },
-        other => return Err(format!("unknown backbone `{other}`")),
-    };
-    spec.validate()?;
-    Ok(spec)
-}
-
-/// The method a planned `method` map describes (G-SimCLR trains as SimCLR;
-/// its own parameters belong to its autoencoder and pseudo-label steps).
-pub fn method_config(m: &Params) -> Result<MethodConfig, String> {
-    use crate::train::method::ParamValue;
-    let (name, skip): (&str, &[&str]) = match s(m, "type") {
-        "g_simclr" => (
-            "simclr",
-            &["clusters", "ae_epochs", "ae_latent", "noise_std"],
-        ),
-        other => (other, &[]),
-    };
-    let params = m
-        .iter()
-        .filter(|(k, _)| k.as_str() != "type" && !skip.contains(&k.as_str()))
-        .filter_map(|(k, v)| {
-            let v = match v {
-                Value::Bool(b) => ParamValue::Bool(*b),
-                Value::Int(i) => ParamValue::Int(*i),
-                Value::Float(f) => ParamValue::Float(*f),
-                Value::Str(w) => ParamValue::Str(w.clone()),
-                _ => return None,
-            };
-            Some((k.as_str(), v))
-        });
-    MethodConfig::from_params(name, params)
-}
-
-fn optimizer_spec(m: &Params) -> Result<OptimizerSpec, String> {
-    Ok(match s(m, "type") {
-        "sgd" => OptimizerSpec::Sgd {
-            lr: f(m, "lr", 0.05),
-            momentum: f(m, "momentum", 0.9),
-            weight_decay: f(m, "weight_decay", 1e-4),
-            nesterov: b(m, "nesterov", false),
-            exclude_bias_bn: b(m, "exclude_bias_bn", false),
-        },
-        "lars" => OptimizerSpec::Lars {
-            lr: f(m, "lr", 0.3),
-            momentum: f(m, "momentum", 0.9),
-            weight_decay: f(m, "weight_decay", 1e-6),
-            eta: f(m, "eta", 0.02),
-            exclude_bias_bn: b(m, "exclude_bias_bn", true),
-            clip_lr: b(m, "clip_lr", true),
-        },
-        "adamw" => OptimizerSpec::AdamW {
-            lr: f(m, "lr", 5e-4),
-            beta1: f(m, "beta1", 0.9),
-            beta2: f(m, "beta2", 0.999),
-            weight_decay: f(m, "weight_decay", 0.04),
-            eps: f(m, "eps", 1e-8),
-        },
-        other => return Err(format!("unknown optimizer `{other}`")),
-    })
-}
-
-fn schedule(m: Option<&Params>) -> Schedule {
-    let Some(m) = m else {
-        return Schedule::Constant;
-    };
-    match s(m, "type") {
-        "cosine" => Schedule::Cosine {
-            warmup_epochs: u(m, "warmup_epochs", 10),
-            warmup_start_lr: f(m, "warmup_start_lr", 3e-5),
-            min_lr: f(m, "min_lr", 0.0),
-        },
-        "step" => Schedule::Step {
-            milestones: match m.get("milestones") {
-                Some(Value::List(xs)) => xs
-                    .iter()
-                    .filter_map(Value::as_f64)
-                    .map(|v| v as usize)
-                    .collect(),
-                _ => vec![],
-            },
-            gamma: f(m, "gamma", 0.1),
-        },
-        _ => Schedule::Constant,
-    }
+pub fn backbone_spec(
+    m: &BTreeMap<String, Value>,
+    image_side: usize,
+) -> Result<BackboneSpec, String> {
+    Ok(decode::backbone_spec(
+        &Params::call(m, "backbone")?,
+        image_side,
+    )?)
 }
 
 /// The device a step trains on: the engine's override, else its `exec.device`, else the CPU.
@@ -189,29 +63,15 @@ pub struct Normalization {
 
 impl Normalization {
     /// The policy's `normalize` op if it has one, else the statistics of the training images.
-    fn for_training(views: &[Value], images: &ImageSet, indices: &[usize]) -> Normalization {
-        for v in views {
-            let Some(Value::List(ops)) = v.as_map().and_then(|m| m.get("policy")) else {
-                continue;
-            };
-            for op in ops {
-                let Some(m) = op.as_map() else { continue };
-                if s(m, "type") == "normalize"
-                    && let (Some(Value::List(mean)), Some(Value::List(std))) =
-                        (m.get("mean"), m.get("std"))
-                    && mean.len() == 3
-                    && std.len() == 3
-                {
-                    let arr =
-                        |xs: &[Value]| [0, 1, 2].map(|i| xs[i].as_f64().unwrap_or(0.5) as f32);
-                    return Normalization {
-                        mean: arr(mean),
-                        std: arr(std),
-                    };
-                }
-            }
+    fn for_training(
+        normalize: Option<([f32; 3], [f32; 3])>,
+        images: &ImageSet,
+        indices: &[usize],
+    ) -> Normalization {
+        match normalize {
+            Some((mean, std)) => Normalization { mean, std },
+            None => Normalization::of(images, indices),
         }
-        Normalization::of(images, indices)
     }
 
     /// Channel statistics of some images (grey images count for all three channels).
@@ -407,32 +267,6 @@ impl BatchSource for ViewBatches {
     }
 }
 
-fn view_specs(views: &[Value]) -> Result<Vec<ViewSpec>, String> {
-    views
-        .iter()
-        .map(|v| {
-            let m = v.as_map().ok_or("a view is not a map")?;
-            let policy = policy_from_value(m.get("policy").unwrap_or(&Value::Null))?;
-            let scale = match m.get("scale") {
-                Some(Value::List(xs)) if xs.len() == 2 => Some((
-                    xs[0].as_f64().unwrap_or(0.08),
-                    xs[1].as_f64().unwrap_or(1.0),
-                )),
-                _ => None,
-            };
-            let spec = ViewSpec {
-                count: u(m, "count", 1) as u32,
-                size: m.get("size").and_then(Value::as_f64).map(|v| v as u32),
-                scale,
-                local: b(m, "local", false),
-                policy,
-            };
-            spec.validate().map_err(|e| e.to_string())?;
-            Ok(spec)
-        })
-        .collect()
-}
-
 /// The store as the trainer's checkpoint sink.
 struct StoreCheckpoints<'a> {
     ctx: &'a StepCtx<'a>,
@@ -457,37 +291,19 @@ impl CheckpointSink for StoreCheckpoints<'_> {
 /// Self-supervised pretraining of a backbone.
 pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     let data = *step.inputs.get("data").ok_or("pretraining needs `data`")?;
-    let (images, indices) = engine.data(
-        ctx,
-        &data,
-        step.params.get("data_part").and_then(Value::as_str),
-    )?;
+    let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     let side = images.width.min(images.height) as usize;
-    let backbone = backbone_spec(map(&step.params, "backbone")?, side)?;
-    let method = method_config(map(&step.params, "method")?)?;
-    let views = match step.params.get("views") {
-        Some(Value::List(xs)) => xs.clone(),
-        _ => vec![],
-    };
-    let specs = view_specs(&views)?;
-    let batch = u(&step.params, "batch", 256).max(1);
+    let config = decode::pretrain_config(&Params::step(step), side)?;
+    let batch = config.batch;
     let spec = TrainSpec {
-        epochs: u(&step.params, "epochs", 100).max(1),
+        epochs: config.epochs,
         batch,
-        optimizer: optimizer_spec(map(&step.params, "optimizer")?)?,
-        schedule: schedule(step.params.get("schedule").and_then(Value::as_map)),
-        lr_scaling: match s(&step.params, "lr_scaling") {
-            "sqrt" => LrScaling::Sqrt,
-            "none" => LrScaling::None,
-            _ => LrScaling::Linear,
-        },
-        grad_clip: step.params.get("grad_clip").and_then(Value::as_f64),
-        seed: seed_of(step),
-        checkpoint_every: step
-            .exec
-            .get("checkpoint_every")
-            .and_then(Value::as_f64)
-            .map_or(1, |v| v.max(1.0) as usize),
+        optimizer: config.optimizer.clone(),
+        schedule: config.schedule.clone(),
+        lr_scaling: config.lr_scaling,
+        grad_clip: config.grad_clip,
+        seed: config.seed,
+        checkpoint_every: decode::checkpoint_every(&Params::exec(step))?,
     };
     if indices.len() < batch {
         return Err(format!(
@@ -499,12 +315,12 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         Some(k) => Some(pseudo_labels_of(ctx, k, &indices)?),
         None => None,
     };
-    let norm = Normalization::for_training(&views, &images, &indices);
+    let norm = Normalization::for_training(config.normalize, &images, &indices);
     let source = ViewBatches {
         images,
         indices,
-        specs,
-        seed: seed_of(step),
+        specs: config.views.clone(),
+        seed: config.seed,
         key: step.key,
         batch,
         norm,
@@ -514,14 +330,14 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
     };
     let choice = device_choice(engine, step)?;
     let mut device = choice.training_device()?;
-    crate::train::device::apply_precision(&mut device, choice, s(&step.params, "precision"))?;
+    crate::train::device::apply_precision(&mut device, choice, &config.precision)?;
     let sink = StoreCheckpoints { ctx, key: step.key };
     let mut reports: Vec<EpochReport> = Vec::new();
     let label = format!("{} {}", step.decl, step.key.short());
     let trained = trainer::train(
         &spec,
-        method,
-        &backbone,
+        config.method.clone(),
+        &config.backbone,
         &source,
         &sink,
         &device,
@@ -560,7 +376,7 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
     out.outputs.insert(
         "summary".into(),
         OutValue::Inline(serde_json::json!({
-            "backbone": serde_json::to_value(map(&step.params, "backbone")?).unwrap_or_default(),
+            "backbone": serde_json::to_value(backbone_map(step)?).unwrap_or_default(),
             "image_side": side,
             "normalization": norm.to_json(),
             "losses": trained.losses,
@@ -589,9 +405,12 @@ pub fn init_backbone(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
     let _ = (engine, ctx);
     // The image side matters only for ViTs' position embeddings; evaluations
     // interpolate them to the data, so the registry's 32 is a fine default.
-    let spec = backbone_spec(map(&step.params, "backbone")?, 32)?;
+    let spec = decode::backbone_spec(
+        &Params::step(step).nested("backbone")?,
+        decode::DECODE_IMAGE_SIDE,
+    )?;
     let device = DeviceChoice::Cpu.plain_device()?;
-    let backbone: Backbone = trainer::init_backbone_seeded(&spec, &device, seed_of(step));
+    let backbone: Backbone = trainer::init_backbone_seeded(&spec, &device, seed_of(step)?);
     let mut out = StepOutput::default();
     out.outputs.insert(
         "backbone".into(),
@@ -600,12 +419,17 @@ pub fn init_backbone(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
     out.outputs.insert(
         "summary".into(),
         OutValue::Inline(serde_json::json!({
-            "backbone": serde_json::to_value(map(&step.params, "backbone")?).unwrap_or_default(),
-            "image_side": 32,
+            "backbone": serde_json::to_value(backbone_map(step)?).unwrap_or_default(),
+            "image_side": decode::DECODE_IMAGE_SIDE,
             "normalization": null,
         })),
     );
     Ok(out)
+}
+
+/// A step's planned `backbone` call, as recorded in its summary.
+fn backbone_map(step: &Step) -> Result<&BTreeMap<String, Value>, String> {
+    Ok(Params::step(step).nested("backbone")?.map())
 }
 
 /// Reads a `pseudo_labels` step's labels for the given dataset indices.

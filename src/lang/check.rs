@@ -15,6 +15,25 @@ use super::registry::{self, Bound, Category, Default as Dflt, Kind, Ty};
 use super::span::{FileId, Span};
 use std::collections::{BTreeSet, HashMap};
 
+/// A registry default (`Default::Src`) checked exactly as the checker fills
+/// it into a call that leaves the parameter out; `None` for required and
+/// optional parameters, and for a default that does not check (a registry
+/// bug the registry's own tests catch).
+pub fn registry_default(param: &registry::Param) -> Option<HExpr> {
+    let Dflt::Src(src) = param.default else {
+        return None;
+    };
+    let loaded = super::modules::load(
+        "<registry>",
+        "<registry>",
+        "",
+        &mut super::modules::NoImports,
+    );
+    let mut c = Checker::new(&loaded);
+    let value = c.default_value(src, param.ty, Span::default());
+    c.diags.is_empty().then_some(value)
+}
+
 /// Checks a loaded program.
 pub fn check(loaded: &Loaded) -> (Option<Program>, Vec<Diagnostic>) {
     let mut c = Checker::new(loaded);

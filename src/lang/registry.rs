@@ -1916,9 +1916,10 @@ const EVALS: &[Kind] = &[
                     Bound::ANY,
                     "Point colours",
                 ),
-                opt(
+                d(
                     "clusters",
                     Ty::Int,
+                    "10",
                     Bound::TWO_PLUS,
                     "k for `color_by: cluster`",
                 ),

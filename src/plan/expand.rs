@@ -10,6 +10,7 @@
 //! assignment of their own reachable sweeps, and steps are deduplicated by
 //! key, so shared work is one node.
 
+use super::kind::StepKind;
 use super::value::{Key, Value, step_key};
 use super::{Arm, Plan, Step};
 use crate::lang::ast::DeclKind;
@@ -47,6 +48,33 @@ pub(super) fn plan(program: &Program) -> (Option<Plan>, Vec<Diagnostic>) {
     }
     let diags = std::mem::take(&mut p.diags);
     (Some(p.finish(arms)), diags)
+}
+
+/// A registry default as a planned value: the registry's `.sslp` snippet
+/// checked the way the checker fills a left-out parameter in, then evaluated
+/// the way the planner evaluates arguments, so it equals what a plan holds
+/// for that parameter. `None` when the parameter has no default (required or
+/// optional).
+pub fn registry_default(param: &registry::Param) -> Option<Value> {
+    let checked = crate::lang::check::registry_default(param)?;
+    let empty = Program {
+        decls: vec![],
+        sweeps: vec![],
+        settings: Settings {
+            seed: 0,
+            device: "cpu".into(),
+            precision: "f32".into(),
+            name: None,
+        },
+        root: crate::lang::FileId(0),
+    };
+    let mut planner = Planner::new(&empty);
+    let assign = HashMap::new();
+    let ctx = Ctx {
+        assign: &assign,
+        used: RefCell::new(BTreeSet::new()),
+    };
+    Some(planner.eval(&checked, &ctx))
 }
 
 /// A step declaration's output under one assignment, and the sweeps it read.
@@ -410,12 +438,12 @@ impl<'p> Planner<'p> {
             return None;
         };
         let out = match decl.kind {
-            DeclKind::Dataset => self.simple_step("dataset", id, params, &site),
+            DeclKind::Dataset => self.simple_step(StepKind::Dataset, id, params, &site),
             DeclKind::Split => {
                 let mut params = params;
                 params.remove("type");
                 self.fill_seed(&mut params);
-                self.simple_step("split", id, params, &site)
+                self.simple_step(StepKind::Split, id, params, &site)
             }
             DeclKind::Pretrain => self.pretrain_step(id, params, &site),
             DeclKind::Evaluate => self.eval_step(id, params, &site),
@@ -453,14 +481,13 @@ impl<'p> Planner<'p> {
     /// Adds a step (or finds the identical one) and returns its key.
     fn add_step(
         &mut self,
-        kind: &str,
+        kind: StepKind,
         decl: DeclId,
-        version: u32,
         params: BTreeMap<String, Value>,
         inputs: BTreeMap<String, Key>,
         site: String,
     ) -> Key {
-        let key = step_key(kind, version, &params, &inputs);
+        let key = step_key(kind, &params, &inputs);
         match self.index.get(&key) {
             Some(&i) => {
                 let sites = &mut self.steps[i].sites;
@@ -472,9 +499,9 @@ impl<'p> Planner<'p> {
                 self.index.insert(key, self.steps.len());
                 self.steps.push(Step {
                     key,
-                    kind: kind.to_string(),
+                    kind,
                     decl: self.prog.decls[decl].name.clone(),
-                    version,
+                    version: kind.version(),
                     params,
                     exec: BTreeMap::new(),
                     inputs,
@@ -502,23 +529,15 @@ impl<'p> Planner<'p> {
         inputs
     }
 
-    fn version_of(name: &str) -> u32 {
-        registry::schema_named(name).map_or(1, |k| k.version)
-    }
-
     fn simple_step(
         &mut self,
-        kind: &str,
+        kind: StepKind,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
         site: &str,
     ) -> Option<Key> {
-        let version = match params.get("type").and_then(Value::as_str) {
-            Some(t) => Self::version_of(t),
-            None => Self::version_of(kind),
-        };
         let inputs = Self::split_inputs(&mut params);
-        Some(self.add_step(kind, id, version, params, inputs, format!("{site}/{kind}")))
+        Some(self.add_step(kind, id, params, inputs, format!("{site}/{kind}")))
     }
 
     /// Separates execution-only parameters (not part of the key) per the schema.
@@ -610,9 +629,8 @@ impl<'p> Planner<'p> {
                     let mut i = BTreeMap::new();
                     i.insert("data".to_string(), *data_key);
                     let key = self.add_step(
-                        "offline_augment",
+                        StepKind::OfflineAugment,
                         id,
-                        kind.version,
                         p,
                         i,
                         format!("{site}/offline_augment:{}", kind.name),
@@ -643,9 +661,8 @@ impl<'p> Planner<'p> {
                 let mut ae_in = BTreeMap::new();
                 ae_in.insert("data".to_string(), *data_key);
                 let ae_key = self.add_step(
-                    "autoencoder",
+                    StepKind::Autoencoder,
                     id,
-                    1,
                     ae,
                     ae_in.clone(),
                     format!("{site}/autoencoder"),
@@ -658,9 +675,8 @@ impl<'p> Planner<'p> {
                 pl.insert("seed".into(), seed);
                 ae_in.insert("autoencoder".to_string(), ae_key);
                 let pl_key = self.add_step(
-                    "pseudo_labels",
+                    StepKind::PseudoLabels,
                     id,
-                    1,
                     pl,
                     ae_in,
                     format!("{site}/pseudo_labels"),
@@ -692,11 +708,9 @@ impl<'p> Planner<'p> {
                 "moco_queue",
             );
         }
-        let version = Self::version_of("pretrain");
         let key = self.add_step(
-            "pretrain",
+            StepKind::Pretrain,
             id,
-            version,
             params,
             inputs,
             format!("{site}/pretrain"),
@@ -770,9 +784,8 @@ impl<'p> Planner<'p> {
                 p.insert("backbone".to_string(), Value::Map(backbone));
                 p.insert("seed".to_string(), Value::Int(self.prog.settings.seed));
                 Some(self.add_step(
-                    "init_backbone",
+                    StepKind::InitBackbone,
                     id,
-                    1,
                     p,
                     BTreeMap::new(),
                     format!("{site}/init_backbone"),
@@ -800,7 +813,13 @@ impl<'p> Planner<'p> {
         let mut i = BTreeMap::new();
         i.insert("encoder".to_string(), encoder);
         i.insert("data".to_string(), *data_key);
-        Some(self.add_step("features", id, 1, p, i, format!("{site}/features({role})")))
+        Some(self.add_step(
+            StepKind::Features,
+            id,
+            p,
+            i,
+            format!("{site}/features({role})"),
+        ))
     }
 
     fn eval_step(
@@ -844,7 +863,13 @@ impl<'p> Planner<'p> {
                 );
                 let mut i = BTreeMap::new();
                 i.insert("data".to_string(), *train_key);
-                let k = self.add_step("label_subset", id, 1, p, i, format!("{site}/label_subset"));
+                let k = self.add_step(
+                    StepKind::LabelSubset,
+                    id,
+                    p,
+                    i,
+                    format!("{site}/label_subset"),
+                );
                 inputs.insert("labels".to_string(), k);
             }
         }
@@ -859,14 +884,8 @@ impl<'p> Planner<'p> {
             inputs.insert("encoder".to_string(), encoder);
             inputs.extend(Self::split_inputs(&mut params));
         }
-        Some(self.add_step(
-            &kind_name,
-            id,
-            kind.version,
-            params,
-            inputs,
-            format!("{site}/{kind_name}"),
-        ))
+        let step_kind: StepKind = kind_name.parse().ok()?;
+        Some(self.add_step(step_kind, id, params, inputs, format!("{site}/{kind_name}")))
     }
 
     fn report_step(
@@ -896,14 +915,8 @@ impl<'p> Planner<'p> {
             self.fill_seed(&mut params);
         }
         inputs.extend(Self::split_inputs(&mut params));
-        Some(self.add_step(
-            &kind_name,
-            id,
-            kind.version,
-            params,
-            inputs,
-            format!("{site}/{kind_name}"),
-        ))
+        let step_kind: StepKind = kind_name.parse().ok()?;
+        Some(self.add_step(step_kind, id, params, inputs, format!("{site}/{kind_name}")))
     }
 
     /// Warns when a report groups by a parameter that no arm sweeps.

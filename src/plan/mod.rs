@@ -1,17 +1,21 @@
 //! Lowering a checked program into a DAG of content-addressed steps.
 //!
 //! Each [`Step`] has a kind, canonical parameters, named inputs and a
-//! [`Key`]: a blake3 hash of `(kind, version, params, input keys)`. Sweeps
+//! [`Key`]: a blake3 hash of `(kind, versions, params, input keys)` (the
+//! rule is written once, in [`kind`]). Sweeps
 //! expand into arms here; steps identical across arms are one node, so a
 //! pretraining shared by ten label fractions appears (and runs) once.
 
 pub mod diff;
 mod expand;
+pub mod kind;
 pub mod render;
 pub mod value;
 
 use crate::lang::Diagnostic;
 use crate::lang::hir::Program;
+pub use expand::registry_default;
+pub use kind::StepKind;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -22,11 +26,11 @@ pub use value::{Key, Value};
 pub struct Step {
     /// Content key.
     pub key: Key,
-    /// Step kind: `dataset`, `split`, `offline_augment`, `pretrain`, `features`, `label_subset`, `knn`, ...
-    pub kind: String,
+    /// Step kind (serialised as its name: `dataset`, `split`, `pretrain`, `knn`, ...).
+    pub kind: StepKind,
     /// The declaration it comes from.
     pub decl: String,
-    /// Code version of the kind (part of the key).
+    /// Code version of the kind, [`StepKind::version`] (part of the key).
     pub version: u32,
     /// Canonical parameters (part of the key).
     pub params: BTreeMap<String, Value>,

@@ -29,7 +29,7 @@ pub fn text(plan: &Plan, title: &str) -> String {
     let kind_w = plan
         .steps
         .iter()
-        .map(|s| s.kind.len())
+        .map(|s| s.kind.as_str().len())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -114,7 +114,7 @@ fn json_step(s: &Step) -> JsonStep<'_> {
     JsonStep {
         key: s.key.hex(),
         short: s.key.short(),
-        kind: &s.kind,
+        kind: s.kind.as_str(),
         decl: &s.decl,
         version: s.version,
         params: &s.params,
@@ -195,7 +195,7 @@ pub fn yaml(plan: &Plan) -> String {
                 .iter()
                 .filter_map(|k| plan.step(k))
                 .map(|s| YamlStep {
-                    kind: &s.kind,
+                    kind: s.kind.as_str(),
                     decl: &s.decl,
                     key: s.key.short(),
                     params: &s.params,

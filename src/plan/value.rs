@@ -6,7 +6,9 @@
 //! how the source was written: formatting, comments, declaration order and
 //! the names of value declarations never reach it.
 
+use super::kind::StepKind;
 use crate::lang::number::format_float;
+use crate::lang::registry;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -214,19 +216,34 @@ impl Serialize for Value {
     }
 }
 
-/// Computes a step key from its kind, code version, parameters and named inputs.
+/// Salt of the key scheme: bump it when the way keys are computed changes
+/// (not when a kind's outputs change: bump that kind's version instead, see
+/// [`super::kind`]).
+pub const KEY_SALT: &[u8] = b"sslp/step-key/v2\0";
+
+/// Computes a step key from its kind, parameters and named inputs.
+///
+/// The rule (what enters, and which version to bump when) is documented in
+/// [`super::kind`]: the salt, the kind's name and code version, the registry
+/// version of every registry kind the step names, the parameters and the
+/// input keys.
 pub fn step_key(
-    kind: &str,
-    version: u32,
+    kind: StepKind,
     params: &BTreeMap<String, Value>,
     inputs: &BTreeMap<String, Key>,
 ) -> Key {
     let mut h = blake3::Hasher::new();
-    // Salt: bump when the key scheme itself changes.
-    h.update(b"sslp/step-key/v1\0");
-    h.update(kind.as_bytes());
+    h.update(KEY_SALT);
+    h.update(kind.as_str().as_bytes());
     h.update(b"\0");
-    h.update(&version.to_le_bytes());
+    h.update(&kind.version().to_le_bytes());
+    let called = registry_versions(kind, params);
+    h.update(&(called.len() as u64).to_le_bytes());
+    for (name, version) in &called {
+        h.update(&(name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(&version.to_le_bytes());
+    }
     Value::Map(params.clone()).hash_into(&mut h);
     h.update(&(inputs.len() as u64).to_le_bytes());
     for (name, key) in inputs {
@@ -235,6 +252,46 @@ pub fn step_key(
         h.update(&key.0);
     }
     Key(*h.finalize().as_bytes())
+}
+
+/// The registry kinds a step names, with their versions: the step kind's own
+/// schema (if the registry has one) and every `type` of a call in its
+/// parameters, at any depth. Sorted by name.
+pub fn registry_versions(
+    kind: StepKind,
+    params: &BTreeMap<String, Value>,
+) -> BTreeMap<&'static str, u32> {
+    fn walk(v: &Value, out: &mut BTreeMap<&'static str, u32>) {
+        match v {
+            Value::Map(m) => {
+                if let Some(k) = m
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .and_then(registry::schema_named)
+                {
+                    out.insert(k.name, k.version);
+                }
+                m.values().for_each(|x| walk(x, out));
+            }
+            Value::List(xs) => xs.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Some(k) = registry::schema_named(kind.as_str()) {
+        out.insert(k.name, k.version);
+    }
+    for v in params.values() {
+        walk(v, &mut out);
+    }
+    if let Some(k) = params
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(registry::schema_named)
+    {
+        out.insert(k.name, k.version);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -246,16 +303,33 @@ mod tests {
         let mut p = BTreeMap::new();
         p.insert("lr".to_string(), Value::Float(0.1));
         let inputs = BTreeMap::new();
-        let a = step_key("pretrain", 1, &p, &inputs);
-        assert_eq!(a, step_key("pretrain", 1, &p, &inputs));
-        assert_ne!(a, step_key("pretrain", 2, &p, &inputs));
-        assert_ne!(a, step_key("features", 1, &p, &inputs));
+        let a = step_key(StepKind::Pretrain, &p, &inputs);
+        assert_eq!(a, step_key(StepKind::Pretrain, &p, &inputs));
+        assert_ne!(a, step_key(StepKind::Features, &p, &inputs));
         let mut q = p.clone();
         q.insert("lr".to_string(), Value::Float(0.2));
-        assert_ne!(a, step_key("pretrain", 1, &q, &inputs));
+        assert_ne!(a, step_key(StepKind::Pretrain, &q, &inputs));
         let mut i2 = BTreeMap::new();
         i2.insert("data".to_string(), a);
-        assert_ne!(a, step_key("pretrain", 1, &p, &i2));
+        assert_ne!(a, step_key(StepKind::Pretrain, &p, &i2));
+    }
+
+    #[test]
+    fn called_kinds_are_found_at_any_depth() {
+        let mut method = BTreeMap::new();
+        method.insert("type".to_string(), Value::Str("byol".into()));
+        let mut op = BTreeMap::new();
+        op.insert("type".to_string(), Value::Str("grayscale".into()));
+        let mut view = BTreeMap::new();
+        view.insert("policy".to_string(), Value::List(vec![Value::Map(op)]));
+        let mut p = BTreeMap::new();
+        p.insert("method".to_string(), Value::Map(method));
+        p.insert("views".to_string(), Value::List(vec![Value::Map(view)]));
+        let names: Vec<&str> = registry_versions(StepKind::Pretrain, &p)
+            .into_keys()
+            .collect();
+        assert_eq!(names, ["byol", "grayscale", "pretrain"]);
+        assert!(registry_versions(StepKind::Features, &BTreeMap::new()).is_empty());
     }
 
     #[test]

@@ -1,4 +1,10 @@
-//! Method configurations: the registry's user-facing parameters, defaults and validation.
+//! Method configurations: typed hyper-parameters and their validation.
+//!
+//! The parameters' names, defaults and ranges live in the registry
+//! (`src/lang/registry.rs`) only; a `MethodConfig` is decoded from a planned
+//! `method` map by `exec::decode::method_config`.
+
+use std::str::FromStr;
 
 /// MoCo flavour: v2 (queue of negatives) or v3 (in-batch keys, predictor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -9,20 +15,19 @@ pub enum MocoVersion {
     V3,
 }
 
-/// A user-supplied parameter value, as the pipeline language hands it over.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ParamValue {
-    /// `true` / `false`.
-    Bool(bool),
-    /// Integer literal.
-    Int(i64),
-    /// Real literal.
-    Float(f64),
-    /// Word or string (e.g. MoCo `version`).
-    Str(String),
+impl FromStr for MocoVersion {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "v2" => Ok(MocoVersion::V2),
+            "v3" => Ok(MocoVersion::V3),
+            other => Err(format!("`{other}` is not one of `v2`, `v3`")),
+        }
+    }
 }
 
-/// One SSL method with its hyper-parameters; names and defaults follow the method registry.
+/// One SSL method with its hyper-parameters (names follow the method registry).
 #[derive(Clone, Debug, PartialEq)]
 pub enum MethodConfig {
     /// SimCLR (Chen et al. 2020): NT-Xent over two views.
@@ -146,42 +151,6 @@ pub enum MethodConfig {
     },
 }
 
-/// Names accepted by [`MethodConfig::defaults`].
-pub const METHOD_NAMES: &[&str] = &[
-    "simclr",
-    "moco",
-    "simsiam",
-    "byol",
-    "swav",
-    "barlow_twins",
-    "dino",
-];
-
-fn num(key: &str, v: &ParamValue) -> Result<f64, String> {
-    match v {
-        ParamValue::Float(x) => Ok(*x),
-        ParamValue::Int(i) => Ok(*i as f64),
-        other => Err(format!("{key}: expected a number, got {other:?}")),
-    }
-}
-
-fn count(key: &str, v: &ParamValue) -> Result<usize, String> {
-    match v {
-        ParamValue::Int(i) if *i >= 0 => Ok(*i as usize),
-        ParamValue::Float(x) if *x >= 0.0 && x.fract() == 0.0 && *x < 1e15 => Ok(*x as usize),
-        other => Err(format!(
-            "{key}: expected a non-negative integer, got {other:?}"
-        )),
-    }
-}
-
-fn flag(key: &str, v: &ParamValue) -> Result<bool, String> {
-    match v {
-        ParamValue::Bool(b) => Ok(*b),
-        other => Err(format!("{key}: expected true or false, got {other:?}")),
-    }
-}
-
 fn positive(name: &str, key: &str, v: f64) -> Result<(), String> {
     if v.is_finite() && v > 0.0 {
         Ok(())
@@ -207,101 +176,6 @@ fn at_least_one(name: &str, key: &str, v: usize) -> Result<(), String> {
 }
 
 impl MethodConfig {
-    /// The registry defaults of method `name` (`simclr`, `moco`, ..., see [`METHOD_NAMES`]).
-    pub fn defaults(name: &str) -> Result<Self, String> {
-        Ok(match name {
-            // SimCLR official CIFAR τ = 0.5 (Chen et al. 2020, App. B.9).
-            "simclr" => MethodConfig::SimClr {
-                temperature: 0.5,
-                proj_hidden: 2048,
-                proj_dim: 128,
-                proj_layers: 2,
-            },
-            // MoCo v2: τ 0.2, K 65536, m 0.999, MLP 2048→128 (Chen et al. 2020b, §2).
-            "moco" => MethodConfig::Moco {
-                version: MocoVersion::V2,
-                temperature: 0.2,
-                queue: 65536,
-                momentum: 0.999,
-                momentum_end: 0.999,
-                proj_hidden: 2048,
-                proj_dim: 128,
-                pred_hidden: 4096,
-                symmetric: false,
-            },
-            // SimSiam: 3-layer 2048 projector, 512 predictor bottleneck (Chen & He 2021, §3).
-            "simsiam" => MethodConfig::SimSiam {
-                proj_hidden: 2048,
-                proj_dim: 2048,
-                proj_layers: 3,
-                pred_hidden: 512,
-            },
-            // BYOL: τ_base 0.996, 4096→256 projector/predictor (Grill et al. 2020, §3.3).
-            "byol" => MethodConfig::Byol {
-                tau_base: 0.996,
-                tau_end: 1.0,
-                proj_hidden: 4096,
-                proj_dim: 256,
-                pred_hidden: 4096,
-            },
-            // SwAV: τ 0.1, 3000 prototypes, 3 SK iterations, ε 0.05 (Caron et al. 2020, App. A).
-            "swav" => MethodConfig::Swav {
-                temperature: 0.1,
-                prototypes: 3000,
-                sinkhorn_iters: 3,
-                epsilon: 0.05,
-                queue: 0,
-                queue_start_epoch: 15,
-                freeze_prototypes_iters: 313,
-                proj_hidden: 2048,
-                proj_dim: 128,
-            },
-            // Barlow Twins: λ 0.0051, 8192-wide 3-layer projector (Zbontar et al. 2021, §4).
-            "barlow_twins" => MethodConfig::BarlowTwins {
-                lambda: 0.0051,
-                scale_loss: 0.024,
-                proj_hidden: 8192,
-                proj_dim: 8192,
-                proj_layers: 3,
-            },
-            // DINO: K 65536, τ_s 0.1, τ_t 0.04→0.07 over 30 ep, m 0.9 (Caron et al. 2021, §3, App.).
-            "dino" => MethodConfig::Dino {
-                out_dim: 65536,
-                hidden: 2048,
-                bottleneck: 256,
-                student_temp: 0.1,
-                teacher_temp_start: 0.04,
-                teacher_temp: 0.07,
-                teacher_temp_warmup_epochs: 30,
-                center_momentum: 0.9,
-                tau_base: 0.996,
-                tau_end: 1.0,
-                norm_last_layer: true,
-                freeze_last_layer_epochs: 1,
-                clip_grad: 3.0,
-            },
-            other => {
-                return Err(format!(
-                    "unknown SSL method `{other}` (known: {})",
-                    METHOD_NAMES.join(", ")
-                ));
-            }
-        })
-    }
-
-    /// Defaults of `name` overridden by `params` (registry names), then validated.
-    pub fn from_params<'a>(
-        name: &str,
-        params: impl IntoIterator<Item = (&'a str, ParamValue)>,
-    ) -> Result<Self, String> {
-        let mut config = Self::defaults(name)?;
-        for (key, value) in params {
-            config.set(key, &value)?;
-        }
-        config.validate()?;
-        Ok(config)
-    }
-
     /// The registry name of this method.
     pub fn name(&self) -> &'static str {
         match self {
@@ -318,149 +192,6 @@ impl MethodConfig {
     /// Whether the method uses local crops after the two global views (SwAV, DINO).
     pub fn multicrop(&self) -> bool {
         matches!(self, MethodConfig::Swav { .. } | MethodConfig::Dino { .. })
-    }
-
-    /// Sets one registry parameter by name; unknown names and ill-typed values are errors.
-    pub fn set(&mut self, key: &str, v: &ParamValue) -> Result<(), String> {
-        let name = self.name();
-        let unknown = || Err(format!("{name}: unknown parameter `{key}`"));
-        match self {
-            MethodConfig::SimClr {
-                temperature,
-                proj_hidden,
-                proj_dim,
-                proj_layers,
-            } => match key {
-                "temperature" => *temperature = num(key, v)?,
-                "proj_hidden" => *proj_hidden = count(key, v)?,
-                "proj_dim" => *proj_dim = count(key, v)?,
-                "proj_layers" => *proj_layers = count(key, v)?,
-                _ => return unknown(),
-            },
-            MethodConfig::Moco {
-                version,
-                temperature,
-                queue,
-                momentum,
-                momentum_end,
-                proj_hidden,
-                proj_dim,
-                pred_hidden,
-                symmetric,
-            } => match key {
-                "version" => {
-                    *version = match v {
-                        ParamValue::Str(s) if s == "v2" => MocoVersion::V2,
-                        ParamValue::Str(s) if s == "v3" => MocoVersion::V3,
-                        other => {
-                            return Err(format!("moco: version must be v2 or v3, got {other:?}"));
-                        }
-                    }
-                }
-                "temperature" => *temperature = num(key, v)?,
-                "queue" => *queue = count(key, v)?,
-                "momentum" => *momentum = num(key, v)?,
-                "momentum_end" => *momentum_end = num(key, v)?,
-                "proj_hidden" => *proj_hidden = count(key, v)?,
-                "proj_dim" => *proj_dim = count(key, v)?,
-                "pred_hidden" => *pred_hidden = count(key, v)?,
-                "symmetric" => *symmetric = flag(key, v)?,
-                _ => return unknown(),
-            },
-            MethodConfig::SimSiam {
-                proj_hidden,
-                proj_dim,
-                proj_layers,
-                pred_hidden,
-            } => match key {
-                "proj_hidden" => *proj_hidden = count(key, v)?,
-                "proj_dim" => *proj_dim = count(key, v)?,
-                "proj_layers" => *proj_layers = count(key, v)?,
-                "pred_hidden" => *pred_hidden = count(key, v)?,
-                _ => return unknown(),
-            },
-            MethodConfig::Byol {
-                tau_base,
-                tau_end,
-                proj_hidden,
-                proj_dim,
-                pred_hidden,
-            } => match key {
-                "tau_base" => *tau_base = num(key, v)?,
-                "tau_end" => *tau_end = num(key, v)?,
-                "proj_hidden" => *proj_hidden = count(key, v)?,
-                "proj_dim" => *proj_dim = count(key, v)?,
-                "pred_hidden" => *pred_hidden = count(key, v)?,
-                _ => return unknown(),
-            },
-            MethodConfig::Swav {
-                temperature,
-                prototypes,
-                sinkhorn_iters,
-                epsilon,
-                queue,
-                queue_start_epoch,
-                freeze_prototypes_iters,
-                proj_hidden,
-                proj_dim,
-            } => match key {
-                "temperature" => *temperature = num(key, v)?,
-                "prototypes" => *prototypes = count(key, v)?,
-                "sinkhorn_iters" => *sinkhorn_iters = count(key, v)?,
-                "epsilon" => *epsilon = num(key, v)?,
-                "queue" => *queue = count(key, v)?,
-                "queue_start_epoch" => *queue_start_epoch = count(key, v)?,
-                "freeze_prototypes_iters" => *freeze_prototypes_iters = count(key, v)?,
-                "proj_hidden" => *proj_hidden = count(key, v)?,
-                "proj_dim" => *proj_dim = count(key, v)?,
-                _ => return unknown(),
-            },
-            MethodConfig::BarlowTwins {
-                lambda,
-                scale_loss,
-                proj_hidden,
-                proj_dim,
-                proj_layers,
-            } => match key {
-                "lambda" => *lambda = num(key, v)?,
-                "scale_loss" => *scale_loss = num(key, v)?,
-                "proj_hidden" => *proj_hidden = count(key, v)?,
-                "proj_dim" => *proj_dim = count(key, v)?,
-                "proj_layers" => *proj_layers = count(key, v)?,
-                _ => return unknown(),
-            },
-            MethodConfig::Dino {
-                out_dim,
-                hidden,
-                bottleneck,
-                student_temp,
-                teacher_temp_start,
-                teacher_temp,
-                teacher_temp_warmup_epochs,
-                center_momentum,
-                tau_base,
-                tau_end,
-                norm_last_layer,
-                freeze_last_layer_epochs,
-                clip_grad,
-            } => match key {
-                "out_dim" => *out_dim = count(key, v)?,
-                "hidden" => *hidden = count(key, v)?,
-                "bottleneck" => *bottleneck = count(key, v)?,
-                "student_temp" => *student_temp = num(key, v)?,
-                "teacher_temp_start" => *teacher_temp_start = num(key, v)?,
-                "teacher_temp" => *teacher_temp = num(key, v)?,
-                "teacher_temp_warmup_epochs" => *teacher_temp_warmup_epochs = count(key, v)?,
-                "center_momentum" => *center_momentum = num(key, v)?,
-                "tau_base" => *tau_base = num(key, v)?,
-                "tau_end" => *tau_end = num(key, v)?,
-                "norm_last_layer" => *norm_last_layer = flag(key, v)?,
-                "freeze_last_layer_epochs" => *freeze_last_layer_epochs = count(key, v)?,
-                "clip_grad" => *clip_grad = num(key, v)?,
-                _ => return unknown(),
-            },
-        }
-        Ok(())
     }
 
     /// Checks ranges (positive temperatures and widths, momenta in [0, 1], ...).

@@ -11,7 +11,7 @@ mod simclr;
 mod simsiam;
 mod swav;
 
-pub use config::{METHOD_NAMES, MethodConfig, MocoVersion, ParamValue};
+pub use config::{MethodConfig, MocoVersion};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
