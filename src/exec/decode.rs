@@ -1353,26 +1353,8 @@ split parts {
         )
     }
 
-    /// Kinds no program can call, with the reason; their planned map is written by hand.
-    const UNCALLABLE: &[(&str, &str)] = &[(
-        "step",
-        "`step` is a keyword of the grammar (`sweep a..b step s`), so `schedule = step(...)` does not parse",
-    )];
-
     /// The planned map of a program that calls `kind` with no optional argument.
     fn planned_map(kind: &'static Kind) -> Map {
-        if UNCALLABLE.iter().any(|(k, _)| *k == kind.name) {
-            let mut m = map(&[
-                ("type", Value::Str(kind.name.into())),
-                ("milestones", Value::List(vec![Value::Int(10)])),
-            ]);
-            for p in kind.params {
-                if let Some(v) = registry_default(p) {
-                    m.insert(p.name.to_string(), v);
-                }
-            }
-            return m;
-        }
         let c = call(kind);
         let pretrain_field = |plan: &Plan, field: &str| -> Map {
             let step = plan

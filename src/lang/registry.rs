@@ -1871,7 +1871,13 @@ const EVALS: &[Kind] = &[
                     Ty::Data,
                     "Images to cluster (labels are used only for scoring)",
                 ),
-                req("clusters", Ty::Int, "k"),
+                p(
+                    "clusters",
+                    Ty::Int,
+                    Default::Required,
+                    Bound::TWO_PLUS,
+                    "k, the number of clusters",
+                ),
                 d(
                     "restarts",
                     Ty::Int,
