@@ -591,7 +591,7 @@ pub fn init_backbone(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
     // interpolate them to the data, so the registry's 32 is a fine default.
     let spec = backbone_spec(map(&step.params, "backbone")?, 32)?;
     let device = DeviceChoice::Cpu.plain_device()?;
-    let backbone: Backbone = trainer::init_backbone_seeded(&spec, &device, seed_of(step));
+    let backbone: Backbone = trainer::init_backbone_seeded(&spec, &device, seed_of(step))?;
     let mut out = StepOutput::default();
     out.outputs.insert(
         "backbone".into(),

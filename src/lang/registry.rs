@@ -1687,7 +1687,13 @@ const PRETRAIN: Kind = kind(
             "The views made of each image",
         ),
         d("epochs", Ty::Int, "100", Bound::ONE_PLUS, "Training epochs"),
-        d("batch", Ty::Int, "256", Bound::ONE_PLUS, "Images per batch"),
+        d(
+            "batch",
+            Ty::Int,
+            "256",
+            Bound::TWO_PLUS,
+            "Images per batch (at least 2: every method compares or normalises over the batch)",
+        ),
         d(
             "optimizer",
             Ty::Kind(C::Optimizer),
