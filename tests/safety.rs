@@ -125,3 +125,36 @@ fn every_method_trains_at_its_smallest_legal_batch() {
         ]
     );
 }
+
+/// `sslp explain METHOD` and the README's method table state the same deviations from the
+/// reference recipe, for every method.
+#[test]
+fn explain_and_the_readme_state_each_methods_deviations() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let methods = registry::names_in(registry::Category::Method);
+    assert_eq!(methods.len(), 8);
+    for m in methods {
+        let differs = registry::deviations(m);
+        assert!(!differs.is_empty(), "{m}: no deviations stated");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{m}` |")))
+            .unwrap_or_else(|| panic!("README: no method-table row for `{m}`"));
+        let out = sslp(&["explain", m]);
+        assert_eq!(out.status.code(), Some(0));
+        let explained = stdout(&out);
+        assert!(
+            explained.contains("differs from the reference recipe"),
+            "{explained}"
+        );
+        for d in differs {
+            assert!(row.contains(d), "README row of `{m}` lacks: {d}");
+            assert!(explained.contains(d), "`sslp explain {m}` lacks: {d}");
+        }
+        assert_eq!(
+            row.matches("<br>").count() + 1,
+            differs.len(),
+            "README row of `{m}` states other deviations than the registry"
+        );
+    }
+}
