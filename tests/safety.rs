@@ -158,3 +158,44 @@ fn explain_and_the_readme_state_each_methods_deviations() {
         );
     }
 }
+
+/// A batch larger than a synthetic dataset is a plan-time error, not a run-time one.
+#[test]
+fn a_batch_larger_than_known_data_is_a_plan_error() {
+    let text = |batch: usize| {
+        format!(
+            r#"
+dataset d = synthetic_shapes(count: 8, size: 16)
+pretrain r {{
+  data = d
+  backbone = tiny_convnet(width: 4, depth: 2)
+  method = simclr(proj_hidden: 8, proj_dim: 4)
+  policy = [horizontal_flip() @ 0.5]
+  epochs = 1
+  batch = {batch}
+}}
+"#
+        )
+    };
+    let plan_errors = |src: &str| {
+        let checked = lang::check_source("t.sslp", "t.sslp", src, &mut NoImports);
+        assert!(
+            checked.diagnostics.iter().all(|d| !d.is_error()),
+            "{:#?}",
+            checked.diagnostics
+        );
+        let (plan, diags) = sslp::plan::plan(&checked.program.expect("checks"));
+        let errors: Vec<String> = diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
+        (plan.is_some(), errors)
+    };
+    assert_eq!(plan_errors(&text(8)), (true, vec![]));
+    let (_, errors) = plan_errors(&text(9));
+    assert_eq!(
+        errors,
+        ["a batch of 9 images cannot be drawn from data of 8 images"]
+    );
+}

@@ -1872,7 +1872,13 @@ const EVALS: &[Kind] = &[
                     Ty::Data,
                     "Images to cluster (labels are used only for scoring)",
                 ),
-                req("clusters", Ty::Int, "k"),
+                p(
+                    "clusters",
+                    Ty::Int,
+                    Default::Required,
+                    Bound::TWO_PLUS,
+                    "k (at least 2)",
+                ),
                 d(
                     "restarts",
                     Ty::Int,
