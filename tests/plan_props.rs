@@ -153,11 +153,11 @@ impl Gen {
             self.rng.random_range(2..=8)
         );
         ctx.data.push("d".into());
-        if self.chance(0.3) {
-            if let Some(c) = self.call(Category::Dataset, 1, &ctx) {
-                src += &format!("dataset other = {c}\n");
-                ctx.data.push("other".into());
-            }
+        if self.chance(0.3)
+            && let Some(c) = self.call(Category::Dataset, 1, &ctx)
+        {
+            src += &format!("dataset other = {c}\n");
+            ctx.data.push("other".into());
         }
         if self.chance(0.6) {
             let train = if self.chance(0.5) {
