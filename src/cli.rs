@@ -57,23 +57,115 @@ pub enum DiffFormat {
     Json,
 }
 
-/// Reads relative imports from disk, relative to the importing file.
-#[derive(Debug, Default)]
-pub struct FsLoader;
+/// Reads relative imports from disk, relative to the importing file, confined to the project
+/// root (see [`project_root`]): a path that leads outside it, through `..` or a symlink, is
+/// refused before anything is read. Only `.sslp` text files are handed over, so a diagnostic
+/// can never print the bytes of some other file.
+#[derive(Debug, Clone)]
+pub struct FsLoader {
+    /// Canonical project root.
+    root: PathBuf,
+}
+
+/// Largest module the loader reads (bytes); bigger files are not pipeline sources.
+const MAX_MODULE_BYTES: u64 = 4 << 20;
+
+/// The project root of an entry file: the nearest folder above it (its own folder first) that
+/// holds `sslp.toml` or `.git`, else the entry file's folder. Canonical when the file exists.
+pub fn project_root(entry: &Path) -> PathBuf {
+    let entry = entry
+        .canonicalize()
+        .unwrap_or_else(|_| std::path::absolute(entry).unwrap_or_else(|_| entry.to_path_buf()));
+    let folder = entry.parent().unwrap_or(Path::new("/")).to_path_buf();
+    folder
+        .ancestors()
+        .find(|d| d.join("sslp.toml").exists() || d.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(folder)
+}
+
+/// `path` with `.` and `..` removed lexically (for paths that do not exist, so cannot be
+/// canonicalised).
+fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+impl FsLoader {
+    /// A loader confined to the project root of `entry` ([`project_root`]).
+    pub fn for_entry(entry: &Path) -> FsLoader {
+        FsLoader {
+            root: project_root(entry),
+        }
+    }
+
+    /// The canonical project root imports are confined to.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
 
 impl Loader for FsLoader {
-    fn load(&mut self, from_id: &str, path: &str) -> Result<LoadedFile, String> {
+    fn load(&mut self, from_id: &str, path: &str) -> Result<LoadedFile, lang::LoadError> {
         let base = Path::new(from_id).parent().unwrap_or(Path::new("."));
         let full = base.join(path);
-        let text = std::fs::read_to_string(&full)
-            .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
-        let id = full
-            .canonicalize()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| full.display().to_string());
+        // Where the path leads: through every symlink when it exists, lexically otherwise (the
+        // same answer either way for a path outside, so nothing outside is probed).
+        let resolved = full.canonicalize().unwrap_or_else(|_| {
+            normalize_lexically(&std::path::absolute(&full).unwrap_or(full.clone()))
+        });
+        if !resolved.starts_with(&self.root) {
+            return Err(lang::LoadError::OutsideProject {
+                resolved: resolved.display().to_string(),
+                root: self.root.display().to_string(),
+            });
+        }
+        let shown = full.display().to_string();
+        if resolved.extension().is_none_or(|e| e != "sslp") {
+            return Err(lang::LoadError::Read(format!(
+                "{shown} is not a `.sslp` file; only pipeline sources can be imported"
+            )));
+        }
+        let meta = std::fs::metadata(&resolved).map_err(|e| format!("cannot read {shown}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("cannot read {shown}: not a file").into());
+        }
+        if meta.len() > MAX_MODULE_BYTES {
+            return Err(format!(
+                "{shown} is {} bytes, too large for a pipeline source (at most {MAX_MODULE_BYTES})",
+                meta.len()
+            )
+            .into());
+        }
+        let bytes = std::fs::read(&resolved).map_err(|e| format!("cannot read {shown}: {e}"))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "{shown} is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            )
+        })?;
+        if let Some(at) = text
+            .char_indices()
+            .find(|&(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            .map(|(i, _)| i)
+        {
+            return Err(
+                format!("{shown} is not a text file (a control character at byte {at})").into(),
+            );
+        }
         Ok(LoadedFile {
-            name: full.display().to_string(),
-            id,
+            name: shown,
+            id: resolved.display().to_string(),
             text,
         })
     }
@@ -93,7 +185,12 @@ pub fn load_and_plan(path: &Path) -> Result<(Checked, Option<Plan>), u8> {
         .canonicalize()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| path.display().to_string());
-    let mut checked = lang::check_source(&path.display().to_string(), &id, &text, &mut FsLoader);
+    let mut checked = lang::check_source(
+        &path.display().to_string(),
+        &id,
+        &text,
+        &mut FsLoader::for_entry(path),
+    );
     let mut planned = None;
     if let Some(program) = &checked.program {
         let (p, diags) = plan::plan(program);
@@ -705,7 +802,12 @@ pub fn preview(path: &Path, args: &PreviewArgs) -> u8 {
         .canonicalize()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| path.display().to_string());
-    let mut checked = lang::check_source(&path.display().to_string(), &id, &source, &mut FsLoader);
+    let mut checked = lang::check_source(
+        &path.display().to_string(),
+        &id,
+        &source,
+        &mut FsLoader::for_entry(path),
+    );
     let plan = match &checked.program {
         Some(program) => {
             let (p, diags) = plan::plan(program);

@@ -475,3 +475,113 @@ fn ema_vectors() {
     }
     assert!(seen_tau && seen_schedule);
 }
+
+/// Reduced precision: every loss computed on f16 and on bf16 tensors (the flex CPU backend
+/// stores and computes both natively) is finite and close to the float64 reference, and so is
+/// the NT-Xent gradient. Tolerances, relative to `max(1, |expected|)`: f16 `3e-3` (machine
+/// epsilon 9.8e-4), bf16 `3e-2` (epsilon 7.8e-3): a few roundings of a log-sum-exp.
+#[test]
+fn losses_are_finite_and_close_in_f16_and_bf16() {
+    use burn::tensor::DType;
+    let v = vectors();
+    let dev = dev();
+    for (dtype, tol) in [(DType::F16, 3e-3), (DType::BF16, 3e-2)] {
+        let t2 = |x: &Value| -> Tensor<2> {
+            let (shape, vals) = flat(x);
+            let vals: Vec<f32> = vals.iter().map(|&x| x as f32).collect();
+            Tensor::from_data(TensorData::new(vals, shape), (&dev, dtype))
+        };
+        let t1 = |x: &Value| -> Tensor<1> {
+            let (shape, vals) = flat(x);
+            let vals: Vec<f32> = vals.iter().map(|&x| x as f32).collect();
+            Tensor::from_data(TensorData::new(vals, shape), (&dev, dtype))
+        };
+        let list =
+            |x: &Value| -> Vec<Tensor<2>> { x.as_array().expect("list").iter().map(&t2).collect() };
+        let mut worst = 0.0f64;
+        let mut close = |case: &str, what: &str, got: &Tensor<1>, want: &Value| {
+            assert_eq!(got.dtype(), dtype, "{case}: computed in {dtype:?}");
+            let got = values(got)[0];
+            let want = want.as_f64().expect("number");
+            assert!(got.is_finite(), "{dtype:?} {case}: {what} = {got}");
+            let err = (got - want).abs() / want.abs().max(1.0);
+            worst = worst.max(err);
+            assert!(
+                err <= tol,
+                "{dtype:?} {case}: {what} = {got}, expected {want} (|Δ|/scale = {err:.3e} > {tol:e})"
+            );
+        };
+        for c in cases(&v, "ntxent") {
+            let n = name(&c);
+            let t = c["params"]["temperature"].as_f64().expect("t");
+            let out0 = t2(&c["inputs"]["out0"]).require_grad();
+            let out1 = t2(&c["inputs"]["out1"]).require_grad();
+            let l = loss::nt_xent(out0.clone(), out1.clone(), t);
+            close(&n, "loss", &l, &c["expected"]["loss"]);
+            let grads = l.backward();
+            for (x, key) in [(&out0, "out0"), (&out1, "out1")] {
+                let g = values(&x.grad(&grads).expect("a gradient"));
+                assert!(g.iter().all(|x| x.is_finite()), "{dtype:?} {n}: grad {g:?}");
+                let (_, want) = flat(&c["expected"]["grad"][key]);
+                let scale = want.iter().fold(1.0f64, |m, x| m.max(x.abs()));
+                let err = g
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+                    / scale;
+                assert!(
+                    err <= tol,
+                    "{dtype:?} {n}: grad.{key} |Δ|/scale = {err:.3e}"
+                );
+            }
+        }
+        for c in cases(&v, "moco_v2") {
+            let t = c["params"]["temperature"].as_f64().expect("t");
+            let i = &c["inputs"];
+            let (l, _) = loss::info_nce_queue(t2(&i["q"]), t2(&i["k"]), t2(&i["queue"]), t);
+            close(&name(&c), "loss", &l, &c["expected"]["loss"]);
+        }
+        for c in cases(&v, "negative_cosine") {
+            let i = &c["inputs"];
+            let (p1, p2, z1, z2) = (t2(&i["p1"]), t2(&i["p2"]), t2(&i["z1"]), t2(&i["z2"]));
+            let l = match c["params"]["form"].as_str().expect("form") {
+                "neg_cos" => {
+                    (loss::negative_cosine(p1, z2) + loss::negative_cosine(p2, z1)).mul_scalar(0.5)
+                }
+                _ => loss::byol_2_2cos(p1, z2) + loss::byol_2_2cos(p2, z1),
+            };
+            close(&name(&c), "loss", &l, &c["expected"]["loss"]);
+        }
+        for c in cases(&v, "barlow_twins") {
+            let lambda = c["params"]["lambda"].as_f64().expect("lambda");
+            let (l, _, _) =
+                loss::barlow_twins(t2(&c["inputs"]["z_a"]), t2(&c["inputs"]["z_b"]), lambda);
+            close(&name(&c), "loss", &l, &c["expected"]["loss"]);
+        }
+        for c in cases(&v, "swav") {
+            let p = &c["params"];
+            let (l, _) = loss::swav(
+                &list(&c["inputs"]["global_scores"]),
+                &list(&c["inputs"]["local_scores"]),
+                p["temperature"].as_f64().expect("t"),
+                p["sinkhorn_iterations"].as_u64().expect("it") as usize,
+                p["sinkhorn_epsilon"].as_f64().expect("eps"),
+            );
+            close(&name(&c), "loss", &l, &c["expected"]["loss"]);
+        }
+        for c in cases(&v, "dino") {
+            let p = &c["params"];
+            let (l, _) = loss::dino(
+                &list(&c["inputs"]["teacher_out"]),
+                &list(&c["inputs"]["student_out"]),
+                t1(&c["inputs"]["center_before"]),
+                p["teacher_temp"].as_f64().expect("tt"),
+                p["student_temp"].as_f64().expect("st"),
+                p["center_momentum"].as_f64().expect("m"),
+            );
+            close(&name(&c), "loss", &l, &c["expected"]["loss"]);
+        }
+        println!("{dtype:?}: worst loss |Δ|/scale {worst:.2e} (tolerance {tol:e})");
+    }
+}

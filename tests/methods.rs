@@ -263,7 +263,7 @@ fn step(
     at: Progress,
     lr: f64,
 ) -> (f32, Student) {
-    let loss = method.loss(&student, views, at);
+    let loss = method.try_loss(&student, views, at).expect("the views fit");
     let value = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), &student);
     let grads = method.filter_grads(&student, grads, at);
@@ -300,13 +300,19 @@ fn every_method_trains_and_resumes_exactly() {
         let student_bytes = module_to_bytes(&student).expect("student bytes");
         let state = method.save_state().expect("save_state");
         let at = progress(warmup + STEPS);
-        let expected = method.loss(&student, &views, at).into_scalar::<f32>();
+        let expected = method
+            .try_loss(&student, &views, at)
+            .expect("the views fit")
+            .into_scalar::<f32>();
         let dev2 = Device::flex().autodiff();
         dev2.seed(99);
         let (fresh, mut method2) = Method::new(cfg, &spec(), &dev2).expect("new 2");
         let student2 = module_from_bytes(fresh, &student_bytes).expect("load student");
         method2.load_state(&state).expect("load_state");
-        let got = method2.loss(&student2, &views, at).into_scalar::<f32>();
+        let got = method2
+            .try_loss(&student2, &views, at)
+            .expect("the views fit")
+            .into_scalar::<f32>();
         assert_eq!(
             got.to_bits(),
             expected.to_bits(),
@@ -391,7 +397,9 @@ fn teachers_get_no_gradient_and_follow_the_ema_exactly() {
             student = step(&mut method, student, &mut optim, &views, progress(s), lr).1;
         }
         let at = progress(2);
-        let loss = method.loss(&student, &views, at);
+        let loss = method
+            .try_loss(&student, &views, at)
+            .expect("the views fit");
         let grads = loss.backward();
         let teacher = method.teacher().expect("teacher");
         assert!(
@@ -456,7 +464,9 @@ fn teacher_has_its_own_batchnorm_buffers() {
     for (a, b) in before.iter().zip(&after) {
         assert_eq!(host(a), host(b), "teacher forward changed student BN stats");
     }
-    let _ = method.loss(&student, &v, progress(0));
+    let _ = method
+        .try_loss(&student, &v, progress(0))
+        .expect("the views fit");
 }
 
 #[test]
@@ -466,8 +476,12 @@ fn module_bytes_round_trip_is_exact_in_eval_mode() {
     let (student, mut method) = Method::new(cfg.clone(), &spec(), &dev).expect("new");
     let v = views(&dev, false);
     // Train-mode forwards move the running stats away from their init.
-    let _ = method.loss(&student, &v, progress(0));
-    let _ = method.loss(&student, &v, progress(1));
+    let _ = method
+        .try_loss(&student, &v, progress(0))
+        .expect("the views fit");
+    let _ = method
+        .try_loss(&student, &v, progress(1))
+        .expect("the views fit");
     let bytes = module_to_bytes(&student).expect("bytes");
     let (fresh, _) = Method::new(cfg, &spec(), &dev).expect("new 2");
     let loaded = module_from_bytes(fresh, &bytes).expect("load");
@@ -530,7 +544,7 @@ fn frozen_parameters_lose_their_gradients_only_while_frozen() {
     let v = views(&dev, true);
     for (s, frozen) in [(4, true), (5, false)] {
         let at = progress(s);
-        let loss = method.loss(&student, &v, at);
+        let loss = method.try_loss(&student, &v, at).expect("the views fit");
         let grads = GradientsParams::from_grads(loss.backward(), &student);
         let grads = method.filter_grads(&student, grads, at);
         let protos = student.prototypes.as_ref().expect("prototypes");
@@ -542,7 +556,7 @@ fn frozen_parameters_lose_their_gradients_only_while_frozen() {
     assert_eq!(method.grad_clip(), Some(3.0));
     for (s, frozen) in [(4, true), (5, false)] {
         let at = progress(s);
-        let loss = method.loss(&student, &v, at);
+        let loss = method.try_loss(&student, &v, at).expect("the views fit");
         let grads = GradientsParams::from_grads(loss.backward(), &student);
         let grads = method.filter_grads(&student, grads, at);
         let head = student.dino_head.as_ref().expect("head");

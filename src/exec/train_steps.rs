@@ -410,7 +410,7 @@ pub fn init_backbone(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
         decode::DECODE_IMAGE_SIDE,
     )?;
     let device = DeviceChoice::Cpu.plain_device()?;
-    let backbone: Backbone = trainer::init_backbone_seeded(&spec, &device, seed_of(step)?);
+    let backbone: Backbone = trainer::init_backbone_seeded(&spec, &device, seed_of(step)?)?;
     let mut out = StepOutput::default();
     out.outputs.insert(
         "backbone".into(),

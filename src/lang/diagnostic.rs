@@ -23,6 +23,8 @@ pub enum Code {
     ImportUnknownModule,
     /// A relative import could not be read.
     ImportRead,
+    /// A relative import resolves outside the project root.
+    ImportOutsideProject,
     /// `use` names something the module does not declare.
     ImportUnknownName,
     /// Two declarations (or imports) bind the same name.
@@ -76,6 +78,7 @@ impl Code {
             Code::ParseString => "sslp::parse::string",
             Code::ImportUnknownModule => "sslp::import::unknown_module",
             Code::ImportRead => "sslp::import::read",
+            Code::ImportOutsideProject => "sslp::import::outside_project",
             Code::ImportUnknownName => "sslp::import::unknown_name",
             Code::DuplicateName => "sslp::check::duplicate_name",
             Code::UndefinedName => "sslp::check::undefined_name",

@@ -15,7 +15,7 @@ pub mod trivia;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use hir::Program;
-pub use modules::{LoadedFile, Loader, NoImports};
+pub use modules::{LoadError, LoadedFile, Loader, NoImports};
 pub use span::{FileId, SourceMap, Span};
 
 /// The result of reading and checking a program.

@@ -21,10 +21,31 @@ pub struct LoadedFile {
     pub text: String,
 }
 
+/// Why a [`Loader`] did not hand over a file. Neither variant may carry the file's content:
+/// the message is shown in a diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// The file could not be read, or is not a `.sslp` text file.
+    Read(String),
+    /// The path resolves outside the project root (the loader decides where that is).
+    OutsideProject {
+        /// Where the path leads (resolved), as shown to the user.
+        resolved: String,
+        /// The project root.
+        root: String,
+    },
+}
+
+impl From<String> for LoadError {
+    fn from(why: String) -> Self {
+        LoadError::Read(why)
+    }
+}
+
 /// Reads the files a program imports relatively.
 pub trait Loader {
     /// Reads `path` as written in a `use` of the file identified by `from_id`.
-    fn load(&mut self, from_id: &str, path: &str) -> Result<LoadedFile, String>;
+    fn load(&mut self, from_id: &str, path: &str) -> Result<LoadedFile, LoadError>;
 }
 
 /// A loader that refuses relative imports (for programs held in memory).
@@ -32,10 +53,10 @@ pub trait Loader {
 pub struct NoImports;
 
 impl Loader for NoImports {
-    fn load(&mut self, _from_id: &str, path: &str) -> Result<LoadedFile, String> {
-        Err(format!(
+    fn load(&mut self, _from_id: &str, path: &str) -> Result<LoadedFile, LoadError> {
+        Err(LoadError::Read(format!(
             "cannot read `{path}`: this program was not loaded from a file"
-        ))
+        )))
     }
 }
 
@@ -131,13 +152,32 @@ pub fn load(root_name: &str, root_id: &str, root_text: &str, loader: &mut dyn Lo
                         &file.id,
                         &file.text,
                     )),
-                    Err(why) => {
+                    Err(LoadError::Read(why)) => {
                         loaded.diagnostics.push(Diagnostic::error(
                             Code::ImportRead,
                             *span,
                             format!("cannot import `{path}`"),
                             why,
                         ));
+                        None
+                    }
+                    Err(LoadError::OutsideProject { resolved, root }) => {
+                        loaded.diagnostics.push(
+                            Diagnostic::error(
+                                Code::ImportOutsideProject,
+                                *span,
+                                format!(
+                                    "cannot import `{path}`: it resolves to {resolved}, outside the project root {root}"
+                                ),
+                                "outside the project",
+                            )
+                            .with_help(
+                                "imports must stay inside the project: the nearest folder above the \
+                                 entry file that holds `sslp.toml` or `.git` (else the entry file's \
+                                 folder); copy the module into the project, or mark a higher folder \
+                                 as the root with an `sslp.toml`",
+                            ),
+                        );
                         None
                     }
                 },

@@ -1692,7 +1692,13 @@ const PRETRAIN: Kind = kind(
             "The views made of each image",
         ),
         d("epochs", Ty::Int, "100", Bound::ONE_PLUS, "Training epochs"),
-        d("batch", Ty::Int, "256", Bound::ONE_PLUS, "Images per batch"),
+        d(
+            "batch",
+            Ty::Int,
+            "256",
+            Bound::TWO_PLUS,
+            "Images per batch (at least 2: every method compares or normalises over the batch)",
+        ),
         d(
             "optimizer",
             Ty::Kind(C::Optimizer),
@@ -2124,6 +2130,51 @@ pub fn names_in(category: Category) -> Vec<&'static str> {
     v
 }
 
+/// Every way a method differs from its reference recipe (the paper and its official code), one
+/// sentence each: printed by `sslp explain METHOD` and listed in the README's method table (a test
+/// keeps the two equal). Recipe choices the user makes in the file (optimiser, schedule, batch,
+/// crops) are not listed; what the implementation cannot be told to do is.
+pub fn deviations(kind: &str) -> &'static [&'static str] {
+    const SINGLE_DEVICE: &str = "One device: no SyncBN and no gathering across GPUs, so negatives, keys, codes and batch statistics come from the local batch only";
+    match kind {
+        "simclr" => &[
+            SINGLE_DEVICE,
+            "The projector has no BatchNorm (solo-learn's CIFAR head); the paper's ImageNet head has BN in its hidden layer",
+        ],
+        "moco" => &[
+            SINGLE_DEVICE,
+            "No Shuffle-BN (v2): the momentum encoder normalises the keys over the same batch as the queries, which the paper shuffles across GPUs to prevent a BN shortcut",
+            "v3 with a ResNet: the default temperature is 0.2 (the paper's ResNet-50 recipe uses 1.0)",
+        ],
+        "simsiam" => &[
+            SINGLE_DEVICE,
+            "The predictor's learning rate follows the schedule like every other parameter (the official code keeps it fixed with --fix-pred-lr)",
+        ],
+        "byol" => &[SINGLE_DEVICE],
+        "swav" => &[
+            SINGLE_DEVICE,
+            "Sinkhorn-Knopp runs in the log domain (the same arithmetic, immune to overflow) over the local batch instead of the all-reduced global one",
+            "Prototypes are renormalised after each optimiser step (the official code renormalises at the start of the next one: the same values at every forward pass)",
+        ],
+        "barlow_twins" => &[
+            SINGLE_DEVICE,
+            "LARS applies one learning rate to all parameters (the official code gives biases and BN parameters their own, 0.0048 vs 0.2)",
+        ],
+        "dino" => &[
+            SINGLE_DEVICE,
+            "No weight-decay schedule: AdamW's decay is constant (the official recipe raises it from 0.04 to 0.4 by a cosine)",
+            "AdamW decays every parameter, biases and normalisation weights included (the official code exempts them)",
+        ],
+        "g_simclr" => &[
+            SINGLE_DEVICE,
+            "The denoising autoencoder is a small fixed convolutional network on 32x32 inputs trained with Adam in batches of 128, not the paper's exact architecture",
+            "k-means uses 4 restarts of at most 300 iterations",
+            "A batch draws its images from distinct pseudo-labels only while it is no larger than `clusters`; larger batches spread the labels evenly (the paper's constraint cannot hold then)",
+        ],
+        _ => &[],
+    }
+}
+
 /// Renders a kind's documentation (`sslp explain NAME`).
 pub fn explain(k: &Kind) -> String {
     let mut out = format!("{} — {}\n  {}\n", k.name, k.category.noun(), k.doc);
@@ -2139,6 +2190,13 @@ pub fn explain(k: &Kind) -> String {
     }
     if let Info::Eval { metrics, .. } = k.info {
         out.push_str(&format!("  metrics: {}\n", metrics.join(", ")));
+    }
+    let differs = deviations(k.name);
+    if !differs.is_empty() {
+        out.push_str("  differs from the reference recipe:\n");
+        for d in differs {
+            out.push_str(&format!("    - {d}\n"));
+        }
     }
     if k.category == Category::Op {
         out.push_str("  probability: write `op(...) @ p` (default p = 1.0)\n");

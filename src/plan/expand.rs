@@ -708,6 +708,7 @@ impl<'p> Planner<'p> {
                 "moco_queue",
             );
         }
+        self.check_batch_fits(call, &params, data.as_ref());
         let key = self.add_step(
             StepKind::Pretrain,
             id,
@@ -719,6 +720,47 @@ impl<'p> Planner<'p> {
             self.steps[i].exec = exec;
         }
         Some(key)
+    }
+
+    /// Images in `data` when the plan alone tells: a synthetic dataset used whole. `None` for
+    /// file-backed data and split parts, whose sizes are known only when the data is read.
+    fn known_image_count(&self, data: Option<&Value>) -> Option<f64> {
+        let Some(Value::Step(key, None)) = data else {
+            return None;
+        };
+        let step = &self.steps[*self.index.get(key)?];
+        let params = &step.params;
+        (step.kind == "dataset"
+            && params.get("type").and_then(Value::as_str) == Some("synthetic_shapes"))
+        .then(|| params.get("count").and_then(Value::as_f64))
+        .flatten()
+    }
+
+    /// A pretraining batch larger than its (known) data can never be formed: an error at plan
+    /// time rather than when the arm runs.
+    fn check_batch_fits(
+        &mut self,
+        call: &HCall,
+        params: &BTreeMap<String, Value>,
+        data: Option<&Value>,
+    ) {
+        let (Some(n), Some(b)) = (
+            self.known_image_count(data),
+            params.get("batch").and_then(Value::as_f64),
+        ) else {
+            return;
+        };
+        if b > n {
+            let d = Diagnostic::error(
+                Code::OutOfRange,
+                call.arg_span("batch"),
+                format!("a batch of {b} images cannot be drawn from data of {n} images"),
+                "larger than the data",
+            )
+            .with_label(call.arg_span("data"), format!("{n} images"))
+            .with_help("lower `batch`, or train on more images");
+            self.report(d, "batch_exceeds_data");
+        }
     }
 
     fn check_views(&mut self, call: &HCall, views: &[Value], method: &str) {

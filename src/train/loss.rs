@@ -6,7 +6,7 @@
 //! here, so callers cannot leak gradients into a teacher by mistake.
 
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
 /// Norm floor of `F.normalize` (PyTorch default `eps`), so a zero row maps to zero, not NaN.
 const NORMALIZE_EPS: f64 = 1e-12;
@@ -18,12 +18,29 @@ const COSINE_EPS: f64 = 1e-8;
 /// 2021, Algorithm 1).
 const BARLOW_BN_EPS: f64 = 1e-5;
 
-/// Logit given to excluded entries (self-similarity in NT-Xent): finite, so `0 * logit` stays 0,
-/// and far below any real logit, so its softmax weight is exactly 0.
-const MASKED_LOGIT: f64 = -1e9;
+/// Magnitude of the logit given to excluded entries (self-similarity in NT-Xent) in wide dtypes:
+/// far below any real logit, so its softmax weight is exactly 0.
+const MASKED_LOGIT: f64 = 1e9;
 
-/// Row-wise L2 normalisation `x / max(‖x‖₂, eps)` of a `[N, D]` matrix.
+/// The logit given to excluded entries in `dtype`: `-1e9`, or half the dtype's largest finite
+/// value where that is smaller (f16: -32752). It must stay finite, so `0 · logit` stays 0 (an
+/// infinite mask turns NT-Xent into NaN), and also after log-softmax subtracts the row maximum
+/// (|logit| ≤ 1/τ), so half the range, not the finite minimum itself.
+pub fn masked_logit(dtype: DType) -> f64 {
+    let max = dtype.finfo().map_or(f32::MAX as f64, |f| f.max);
+    -(max / 2.0).min(MASKED_LOGIT)
+}
+
+/// `eps` raised to the smallest positive normal value of `dtype`, so a norm floor such as 1e-12
+/// does not flush to zero in f16 (where `0 / 0` would make a zero row NaN).
+fn eps_for(eps: f64, dtype: DType) -> f64 {
+    dtype.finfo().map_or(eps, |f| eps.max(f.min_positive))
+}
+
+/// Row-wise L2 normalisation `x / max(‖x‖₂, eps)` of a `[N, D]` matrix (`eps` at least the
+/// dtype's smallest normal value).
 pub fn l2_normalize(x: Tensor<2>, eps: f64) -> Tensor<2> {
+    let eps = eps_for(eps, x.dtype());
     let norm = x.clone().square().sum_dim(1).sqrt().clamp_min(eps);
     x.div(norm)
 }
@@ -61,8 +78,8 @@ pub fn nt_xent(out0: Tensor<2>, out1: Tensor<2>, temperature: f64) -> Tensor<1> 
     }
     let self_mask = constant_like(&sim, self_mask, n, n);
     let positives = constant_like(&sim, positives, n, n);
-    let logits =
-        sim.mul(self_mask.clone().neg().add_scalar(1.0)) + self_mask.mul_scalar(MASKED_LOGIT);
+    let masked = masked_logit(sim.dtype());
+    let logits = sim.mul(self_mask.clone().neg().add_scalar(1.0)) + self_mask.mul_scalar(masked);
     log_softmax(logits, 1)
         .mul(positives)
         .sum_dim(1)
@@ -310,4 +327,41 @@ pub fn dino(
             .add(batch_mean.mul_scalar(1.0 - center_momentum))
     };
     (loss, center_after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn the_mask_is_finite_in_every_float_dtype() {
+        for dtype in [DType::F64, DType::F32, DType::F16, DType::BF16] {
+            let m = masked_logit(dtype);
+            let dev = Device::flex();
+            let t = Tensor::<1>::from_data(TensorData::new(vec![m as f32], [1]), (&dev, dtype));
+            // Representable, and still finite after log-softmax's shift by a 1/τ = 100 maximum.
+            let shifted = t.clone().sub_scalar(100.0);
+            for x in [t, shifted] {
+                let v = x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0];
+                assert!(v.is_finite() && v < -1e4, "{dtype:?}: {v}");
+            }
+        }
+        assert_eq!(masked_logit(DType::F32), -1e9);
+    }
+
+    #[test]
+    fn nt_xent_is_finite_in_f16_even_for_a_zero_row() {
+        let dev = Device::flex();
+        let z =
+            |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [2, 3]), (&dev, DType::F16));
+        let l = nt_xent(
+            z(vec![1.0, 0.0, 0.5, 0.0, 0.0, 0.0]),
+            z(vec![0.9, 0.1, 0.4, 0.2, -1.0, 0.3]),
+            0.1,
+        );
+        assert_eq!(l.dtype(), DType::F16);
+        let v = l.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0];
+        assert!(v.is_finite(), "{v}");
+    }
 }

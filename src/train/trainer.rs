@@ -98,6 +98,15 @@ pub enum TrainError {
         /// The loss value.
         loss: f64,
     },
+    /// A batch did not fit the method (too few views or images, mismatched shapes).
+    Batch {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Batch within the epoch, from 0.
+        batch: usize,
+        /// What did not fit.
+        reason: String,
+    },
     /// The user interrupted; the last checkpoint stands.
     Interrupted,
     /// Anything else (bad data, a corrupt checkpoint, an impossible setting).
@@ -111,6 +120,14 @@ impl fmt::Display for TrainError {
                 f,
                 "the loss became {loss} at epoch {epoch}, batch {batch}: training diverged \
                  (lower the learning rate, or check the inputs); this arm stops here"
+            ),
+            TrainError::Batch {
+                epoch,
+                batch,
+                reason,
+            } => write!(
+                f,
+                "batch {batch} of epoch {epoch} does not fit the method: {reason}; this arm stops here"
             ),
             TrainError::Interrupted => write!(f, "interrupted"),
             TrainError::Failed(m) => write!(f, "{m}"),
@@ -170,13 +187,18 @@ pub fn init_seeded(
     Ok((student, method))
 }
 
-/// Initialises a bare backbone from `seed` (random-init baselines).
+/// Initialises a bare backbone from `seed` (random-init baselines); an invalid spec (e.g. a
+/// ViT patch that does not divide the image side) is an error, not a panic.
 pub fn init_backbone_seeded(
     backbone: &BackboneSpec,
     device: &Device,
     seed: u64,
-) -> super::backbone::Backbone {
-    seeded(device, seed, || backbone.init(device))
+) -> Result<super::backbone::Backbone, String> {
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    let b = backbone.try_init(device)?;
+    materialize(&b);
+    Ok(b)
 }
 
 /// Trains `config` on `source` per `spec`, resuming from `checkpoints` if they hold an epoch.
@@ -238,7 +260,14 @@ pub fn train(
             };
             lr = spec.schedule.lr_at(base_lr, step, per_epoch, total);
             let views = source.batch(epoch, b, device).map_err(TrainError::Failed)?;
-            let loss = method.loss(&student, &views, at);
+            let loss =
+                method
+                    .try_loss(&student, &views, at)
+                    .map_err(|reason| TrainError::Batch {
+                        epoch: epoch + 1,
+                        batch: b,
+                        reason,
+                    })?;
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
                 return Err(TrainError::NonFinite {

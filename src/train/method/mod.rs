@@ -453,17 +453,9 @@ impl Method {
         Ok(())
     }
 
-    /// The training loss on `views` (2 global first, then local crops) at `at`; see
-    /// [`Method::try_loss`]. Panics if the views do not fit ([`Method::check_views`]).
-    pub fn loss(&mut self, student: &Student, views: &[Tensor<4>], at: Progress) -> Tensor<1> {
-        match self.try_loss(student, views, at) {
-            Ok(l) => l,
-            Err(e) => panic!("Method::loss: {e}"),
-        }
-    }
-
-    /// The training loss, or an error when the views do not fit. Records what `after_step`
-    /// needs (keys to enqueue, DINO centre); teacher outputs are detached.
+    /// The training loss on `views` (2 global first, then local crops) at `at`, or an error
+    /// when the views do not fit ([`Method::check_views`]): never a panic. Records what
+    /// `after_step` needs (keys to enqueue, DINO centre); teacher outputs are detached.
     pub fn try_loss(
         &mut self,
         student: &Student,
