@@ -188,6 +188,7 @@ impl OfflineCache {
     /// counted, not stored.
     pub fn compute_uncached(&self, img: &Image, op: &dyn OfflineOp) -> Vec<u8> {
         self.uncached.fetch_add(1, Ordering::Relaxed);
+        crate::notes::count(crate::notes::NoteCode::OfflineComputedOnline);
         op.compute(img)
     }
 

@@ -71,8 +71,10 @@ impl SaliencyCutOp {
             outer_iterations: self.iterations,
             ..saliency::saliency_cut::CutParams::default()
         };
-        let mask = saliency::saliency_cut::cut(&work, &sal, &params)
-            .unwrap_or_else(|| saliency::saliency_cut::adaptive_threshold(&sal));
+        let mask = saliency::saliency_cut::cut(&work, &sal, &params).unwrap_or_else(|| {
+            crate::notes::count(crate::notes::NoteCode::SaliencyThresholdFallback);
+            saliency::saliency_cut::adaptive_threshold(&sal)
+        });
         resize_mask(&mask, w as usize, h as usize)
     }
 }

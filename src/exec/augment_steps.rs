@@ -166,28 +166,31 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
     if chosen.is_empty() {
         return Err("the data part has no images".into());
     }
+    let tally = crate::notes::current();
     let views: Vec<Image> = chosen
         .par_iter()
         .map_init(
             || Context::new(Some(&cache)),
             |cx, &i| {
-                let img = Image::from_hwc(
-                    images.width,
-                    images.height,
-                    images.channels,
-                    images.image(i),
-                )
-                .map_err(|e| e.to_string())?;
-                let draw = SampleDraw {
-                    seed,
-                    step_key: step.key.0,
-                    epoch,
-                    index: i as u64,
-                };
-                make_views(&img, &specs, &draw, cx)
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| "no view was made".to_string())
+                crate::notes::within(&tally, || {
+                    let img = Image::from_hwc(
+                        images.width,
+                        images.height,
+                        images.channels,
+                        images.image(i),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    let draw = SampleDraw {
+                        seed,
+                        step_key: step.key.0,
+                        epoch,
+                        index: i as u64,
+                    };
+                    make_views(&img, &specs, &draw, cx)
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| "no view was made".to_string())
+                })
             },
         )
         .collect::<Result<_, String>>()?;
@@ -233,21 +236,24 @@ pub fn offline_augment(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<St
     let op = offline_op(op_map)?;
     let (images, indices) = engine.data(ctx, &data, part)?;
     let cache = offline_cache(ctx);
+    let tally = crate::notes::current();
     indices
         .par_iter()
         .try_for_each(|&i| -> Result<(), String> {
-            if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err("interrupted".into());
-            }
-            let img = Image::from_hwc(
-                images.width,
-                images.height,
-                images.channels,
-                images.image(i),
-            )
-            .map_err(|e| e.to_string())?;
-            cache.get_or_compute(&img, op.as_ref());
-            Ok(())
+            crate::notes::within(&tally, || {
+                if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err("interrupted".into());
+                }
+                let img = Image::from_hwc(
+                    images.width,
+                    images.height,
+                    images.channels,
+                    images.image(i),
+                )
+                .map_err(|e| e.to_string())?;
+                cache.get_or_compute(&img, op.as_ref());
+                Ok(())
+            })
         })?;
     let stats = cache.stats();
     let mut out = StepOutput::default();

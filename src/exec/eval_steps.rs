@@ -337,8 +337,13 @@ pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
 /// Weighted kNN on frozen features.
 pub fn knn(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     let d = supervised(ctx, step)?;
+    let asked = num(step, "k", 200.0) as usize;
+    let k = asked.clamp(1, d.train_labels.len());
+    if k < asked {
+        crate::notes::clamped(crate::notes::NoteCode::KnnKClamped, k as u64);
+    }
     let params = KnnParams {
-        k: (num(step, "k", 200.0) as usize).clamp(1, d.train_labels.len()),
+        k,
         temperature: num(step, "temperature", 0.1),
         distance: if word(step, "distance") == "euclidean" {
             Distance::Euclidean

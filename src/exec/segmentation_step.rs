@@ -197,7 +197,11 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
     };
     let mut model = SegModel { backbone, decoder };
     let epochs = num(step, "epochs", 50.0).max(1.0) as usize;
-    let batch_size = (num(step, "batch", 16.0).max(1.0) as usize).min(train_idx.len());
+    let asked = num(step, "batch", 16.0).max(1.0) as usize;
+    let batch_size = asked.min(train_idx.len());
+    if batch_size < asked {
+        crate::notes::clamped(crate::notes::NoteCode::BatchClamped, batch_size as u64);
+    }
     let lr = num(step, "lr", 0.01);
     let mut optim = OptimizerSpec::Sgd {
         lr,

@@ -380,20 +380,23 @@ impl BatchSource for ViewBatches {
     fn batch(&self, epoch: usize, index: usize, device: &Device) -> Result<Vec<Tensor<4>>, String> {
         let order = self.order(epoch);
         let chosen = &order[index * self.batch..(index + 1) * self.batch];
+        let tally = crate::notes::current();
         let per_sample: Vec<Vec<Image>> = chosen
             .par_iter()
             .map_init(
                 || Context::new(Some(&self.cache)),
                 |cx, &p| -> Result<Vec<Image>, String> {
-                    let i = self.indices[p];
-                    let img = rgb(&self.images, i)?;
-                    let draw = SampleDraw {
-                        seed: self.seed,
-                        step_key: self.key.0,
-                        epoch: epoch as u32,
-                        index: i as u64,
-                    };
-                    Ok(make_views(&img, &self.specs, &draw, cx))
+                    crate::notes::within(&tally, || {
+                        let i = self.indices[p];
+                        let img = rgb(&self.images, i)?;
+                        let draw = SampleDraw {
+                            seed: self.seed,
+                            step_key: self.key.0,
+                            epoch: epoch as u32,
+                            index: i as u64,
+                        };
+                        Ok(make_views(&img, &self.specs, &draw, cx))
+                    })
                 },
             )
             .collect::<Result<_, _>>()?;

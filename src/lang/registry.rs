@@ -268,6 +268,53 @@ pub struct Param {
     pub doc: &'static str,
     /// Whether it enters the step key. Execution-only knobs (device, checkpoint cadence) do not.
     pub in_key: bool,
+    /// When it has an effect, given a sibling parameter (`None`: always). Where the condition
+    /// fails the checker warns about a written value and the planner leaves it out of the key.
+    pub applies_when: Option<When>,
+}
+
+/// A condition on a sibling parameter of the same call, under which a parameter has an effect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum When {
+    /// The sibling (an enum) is one of these words.
+    Eq(&'static str, &'static [&'static str]),
+    /// The sibling (a number) is greater than zero.
+    Positive(&'static str),
+}
+
+/// A sibling value as far as a [`When`] condition is concerned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SiblingValue<'a> {
+    /// An enum word or string.
+    Word(&'a str),
+    /// A number.
+    Number(f64),
+}
+
+impl When {
+    /// The sibling parameter the condition reads.
+    pub fn sibling(&self) -> &'static str {
+        match self {
+            When::Eq(s, _) | When::Positive(s) => s,
+        }
+    }
+
+    /// Whether the condition holds for this sibling value (`None` when the value is of the wrong shape).
+    pub fn holds(&self, v: SiblingValue<'_>) -> Option<bool> {
+        match (self, v) {
+            (When::Eq(_, words), SiblingValue::Word(w)) => Some(words.contains(&w)),
+            (When::Positive(_), SiblingValue::Number(x)) => Some(x > 0.0),
+            _ => None,
+        }
+    }
+
+    /// How the condition reads in docs: "only when `solver` is sgd".
+    pub fn describe(&self) -> String {
+        match self {
+            When::Eq(s, words) => format!("only when `{s}` is {}", words.join(" or ")),
+            When::Positive(s) => format!("only when `{s}` > 0"),
+        }
+    }
 }
 
 /// Extra facts about some kinds.
@@ -341,6 +388,7 @@ const fn p(name: &'static str, ty: Ty, default: Default, bound: Bound, doc: &'st
         bound,
         doc,
         in_key: true,
+        applies_when: None,
     }
 }
 
@@ -360,6 +408,14 @@ const fn d(
     doc: &'static str,
 ) -> Param {
     p(name, ty, Default::Src(src), bound, doc)
+}
+
+/// A parameter that has an effect only under `cond`.
+const fn only(cond: When, param: Param) -> Param {
+    Param {
+        applies_when: Some(cond),
+        ..param
+    }
 }
 
 const fn exec_only(param: Param) -> Param {
@@ -801,12 +857,15 @@ const OPS: &[Kind] = &[
                     Bound::ANY,
                     "Saliency map: region or histogram contrast",
                 ),
-                d(
-                    "variant",
-                    Ty::Enum(&["tpami", "cvpr2011"]),
-                    "tpami",
-                    Bound::ANY,
-                    "Reference variant (saliency.md §0: implement the TPAMI code)",
+                only(
+                    When::Eq("method", &["rc"]),
+                    d(
+                        "variant",
+                        Ty::Enum(&["tpami", "cvpr2011"]),
+                        "tpami",
+                        Bound::ANY,
+                        "Reference variant (saliency.md §0: implement the TPAMI code)",
+                    ),
                 ),
                 d(
                     "threshold",
@@ -937,18 +996,24 @@ const VIEWS: &[Kind] = &[
                 Bound::new(0.0, true, 32.0, true),
                 "Number of local views",
             ),
-            opt(
-                "local_size",
-                Ty::Int,
-                Bound::ONE_PLUS,
-                "Local crop side (default: 3/7 of the global side, as 96/224)",
+            only(
+                When::Positive("local"),
+                opt(
+                    "local_size",
+                    Ty::Int,
+                    Bound::ONE_PLUS,
+                    "Local crop side (default: 3/7 of the global side, as 96/224)",
+                ),
             ),
-            d(
-                "local_scale",
-                Ty::Range,
-                "0.05..0.14",
-                Bound::FRACTION,
-                "Area fraction of local crops",
+            only(
+                When::Positive("local"),
+                d(
+                    "local_scale",
+                    Ty::Range,
+                    "0.05..0.14",
+                    Bound::FRACTION,
+                    "Area fraction of local crops",
+                ),
             ),
             opt(
                 "policy",
@@ -1025,12 +1090,15 @@ const METHODS: &[Kind] = &[
                     Bound::POS,
                     "tau (official v2: 0.2)",
                 ),
-                d(
-                    "queue",
-                    Ty::Int,
-                    "65536",
-                    Bound::NONNEG,
-                    "Queue length K (v2); must be a multiple of the batch",
+                only(
+                    When::Eq("version", &["v2"]),
+                    d(
+                        "queue",
+                        Ty::Int,
+                        "65536",
+                        Bound::NONNEG,
+                        "Queue length K (v2); must be a multiple of the batch",
+                    ),
                 ),
                 d(
                     "momentum",
@@ -1060,19 +1128,25 @@ const METHODS: &[Kind] = &[
                     Bound::ONE_PLUS,
                     "Projector output width",
                 ),
-                d(
-                    "pred_hidden",
-                    Ty::Int,
-                    "4096",
-                    Bound::ONE_PLUS,
-                    "Predictor hidden width (v3)",
+                only(
+                    When::Eq("version", &["v3"]),
+                    d(
+                        "pred_hidden",
+                        Ty::Int,
+                        "4096",
+                        Bound::ONE_PLUS,
+                        "Predictor hidden width (v3)",
+                    ),
                 ),
-                d(
-                    "symmetric",
-                    Ty::Bool,
-                    "false",
-                    Bound::ANY,
-                    "Symmetrised loss (solo-learn v2+)",
+                only(
+                    When::Eq("version", &["v2"]),
+                    d(
+                        "symmetric",
+                        Ty::Bool,
+                        "false",
+                        Bound::ANY,
+                        "Symmetrised loss (solo-learn v2+)",
+                    ),
                 ),
             ],
         ),
@@ -1202,12 +1276,15 @@ const METHODS: &[Kind] = &[
                     Bound::NONNEG,
                     "Feature queue length (3840 for small batches); 0 = none",
                 ),
-                d(
-                    "queue_start_epoch",
-                    Ty::Int,
-                    "15",
-                    Bound::NONNEG,
-                    "Epoch from which the queue is used",
+                only(
+                    When::Positive("queue"),
+                    d(
+                        "queue_start_epoch",
+                        Ty::Int,
+                        "15",
+                        Bound::NONNEG,
+                        "Epoch from which the queue is used",
+                    ),
                 ),
                 d(
                     "freeze_prototypes_iters",
@@ -1313,12 +1390,15 @@ const METHODS: &[Kind] = &[
                     Bound::POS,
                     "Student temperature",
                 ),
-                d(
-                    "teacher_temp_start",
-                    Ty::Float,
-                    "0.04",
-                    Bound::POS,
-                    "Teacher temperature at the start of warm-up",
+                only(
+                    When::Positive("teacher_temp_warmup_epochs"),
+                    d(
+                        "teacher_temp_start",
+                        Ty::Float,
+                        "0.04",
+                        Bound::POS,
+                        "Teacher temperature at the start of warm-up",
+                    ),
                 ),
                 d(
                     "teacher_temp",
@@ -1543,12 +1623,15 @@ const OPTIMIZERS: &[Kind] = &[
                 Bound::NONNEG,
                 "L2 weight decay",
             ),
-            d(
-                "nesterov",
-                Ty::Bool,
-                "false",
-                Bound::ANY,
-                "Nesterov momentum",
+            only(
+                When::Positive("momentum"),
+                d(
+                    "nesterov",
+                    Ty::Bool,
+                    "false",
+                    Bound::ANY,
+                    "Nesterov momentum",
+                ),
             ),
             d(
                 "exclude_bias_bn",
@@ -1635,12 +1718,15 @@ const SCHEDULES: &[Kind] = &[
                 Bound::NONNEG,
                 "Warm-up length",
             ),
-            d(
-                "warmup_start_lr",
-                Ty::Float,
-                "3e-5",
-                Bound::NONNEG,
-                "Learning rate at step 0",
+            only(
+                When::Positive("warmup_epochs"),
+                d(
+                    "warmup_start_lr",
+                    Ty::Float,
+                    "3e-5",
+                    Bound::NONNEG,
+                    "Learning rate at step 0",
+                ),
             ),
             d(
                 "min_lr",
@@ -1789,26 +1875,35 @@ const EVALS: &[Kind] = &[
                     "L-BFGS to convergence, or the SimCLR protocol (SGD on a linear head)",
                 ),
                 d("l2", Ty::Float, "1e-4", Bound::NONNEG, "L2 regularisation"),
-                d(
-                    "epochs",
-                    Ty::Int,
-                    "100",
-                    Bound::ONE_PLUS,
-                    "Epochs (sgd solver)",
+                only(
+                    When::Eq("solver", &["sgd"]),
+                    d(
+                        "epochs",
+                        Ty::Int,
+                        "100",
+                        Bound::ONE_PLUS,
+                        "Epochs (sgd solver)",
+                    ),
                 ),
-                d(
-                    "lr",
-                    Ty::Float,
-                    "0.1",
-                    Bound::POS,
-                    "Learning rate (sgd solver)",
+                only(
+                    When::Eq("solver", &["sgd"]),
+                    d(
+                        "lr",
+                        Ty::Float,
+                        "0.1",
+                        Bound::POS,
+                        "Learning rate (sgd solver)",
+                    ),
                 ),
-                d(
-                    "batch",
-                    Ty::Int,
-                    "256",
-                    Bound::ONE_PLUS,
-                    "Batch size (sgd solver)",
+                only(
+                    When::Eq("solver", &["sgd"]),
+                    d(
+                        "batch",
+                        Ty::Int,
+                        "256",
+                        Bound::ONE_PLUS,
+                        "Batch size (sgd solver)",
+                    ),
                 ),
                 EVAL_SEED,
             ],
@@ -1834,12 +1929,15 @@ const EVALS: &[Kind] = &[
                     Bound::ONE_PLUS,
                     "Neighbours (200 as lightly; 20 as DINO)",
                 ),
-                d(
-                    "temperature",
-                    Ty::Float,
-                    "0.1",
-                    Bound::POS,
-                    "T (0.1 as lightly; 0.07 as DINO)",
+                only(
+                    When::Eq("distance", &["cosine"]),
+                    d(
+                        "temperature",
+                        Ty::Float,
+                        "0.1",
+                        Bound::POS,
+                        "T (0.1 as lightly; 0.07 as DINO)",
+                    ),
                 ),
                 d(
                     "distance",
@@ -1911,11 +2009,14 @@ const EVALS: &[Kind] = &[
                     Bound::ANY,
                     "Point colours",
                 ),
-                opt(
-                    "clusters",
-                    Ty::Int,
-                    Bound::TWO_PLUS,
-                    "k for `color_by: cluster`",
+                only(
+                    When::Eq("color_by", &["cluster"]),
+                    opt(
+                        "clusters",
+                        Ty::Int,
+                        Bound::TWO_PLUS,
+                        "k for `color_by: cluster`",
+                    ),
                 ),
                 EVAL_SEED,
             ],
@@ -2151,6 +2252,9 @@ pub fn explain(k: &Kind) -> String {
                 p.bound.describe()
             };
             let mut doc = p.doc.to_string();
+            if let Some(cond) = p.applies_when {
+                doc.push_str(&format!(" ({})", cond.describe()));
+            }
             if !p.in_key {
                 doc.push_str(" (not part of the cache key)");
             }
@@ -2284,6 +2388,52 @@ mod tests {
         );
         assert_eq!(suggest("GrayScale", ops.iter().copied()), Some("grayscale"));
         assert_eq!(suggest("zzzz", ops.iter().copied()), None);
+    }
+
+    #[test]
+    fn conditions_name_a_sibling_of_a_fitting_type() {
+        let mut n = 0;
+        for k in all_schemas() {
+            for p in k.params {
+                let Some(cond) = p.applies_when else { continue };
+                n += 1;
+                let (_, sib) = k.param(cond.sibling()).unwrap_or_else(|| {
+                    panic!("{}.{}: no sibling `{}`", k.name, p.name, cond.sibling())
+                });
+                match (cond, sib.ty) {
+                    (When::Eq(_, words), Ty::Enum(opts)) => {
+                        for w in words {
+                            assert!(
+                                opts.contains(w),
+                                "{}.{}: `{w}` is no option",
+                                k.name,
+                                p.name
+                            );
+                        }
+                    }
+                    (When::Positive(_), Ty::Int | Ty::Float) => {}
+                    _ => panic!(
+                        "{}.{}: condition does not fit `{}`",
+                        k.name, p.name, sib.name
+                    ),
+                }
+                assert!(
+                    sib.applies_when.is_none(),
+                    "{}.{}: chained condition",
+                    k.name,
+                    p.name
+                );
+            }
+        }
+        assert!(n >= 10, "{n} conditions");
+    }
+
+    #[test]
+    fn explain_shows_conditions() {
+        let text = explain(kind_named("linear_probe").unwrap());
+        assert!(text.contains("(only when `solver` is sgd)"), "{text}");
+        let text = explain(kind_named("knn").unwrap());
+        assert!(text.contains("(only when `distance` is cosine)"), "{text}");
     }
 
     #[test]

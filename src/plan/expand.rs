@@ -334,6 +334,7 @@ impl<'p> Planner<'p> {
                         m.insert(p.name.to_string(), v);
                     }
                 }
+                drop_irrelevant(c.kind, &mut m);
                 Value::Map(m)
             }
             HExpr::Sweep(s) => {
@@ -999,6 +1000,24 @@ impl<'p> Planner<'p> {
             device: self.prog.settings.device.clone(),
             seed: self.prog.settings.seed,
             index,
+        }
+    }
+}
+
+/// Leaves out the parameters that have no effect given their siblings (the
+/// registry's `applies_when`), so a step's key covers exactly what affects its
+/// output: `epochs` of an L-BFGS probe, `temperature` of a Euclidean kNN.
+fn drop_irrelevant(kind: &registry::Kind, m: &mut BTreeMap<String, Value>) {
+    for p in kind.params {
+        let Some(cond) = p.applies_when else { continue };
+        let sibling = match m.get(cond.sibling()) {
+            Some(Value::Str(s)) => registry::SiblingValue::Word(s),
+            Some(Value::Int(v)) => registry::SiblingValue::Number(*v as f64),
+            Some(Value::Float(v)) => registry::SiblingValue::Number(*v),
+            _ => continue,
+        };
+        if cond.holds(sibling) == Some(false) {
+            m.remove(p.name);
         }
     }
 }

@@ -64,6 +64,7 @@ pub fn sample_crop(
             };
         }
     }
+    crate::notes::count(crate::notes::NoteCode::CentralCropFallback);
     let in_ratio = f64::from(width) / f64::from(height);
     let (w, h) = if in_ratio < ratio.0.min(ratio.1) {
         let h = (f64::from(width) / ratio.0.min(ratio.1)).round_ties_even() as u32;
