@@ -90,13 +90,31 @@ impl SampleDraw {
     }
 }
 
+/// How many leading items of a policy run before a view's own crop: the
+/// deterministic ops up to and including the first offline op (or `one_of`
+/// holding one), when only deterministic ops precede it, so the offline op
+/// sees a function of the stored sample and is served from the cache; 0 when
+/// the policy has no such op.
+pub fn cached_head(items: &[PolicyItem]) -> usize {
+    for (i, item) in items.iter().enumerate() {
+        if item.op.has_offline() {
+            return i + 1;
+        }
+        if !item.is_deterministic() {
+            return 0;
+        }
+    }
+    0
+}
+
 /// The views of `img` (the stored sample) for `specs`: global specs first,
 /// then local ones, each in the given order, `count` views each; view `v`
 /// (counting from 0 in that order) draws from `draw.rng(v)`.
 ///
-/// Per view: the policy's leading offline ops (they see the stored sample,
-/// so their results come from the cache), then the spec's crop if `scale` is
-/// set, then the rest of the policy. Crops without an explicit size produce
+/// Per view: the policy's [`cached_head`] (deterministic ops and the first
+/// offline op: it sees a function of the stored sample, so its result comes
+/// from the cache), then the spec's crop if `scale` is set, then the rest of
+/// the policy. Crops without an explicit size produce
 /// the view side, and a view that does not end at `side x side` (no crop,
 /// or a crop of another size) is resized to it, so every view of a spec has
 /// the same shape.
@@ -124,10 +142,7 @@ pub fn make_views(
             })
         });
         let items = spec.policy.items();
-        let head = items
-            .iter()
-            .take_while(|item| matches!(item.op, Op::Offline(_)))
-            .count();
+        let head = cached_head(items);
         for _ in 0..spec.count {
             let mut out = img.clone();
             cx.view_side = Some(side);

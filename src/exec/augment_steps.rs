@@ -234,6 +234,13 @@ pub fn offline_augment(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<St
         .and_then(Value::as_map)
         .ok_or("offline augmentation needs `op`")?;
     let op = offline_op(op_map)?;
+    // The deterministic ops that precede the offline op in the policy (planned only when
+    // all of them always apply and draw nothing): the op is computed on their output,
+    // which is what it sees when training.
+    let before = policy_from_value(step.params.get("before").unwrap_or(&Value::Null))?;
+    if before.items().iter().any(|i| !i.is_deterministic()) {
+        return Err("offline augmentation: an op before the offline op is random".into());
+    }
     let (images, indices) = engine.data(ctx, &data, part)?;
     let cache = offline_cache(ctx);
     let tally = crate::notes::current();
@@ -244,13 +251,17 @@ pub fn offline_augment(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<St
                 if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
                     return Err("interrupted".into());
                 }
-                let img = Image::from_hwc(
+                let mut img = Image::from_hwc(
                     images.width,
                     images.height,
                     images.channels,
                     images.image(i),
                 )
                 .map_err(|e| e.to_string())?;
+                if !before.items().is_empty() {
+                    let mut rng = crate::augment::rng_for(0, &[0; 32], 0, i as u64, 0);
+                    before.apply_in_place(&mut img, &mut rng, &mut Context::new(None));
+                }
                 cache.get_or_compute(&img, op.as_ref());
                 Ok(())
             })

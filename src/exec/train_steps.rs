@@ -502,6 +502,18 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         Some(k) => Some(pseudo_labels_of(ctx, k, &indices)?),
         None => None,
     };
+    if let Some(Value::Map(m)) = step.params.get("method")
+        && s(m, "type") == "moco"
+        && s(m, "version") == "v2"
+        && m.get("queue")
+            .and_then(Value::as_f64)
+            .is_some_and(|q| q > indices.len() as f64)
+    {
+        crate::notes::clamped(
+            crate::notes::NoteCode::QueueLongerThanData,
+            indices.len() as u64,
+        );
+    }
     let norm = Normalization::for_training(&views, &images, &indices);
     let source = ViewBatches {
         images,

@@ -328,6 +328,12 @@ pub enum Info {
         offline: bool,
         /// Parameters of an offline op that are applied per draw and so stay out of the cache key.
         online_params: &'static [&'static str],
+        /// Draws no randomness (`@ p` below 1 still does): an offline op after only such ops sees
+        /// an image that is a function of the stored one, so its result can be cached.
+        deterministic: bool,
+        /// Applied when a batch enters the network, not as a policy step (`normalize`): `@ p`
+        /// has no effect on it.
+        model_input: bool,
     },
     /// An SSL method.
     Method {
@@ -703,12 +709,28 @@ pub const SPLIT_MEMBERS: [&str; 3] = ["train", "test", "val"];
 
 // ------------------------------------------------------------------ ops
 
+/// A random op (draws from the per-draw stream).
 const fn op(k: Kind) -> Kind {
     with_info(
         k,
         Info::Op {
             offline: false,
             online_params: &[],
+            deterministic: false,
+            model_input: false,
+        },
+    )
+}
+
+/// An op that draws no randomness.
+const fn det_op(k: Kind) -> Kind {
+    with_info(
+        k,
+        Info::Op {
+            offline: false,
+            online_params: &[],
+            deterministic: true,
+            model_input: false,
         },
     )
 }
@@ -753,8 +775,8 @@ const OPS: &[Kind] = &[
             "Largest rotation, in degrees",
         )],
     )),
-    op(kind("horizontal_flip", C::Op, "Mirror left-right", &[])),
-    op(kind("vertical_flip", C::Op, "Mirror top-bottom", &[])),
+    det_op(kind("horizontal_flip", C::Op, "Mirror left-right", &[])),
+    det_op(kind("vertical_flip", C::Op, "Mirror top-bottom", &[])),
     op(kind(
         "color_jitter",
         C::Op,
@@ -790,7 +812,7 @@ const OPS: &[Kind] = &[
             ),
         ],
     )),
-    op(kind(
+    det_op(kind(
         "grayscale",
         C::Op,
         "Convert to grey (kept as 3 channels)",
@@ -811,7 +833,7 @@ const OPS: &[Kind] = &[
             d("sigma", Ty::Range, "0.1..2.0", Bound::POS, "Range of sigma"),
         ],
     )),
-    op(kind(
+    det_op(kind(
         "solarize",
         C::Op,
         "Invert pixels above a threshold",
@@ -823,27 +845,35 @@ const OPS: &[Kind] = &[
             "Threshold on [0, 1] intensities",
         )],
     )),
-    op(kind(
-        "normalize",
-        C::Op,
-        "Model-input normalisation: subtract the channel mean, divide by the std (applied when a batch enters the network; previews show 8-bit images)",
-        &[
-            d(
-                "mean",
-                FLOAT_LIST,
-                "[0.485, 0.456, 0.406]",
-                Bound::ANY,
-                "Per-channel mean",
-            ),
-            d(
-                "std",
-                FLOAT_LIST,
-                "[0.229, 0.224, 0.225]",
-                Bound::POS,
-                "Per-channel standard deviation",
-            ),
-        ],
-    )),
+    with_info(
+        kind(
+            "normalize",
+            C::Op,
+            "Model-input normalisation: subtract the channel mean, divide by the std (applied when a batch enters the network; previews show 8-bit images)",
+            &[
+                d(
+                    "mean",
+                    FLOAT_LIST,
+                    "[0.485, 0.456, 0.406]",
+                    Bound::ANY,
+                    "Per-channel mean",
+                ),
+                d(
+                    "std",
+                    FLOAT_LIST,
+                    "[0.229, 0.224, 0.225]",
+                    Bound::POS,
+                    "Per-channel standard deviation",
+                ),
+            ],
+        ),
+        Info::Op {
+            offline: false,
+            online_params: &[],
+            deterministic: true,
+            model_input: true,
+        },
+    ),
     with_info(
         kind(
             "saliency_cut",
@@ -900,6 +930,9 @@ const OPS: &[Kind] = &[
         Info::Op {
             offline: true,
             online_params: &["render"],
+            // The mask is deterministic; its rendering per draw is not.
+            deterministic: false,
+            model_input: false,
         },
     ),
     op(kind(
@@ -1511,7 +1544,7 @@ const METHODS: &[Kind] = &[
                 ),
             ],
         ),
-        true,
+        false,
     ),
 ];
 
@@ -2229,8 +2262,20 @@ pub fn explain(k: &Kind) -> String {
     if let Info::Eval { metrics, .. } = k.info {
         out.push_str(&format!("  metrics: {}\n", metrics.join(", ")));
     }
-    if k.category == Category::Op {
-        out.push_str("  probability: write `op(...) @ p` (default p = 1.0)\n");
+    if let Info::Op {
+        deterministic,
+        model_input,
+        ..
+    } = k.info
+    {
+        if model_input {
+            out.push_str("  applied to every image when a batch enters the network (not a policy step); `@ p` has no effect\n");
+        } else {
+            out.push_str("  probability: write `op(...) @ p` (default p = 1.0)\n");
+        }
+        if deterministic && !model_input {
+            out.push_str("  deterministic: draws no randomness (with p = 1); offline ops after it are cached\n");
+        }
     }
     if k.params.is_empty() {
         out.push_str("\n  (no parameters)\n");

@@ -137,8 +137,14 @@ pub fn build(rows: &[ResultRow], spec: &TableSpec) -> Result<Table, ReportError>
         .collect();
     let mut per_metric: Vec<Vec<Sample<'_>>> = Vec::with_capacity(names.len());
     let mut metrics = Vec::with_capacity(names.len());
+    let shown = names.len();
     for name in &names {
         let s = super::results::samples(rows, name)?;
+        // Top-5 is not reported with 5 classes or fewer (it is always 100 %): no column
+        // of dashes for it when no arm has it and other metrics remain.
+        if s.is_empty() && shown > 1 && name.ends_with(".top5") {
+            continue;
+        }
         metrics.push(MetricInfo {
             name: name.to_string(),
             percent: is_percent(name, s.iter().map(|s| s.value)),
