@@ -214,6 +214,24 @@ mod tests {
     }
 
     #[test]
+    fn a_flat_image_falls_back_to_the_mean_threshold_and_counts_it() {
+        let flat = Image::new(32, 32, vec![128; 32 * 32 * 3]).unwrap();
+        let tally = Some(std::sync::Arc::new(crate::notes::Tally::default()));
+        crate::notes::within(&tally, || {
+            op(Render::Mask).mask(&flat);
+            op(Render::Mask).mask(&disc(64));
+        });
+        let notes = tally.unwrap().notes();
+        assert_eq!(
+            notes,
+            [crate::notes::StepNote::new(
+                crate::notes::NoteCode::SaliencyThresholdFallback,
+                1
+            )]
+        );
+    }
+
+    #[test]
     fn finds_the_disc() {
         let img = disc(64);
         let mask = op(Render::Mask).mask(&img);

@@ -336,6 +336,71 @@ mod tests {
         );
     }
 
+    #[test]
+    fn offline_ops_after_deterministic_ops_hit_the_cache() {
+        let seg = || {
+            Op::Offline(Arc::new(KMeansSegments {
+                k: 4,
+                iterations: 3,
+            }))
+        };
+        let items = vec![
+            PolicyItem::always(Op::Grayscale),
+            PolicyItem::always(Op::HorizontalFlip),
+            PolicyItem::always(seg()),
+            PolicyItem::new(Op::VerticalFlip, 0.5),
+        ];
+        assert_eq!(cached_head(&items), 3);
+        // A random op (or a deterministic one that may not apply) before it: nothing cached.
+        let random = [
+            PolicyItem::new(Op::Grayscale, 0.5),
+            PolicyItem::always(seg()),
+        ];
+        assert_eq!(cached_head(&random), 0);
+        let spec = ViewSpec {
+            scale: Some((0.2, 1.0)),
+            ..ViewSpec::new(2, Policy::new(items).unwrap())
+        };
+        let cache = OfflineCache::in_memory();
+        let mut cx = Context::new(Some(&cache));
+        for epoch in 0..3 {
+            make_views(
+                &photo(),
+                std::slice::from_ref(&spec),
+                &SampleDraw { epoch, ..draw(0) },
+                &mut cx,
+            );
+        }
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 5,
+                computes: 1,
+                uncached: 0
+            }
+        );
+        // After a random op the offline op runs online, uncached, and is counted as such.
+        let spec = ViewSpec::new(1, Policy::new(random.to_vec()).unwrap());
+        let cache = OfflineCache::in_memory();
+        let tally = Some(Arc::new(crate::notes::Tally::default()));
+        crate::notes::within(&tally, || {
+            for i in 0..40 {
+                make_views(
+                    &photo(),
+                    std::slice::from_ref(&spec),
+                    &draw(i),
+                    &mut Context::new(Some(&cache)),
+                );
+            }
+        });
+        let stats = cache.stats();
+        assert!(stats.uncached > 0, "{stats:?}");
+        let notes = tally.unwrap().notes();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].code, "offline.computed_online");
+        assert_eq!(notes[0].count, stats.uncached);
+    }
+
     /// The reproducibility contract end to end: these bytes must not change
     /// unless a kernel or the draw derivation changes on purpose.
     #[test]

@@ -12,10 +12,10 @@
 
 use super::value::{Key, Value, step_key};
 use super::{Arm, Plan, Step};
+use crate::data::split::{Amount, SplitSpec};
 use crate::lang::ast::DeclKind;
 use crate::lang::diagnostic::{Code, Diagnostic};
 use crate::lang::hir::*;
-use crate::data::split::{Amount, SplitSpec};
 use crate::lang::registry::{self, Info};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -752,7 +752,7 @@ impl<'p> Planner<'p> {
         }
     }
 
-    /// Warns where a value will be clamped to the size of the data (known at plan time).
+    /// Warns where a written value will be clamped to the size of the data (known at plan time).
     fn check_clamp(
         &mut self,
         id: DeclId,
@@ -770,12 +770,22 @@ impl<'p> Planner<'p> {
         let Some(call) = self.prog.decls[id].call() else {
             return;
         };
+        // A default is not reported here (the run-time note still counts the clamp).
+        let written = call
+            .kind
+            .param(param)
+            .is_some_and(|(i, _)| call.explicit[i]);
+        if !written {
+            return;
+        }
         let span = call.arg_span(param);
         self.report(
             Diagnostic::warning(
                 Code::Clamped,
                 span,
-                format!("`{param}` is {v}, but {what} has only {n} images: it will be clamped to {n}"),
+                format!(
+                    "`{param}` is {v}, but {what} has only {n} images: it will be clamped to {n}"
+                ),
                 format!("clamped to {n}"),
             )
             .with_help(format!("write `{param}: {n}` or less, or use more images")),

@@ -752,6 +752,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn top5_without_results_has_no_column() {
+        // Evaluations on 5 classes or fewer report no top-5.
+        let rows = vec![row("lin", &[("method", "byol")], 0, &[("top1", 0.8)])];
+        let t = build(&rows, &spec(&["lin.top1", "lin.top5"], &[], None)).unwrap();
+        let headers = t.headers();
+        assert_eq!(headers.len(), 5, "{headers:?}");
+        assert!(!headers.iter().any(|h| h.contains("top5")), "{headers:?}");
+        // With results it stays.
+        let rows = vec![row(
+            "lin",
+            &[("method", "byol")],
+            0,
+            &[("top1", 0.8), ("top5", 0.9)],
+        )];
+        let t = build(&rows, &spec(&["lin.top1", "lin.top5"], &[], None)).unwrap();
+        assert!(t.headers().iter().any(|h| h.contains("top5")));
+    }
+
     /// 2 methods × 2 label fractions × 2 policies, one seed each: 8 arms.
     fn eight_arms() -> Vec<ResultRow> {
         let mut rows = Vec::new();
