@@ -216,12 +216,13 @@ mod tests {
     #[test]
     fn a_flat_image_falls_back_to_the_mean_threshold_and_counts_it() {
         let flat = Image::new(32, 32, vec![128; 32 * 32 * 3]).unwrap();
-        let tally = Some(std::sync::Arc::new(crate::notes::Tally::default()));
+        let counted = std::sync::Arc::new(crate::notes::Tally::default());
+        let tally = Some(counted.clone());
         crate::notes::within(&tally, || {
             op(Render::Mask).mask(&flat);
             op(Render::Mask).mask(&disc(64));
         });
-        let notes = tally.unwrap().notes();
+        let notes = counted.notes();
         assert_eq!(
             notes,
             [crate::notes::StepNote::new(

@@ -382,7 +382,8 @@ mod tests {
         // After a random op the offline op runs online, uncached, and is counted as such.
         let spec = ViewSpec::new(1, Policy::new(random.to_vec()).unwrap());
         let cache = OfflineCache::in_memory();
-        let tally = Some(Arc::new(crate::notes::Tally::default()));
+        let counted = Arc::new(crate::notes::Tally::default());
+        let tally = Some(counted.clone());
         crate::notes::within(&tally, || {
             for i in 0..40 {
                 make_views(
@@ -395,7 +396,7 @@ mod tests {
         });
         let stats = cache.stats();
         assert!(stats.uncached > 0, "{stats:?}");
-        let notes = tally.unwrap().notes();
+        let notes = counted.notes();
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].code, "offline.computed_online");
         assert_eq!(notes[0].count, stats.uncached);
