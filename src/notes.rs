@@ -29,17 +29,23 @@ pub enum NoteCode {
     QueueLongerThanData,
     /// An offline op ran on an image that earlier ops had changed, so it was computed online.
     OfflineComputedOnline,
+    /// The L-BFGS linear probe stopped at its iteration limit before converging.
+    LbfgsNotConverged,
+    /// t-SNE embedded a random subsample of the points (exact t-SNE is quadratic).
+    TsneSubsampled,
 }
 
 impl NoteCode {
     /// Every code, in a fixed order.
-    pub const ALL: [NoteCode; 6] = [
+    pub const ALL: [NoteCode; 8] = [
         NoteCode::SaliencyThresholdFallback,
         NoteCode::CentralCropFallback,
         NoteCode::KnnKClamped,
         NoteCode::BatchClamped,
         NoteCode::QueueLongerThanData,
         NoteCode::OfflineComputedOnline,
+        NoteCode::LbfgsNotConverged,
+        NoteCode::TsneSubsampled,
     ];
 
     /// The stable string form, stored in records.
@@ -51,6 +57,8 @@ impl NoteCode {
             NoteCode::BatchClamped => "batch_clamped",
             NoteCode::QueueLongerThanData => "moco.queue_longer_than_data",
             NoteCode::OfflineComputedOnline => "offline.computed_online",
+            NoteCode::LbfgsNotConverged => "linear_probe.lbfgs_not_converged",
+            NoteCode::TsneSubsampled => "tsne.subsampled",
         }
     }
 
@@ -75,6 +83,12 @@ impl NoteCode {
             NoteCode::OfflineComputedOnline => format!(
                 "an offline op was computed online {count} time(s) (earlier ops had changed the image)"
             ),
+            NoteCode::LbfgsNotConverged => {
+                format!("L-BFGS stopped at its limit of {count} iterations before converging")
+            }
+            NoteCode::TsneSubsampled => {
+                format!("t-SNE embedded a random subsample of {count} points")
+            }
         }
     }
 

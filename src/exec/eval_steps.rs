@@ -327,6 +327,11 @@ pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     };
     let model = LinearModel::fit(&d.train, &d.train_labels, d.classes, &params)
         .map_err(|e| e.to_string())?;
+    if let Solver::Lbfgs { max_iter, .. } = params.solver
+        && !model.info.converged
+    {
+        crate::notes::clamped(crate::notes::NoteCode::LbfgsNotConverged, max_iter as u64);
+    }
     let scores = model.scores(&d.test).map_err(|e| e.to_string())?;
     let mut out = accuracy_output(&scores, &d.test_labels, d.train_labels.len())?;
     let train_scores = model.scores(&d.train).map_err(|e| e.to_string())?;
@@ -418,6 +423,10 @@ pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     if n > TSNE_MAX_POINTS {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         rows = sample(&mut rng, n, TSNE_MAX_POINTS).into_vec();
+        crate::notes::clamped(
+            crate::notes::NoteCode::TsneSubsampled,
+            TSNE_MAX_POINTS as u64,
+        );
         rows.sort_unstable();
     }
     let x = b.features.select_rows(&rows);
