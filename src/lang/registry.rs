@@ -1910,33 +1910,15 @@ const EVALS: &[Kind] = &[
                 d("l2", Ty::Float, "1e-4", Bound::NONNEG, "L2 regularisation"),
                 only(
                     When::Eq("solver", &["sgd"]),
-                    d(
-                        "epochs",
-                        Ty::Int,
-                        "100",
-                        Bound::ONE_PLUS,
-                        "Epochs (sgd solver)",
-                    ),
+                    d("epochs", Ty::Int, "100", Bound::ONE_PLUS, "Epochs"),
                 ),
                 only(
                     When::Eq("solver", &["sgd"]),
-                    d(
-                        "lr",
-                        Ty::Float,
-                        "0.1",
-                        Bound::POS,
-                        "Learning rate (sgd solver)",
-                    ),
+                    d("lr", Ty::Float, "0.1", Bound::POS, "Learning rate"),
                 ),
                 only(
                     When::Eq("solver", &["sgd"]),
-                    d(
-                        "batch",
-                        Ty::Int,
-                        "256",
-                        Bound::ONE_PLUS,
-                        "Batch size (sgd solver)",
-                    ),
+                    d("batch", Ty::Int, "256", Bound::ONE_PLUS, "Batch size"),
                 ),
                 EVAL_SEED,
             ],
@@ -2260,7 +2242,11 @@ pub fn explain(k: &Kind) -> String {
         });
     }
     if let Info::Eval { metrics, .. } = k.info {
-        out.push_str(&format!("  metrics: {}\n", metrics.join(", ")));
+        out.push_str(&format!("  metrics: {}", metrics.join(", ")));
+        if metrics.contains(&"top5") {
+            out.push_str(" (top5 only with more than 5 classes)");
+        }
+        out.push('\n');
     }
     if let Info::Op {
         deterministic,
