@@ -230,8 +230,21 @@ fn print_diagnostics(checked: &Checked, how: DiagOutput) {
     }
 }
 
-/// `sslp check FILES`: all diagnostics of every file; exit 1 if any error.
-pub fn check(files: &[PathBuf], how: DiagOutput) -> u8 {
+/// Under `--deny-warnings`: says so and fails when there are warnings (and no errors, which fail anyway).
+fn denied(checked: &Checked, deny_warnings: bool) -> bool {
+    if !deny_warnings || checked.diagnostics.iter().any(|d| d.is_error()) {
+        return false;
+    }
+    let n = checked.diagnostics.len();
+    if n > 0 {
+        eprintln!("error: {} with --deny-warnings", plural(n, "warning"));
+    }
+    n > 0
+}
+
+/// `sslp check FILES`: all diagnostics of every file; exit 1 if any error
+/// (or, with `deny_warnings`, any warning).
+pub fn check(files: &[PathBuf], how: DiagOutput, deny_warnings: bool) -> u8 {
     let mut worst = OK;
     let mut json_all = vec![];
     for f in files {
@@ -251,7 +264,9 @@ pub fn check(files: &[PathBuf], how: DiagOutput) -> u8 {
                 json_all.extend(items);
             }
         }
-        let failed = checked.diagnostics.iter().any(|d| d.is_error()) || plan.is_none();
+        let failed = checked.diagnostics.iter().any(|d| d.is_error())
+            || plan.is_none()
+            || denied(&checked, deny_warnings);
         if failed {
             worst = worst.max(PROBLEMS);
         } else if how != DiagOutput::Json
@@ -329,17 +344,25 @@ fn print_first_difference(old: &str, new: &str) {
 }
 
 fn plan_or_report(path: &Path) -> Result<Plan, u8> {
+    plan_or_report_denying(path, false)
+}
+
+/// Plans a file, printing its diagnostics; fails on errors, and on warnings when `deny_warnings`.
+fn plan_or_report_denying(path: &Path, deny_warnings: bool) -> Result<Plan, u8> {
     let (checked, plan) = load_and_plan(path)?;
     print_diagnostics(&checked, DiagOutput::Human);
+    if denied(&checked, deny_warnings) {
+        return Err(PROBLEMS);
+    }
     match plan {
         Some(p) if !checked.diagnostics.iter().any(|d| d.is_error()) => Ok(p),
         _ => Err(PROBLEMS),
     }
 }
 
-/// `sslp plan FILE`.
-pub fn plan(path: &Path, format: PlanFormat) -> u8 {
-    let plan = match plan_or_report(path) {
+/// `sslp plan FILE` (with `deny_warnings`, warnings fail it).
+pub fn plan(path: &Path, format: PlanFormat, deny_warnings: bool) -> u8 {
+    let plan = match plan_or_report_denying(path, deny_warnings) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -386,6 +409,8 @@ pub struct RunArgs {
     pub store: Option<PathBuf>,
     /// Wait for a store another process holds.
     pub wait: bool,
+    /// Fail before running when the pipeline has warnings.
+    pub deny_warnings: bool,
 }
 
 /// The store directory for a pipeline file.
@@ -471,6 +496,17 @@ fn print_summary(summary: &exec::RunSummary) -> u8 {
     for (key, message) in &summary.failed {
         eprintln!("  failed {}: {message}", key.short());
     }
+    if !summary.notes.is_empty() {
+        eprintln!(
+            "{} used fallbacks or clamps:",
+            plural(summary.notes.len(), "step")
+        );
+        for (key, notes) in &summary.notes {
+            for n in notes {
+                eprintln!("  {} {}: {}", key.short(), n.code, n.message);
+            }
+        }
+    }
     if summary.interrupted {
         eprintln!("interrupted: run the same command again to resume");
     }
@@ -479,7 +515,7 @@ fn print_summary(summary: &exec::RunSummary) -> u8 {
 
 /// `sslp run FILE`.
 pub fn run(path: &Path, args: &RunArgs) -> u8 {
-    let plan = match plan_or_report(path) {
+    let plan = match plan_or_report_denying(path, args.deny_warnings) {
         Ok(p) => p,
         Err(code) => return code,
     };

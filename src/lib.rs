@@ -14,6 +14,7 @@ pub mod data;
 pub mod eval;
 pub mod exec;
 pub mod lang;
+pub mod notes;
 pub mod plan;
 pub mod report;
 pub mod saliency;

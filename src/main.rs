@@ -70,6 +70,9 @@ enum Command {
         /// Output format for diagnostics.
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
+        /// Treat warnings as errors (exit 1), for CI.
+        #[arg(long)]
+        deny_warnings: bool,
     },
     /// Format pipeline files canonically (in place, or check with --check).
     Fmt {
@@ -87,6 +90,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: cli::PlanFormat,
+        /// Treat warnings as errors (exit 1), for CI.
+        #[arg(long)]
+        deny_warnings: bool,
     },
     /// Semantic diff of two pipeline designs.
     Diff {
@@ -114,6 +120,9 @@ enum Command {
         /// Train on this device instead of the pipeline's: `cpu`, `cuda`, `cuda:N`.
         #[arg(long)]
         device: Option<String>,
+        /// Treat warnings as errors: do not run a pipeline with warnings (for CI).
+        #[arg(long)]
+        deny_warnings: bool,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -200,16 +209,24 @@ fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     let code = match args.command {
-        Command::Check { files, format } => {
+        Command::Check {
+            files,
+            format,
+            deny_warnings,
+        } => {
             let format = match format {
                 DiagFormat::Human => cli::DiagOutput::Human,
                 DiagFormat::Short => cli::DiagOutput::Short,
                 DiagFormat::Json => cli::DiagOutput::Json,
             };
-            cli::check(&files, format)
+            cli::check(&files, format, deny_warnings)
         }
         Command::Fmt { files, check } => cli::fmt(&files, check),
-        Command::Plan { file, format } => cli::plan(&file, format),
+        Command::Plan {
+            file,
+            format,
+            deny_warnings,
+        } => cli::plan(&file, format, deny_warnings),
         Command::Diff { old, new, format } => cli::diff(&old, &new, format),
         Command::Run {
             file,
@@ -217,6 +234,7 @@ fn main() -> ExitCode {
             jobs,
             arms,
             device,
+            deny_warnings,
             store,
         } => cli::run(
             &file,
@@ -227,6 +245,7 @@ fn main() -> ExitCode {
                 device,
                 store: store.store,
                 wait: store.wait,
+                deny_warnings,
             },
         ),
         Command::Preview {

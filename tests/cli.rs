@@ -50,7 +50,7 @@ fn every_shipped_file_checks_and_is_formatted() {
     );
     for f in &files {
         let path = rel(f);
-        let out = sslp(&["check", &path]);
+        let out = sslp(&["check", "--deny-warnings", &path]);
         assert_eq!(out.status.code(), Some(0), "{path}:\n{}", stderr(&out));
         let out = sslp(&["fmt", "--check", &path]);
         assert_eq!(
@@ -141,4 +141,93 @@ fn readme_documents_every_op_and_its_parameters() {
             );
         }
     }
+}
+
+const IGNORED: &str = "dataset shapes = synthetic_shapes(count: 32)\nevaluate lin = linear_probe(backbone: tiny_convnet(), train: shapes, test: shapes, epochs: 5)\n";
+
+#[test]
+fn deny_warnings_fails_check_plan_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.sslp");
+    std::fs::write(&file, IGNORED).unwrap();
+    let path = file.display().to_string();
+    let store = dir.path().join("store").display().to_string();
+    // Warnings alone pass.
+    let out = sslp(&["check", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sslp::check::ignored_parameter"));
+    let out = sslp(&["plan", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // With --deny-warnings they fail, with a line saying why.
+    for args in [
+        vec!["check", "--deny-warnings", &path],
+        vec!["plan", "--deny-warnings", &path],
+        vec!["run", "--deny-warnings", "--store", &store, &path],
+    ] {
+        let out = sslp(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("error: 1 warning with --deny-warnings"),
+            "{err}"
+        );
+        assert!(!err.contains("ran "), "{err}");
+        assert!(stdout(&out).is_empty(), "{args:?}");
+    }
+    // A file without warnings passes with the flag.
+    std::fs::write(&file, IGNORED.replace(", epochs: 5", "")).unwrap();
+    let out = sslp(&["check", "--deny-warnings", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn fallbacks_and_clamps_are_shown_by_run_and_kept_in_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    // Flat grey images: no salient object, so SaliencyCut falls back to the 2x mean threshold.
+    for (c, class) in ["a", "b"].iter().enumerate() {
+        let folder = dir.path().join("data").join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..4u8 {
+            let v = 100 + 10 * c as u8 + i;
+            let img = image::RgbImage::from_pixel(32, 32, image::Rgb([v, v, v]));
+            img.save(folder.join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let file = dir.path().join("f.sslp");
+    std::fs::write(
+        &file,
+        "dataset flat = image_folder(\"data\")\nreport pv = preview(data: flat, policy: [saliency_cut()], count: 8)\nevaluate nn = knn(backbone: tiny_convnet(width: 4, depth: 1), train: flat, test: flat, k: 50)\n",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let store = dir.path().join("store").display().to_string();
+    let out = sslp(&["run", "--store", &store, &path]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "note[saliency_cut.threshold_fallback]: SaliencyCut found no object in 8 image(s)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("note[knn.k_clamped]: kNN `k` was clamped to the 8 labelled training images"),
+        "{err}"
+    );
+    assert!(err.contains("2 steps used fallbacks or clamps:"), "{err}");
+    // The record keeps them: `cache show` prints them.
+    let short = err
+        .lines()
+        .find(|l| l.contains("note[knn.k_clamped]"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let out = sslp(&["cache", "--store", &store, "show", &short]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(record["notes"][0]["code"], "knn.k_clamped");
+    assert_eq!(record["notes"][0]["count"], 8);
+    // kNN on 2 classes reports no top-5.
+    assert!(record["metrics"].get("top1").is_some());
+    assert!(record["metrics"].get("top5").is_none(), "{record}");
 }

@@ -392,3 +392,175 @@ pretrain ssl {
     assert_eq!(a["p"].as_f64(), Some(0.5));
     assert_eq!(first_op(pretrain[1])["p"].as_f64(), Some(1.0));
 }
+
+fn plan_diags(text: &str) -> Vec<sslp::lang::Diagnostic> {
+    let checked = lang::check_source("t.sslp", "t.sslp", text, &mut NoImports);
+    let mut diags = checked.diagnostics.clone();
+    if let Some(p) = checked.program {
+        diags.extend(plan::plan(&p).1);
+    }
+    diags
+}
+
+fn steps_of(p: &Plan, kind: &str) -> Vec<sslp::plan::Step> {
+    p.steps.iter().filter(|s| s.kind == kind).cloned().collect()
+}
+
+#[test]
+fn an_lbfgs_sweep_over_sgd_parameters_shares_one_step() {
+    let probe = |solver: &str| {
+        with_base(&format!(
+            "evaluate lin = linear_probe(backbone: tiny_convnet(), train: parts.train, test: parts.test,\n  solver: {solver}, epochs: sweep [10, 20], lr: sweep [0.1, 0.5])\n"
+        ))
+    };
+    let lbfgs = plan_text("lbfgs.sslp", &probe("lbfgs"));
+    assert_eq!(lbfgs.arms.len(), 4);
+    let probes = steps_of(&lbfgs, "linear_probe");
+    assert_eq!(probes.len(), 1, "one shared step: {probes:#?}");
+    assert!(!probes[0].params.contains_key("epochs"));
+    assert!(!probes[0].params.contains_key("lr"));
+    assert!(!probes[0].params.contains_key("batch"));
+    assert_eq!(probes[0].sites.len(), 4);
+    let sgd = plan_text("sgd.sslp", &probe("sgd"));
+    assert_eq!(steps_of(&sgd, "linear_probe").len(), 4);
+    // A swept solver: the sgd arms differ, the lbfgs arms share one step.
+    let both = plan_text(
+        "both.sslp",
+        &with_base(
+            "evaluate lin = linear_probe(backbone: tiny_convnet(), train: parts.train, test: parts.test,\n  solver: sweep [lbfgs, sgd], epochs: sweep [10, 20])\n",
+        ),
+    );
+    assert_eq!(both.arms.len(), 4);
+    assert_eq!(steps_of(&both, "linear_probe").len(), 3);
+}
+
+#[test]
+fn knn_temperature_leaves_euclidean_keys() {
+    let knn = |t: &str| {
+        plan_text(
+            "k.sslp",
+            &with_base(&format!(
+                "evaluate nn = knn(backbone: tiny_convnet(), train: parts.train, test: parts.test, k: 5, distance: euclidean, temperature: {t})\n"
+            )),
+        )
+    };
+    assert_eq!(arm_keys(&knn("0.1")), arm_keys(&knn("0.5")));
+}
+
+#[test]
+fn g_simclr_with_local_crops_is_a_view_mismatch() {
+    let text = with_base(
+        "pretrain ssl {\n  data = parts.train\n  backbone = tiny_convnet()\n  method = g_simclr()\n  policy = p\n  views = multicrop(local: 2)\n}\n",
+    );
+    let diags = plan_diags(&text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code.as_str(), "sslp::check::view_mismatch");
+    let help = diags[0].help.clone().unwrap_or_default();
+    assert!(help.contains("G-SimCLR trains as SimCLR"), "{help}");
+    assert!(help.contains("swav and dino"), "{help}");
+}
+
+fn offline_run(policy: &str) -> String {
+    format!(
+        "dataset shapes = synthetic_shapes(count: 64)\npretrain ssl {{\n  data = shapes\n  backbone = tiny_convnet()\n  method = simclr()\n  policy = {policy}\n  batch = 16\n}}\n"
+    )
+}
+
+#[test]
+fn offline_ops_are_cached_after_deterministic_ops_only() {
+    // Leading: cached, no `before`.
+    let p = plan_text(
+        "a.sslp",
+        &offline_run("[saliency_cut(), horizontal_flip() @ 0.5]"),
+    );
+    let off = steps_of(&p, "offline_augment");
+    assert_eq!(off.len(), 1);
+    assert!(!off[0].params.contains_key("before"));
+    // After deterministic ops: cached, computed after them.
+    let p = plan_text(
+        "b.sslp",
+        &offline_run("[grayscale(), normalize(), saliency_cut(render: swap)]"),
+    );
+    let off = steps_of(&p, "offline_augment");
+    assert_eq!(off.len(), 1);
+    let before = off[0].params["before"].display();
+    assert!(
+        before.contains("grayscale") && !before.contains("normalize"),
+        "{before}"
+    );
+    // Inside `one_of`: cached too.
+    let p = plan_text(
+        "c.sslp",
+        &offline_run("[one_of(choices: [saliency_cut(), grayscale()])]"),
+    );
+    assert_eq!(steps_of(&p, "offline_augment").len(), 1);
+    // Never applied: not planned.
+    let p = plan_text("d.sslp", &offline_run("[saliency_cut() @ 0.0]"));
+    assert!(steps_of(&p, "offline_augment").is_empty());
+    // After a random op: an error that names it.
+    for (policy, culprit) in [
+        ("[color_jitter(), saliency_cut()]", "`color_jitter`"),
+        (
+            "[horizontal_flip() @ 0.5, saliency_cut()]",
+            "`horizontal_flip @ 0.5`",
+        ),
+        (
+            "[saliency_cut(), saliency_cut(method: hc)]",
+            "`saliency_cut`",
+        ),
+    ] {
+        let diags = plan_diags(&offline_run(policy));
+        let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+        assert_eq!(errors.len(), 1, "{policy}: {diags:#?}");
+        assert_eq!(errors[0].code.as_str(), "sslp::check::uncacheable_offline");
+        assert!(
+            errors[0].message.contains(culprit),
+            "{policy}: {}",
+            errors[0].message
+        );
+    }
+}
+
+#[test]
+fn views_must_agree_on_normalize() {
+    let text = with_base(
+        "pretrain ssl {\n  data = parts.train\n  backbone = tiny_convnet()\n  method = simclr()\n  views = [view(policy: [normalize()]), view(policy: [normalize(mean: [0.5, 0.5, 0.5])])]\n}\n",
+    );
+    let diags = plan_diags(&text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code.as_str(), "sslp::check::view_mismatch");
+    assert!(diags[0].message.contains("normalise"));
+    let same = text.replace("normalize(mean: [0.5, 0.5, 0.5])", "normalize()");
+    assert!(plan_diags(&same).is_empty());
+}
+
+#[test]
+fn clamps_and_long_queues_are_warned_where_sizes_are_known() {
+    // 100 images, 80 train: k = 500 is clamped, a 4096-key queue repeats images.
+    let text = with_base(
+        "pretrain ssl {\n  data = parts.train\n  backbone = tiny_convnet()\n  method = moco(queue: 4096)\n  policy = p\n  batch = 16\n}\nevaluate nn = knn(backbone: ssl, train: parts.train, test: parts.test, k: 500)\nevaluate seg = segmentation(backbone: ssl, train: parts.train, test: parts.test, batch: 81)\n",
+    );
+    let diags = plan_diags(&text);
+    let found: Vec<(&str, &str)> = diags
+        .iter()
+        .map(|d| (d.code.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "sslp::plan::queue_longer_than_data",
+                "MoCo's queue (4096) is longer than the 80 training images"
+            ),
+            (
+                "sslp::plan::clamped",
+                "`k` is 500, but the labelled training data has only 80 images: it will be clamped to 80"
+            ),
+            (
+                "sslp::plan::clamped",
+                "`batch` is 81, but the training data has only 80 images: it will be clamped to 80"
+            ),
+        ]
+    );
+    assert!(diags.iter().all(|d| !d.is_error()));
+}

@@ -188,6 +188,7 @@ impl OfflineCache {
     /// counted, not stored.
     pub fn compute_uncached(&self, img: &Image, op: &dyn OfflineOp) -> Vec<u8> {
         self.uncached.fetch_add(1, Ordering::Relaxed);
+        crate::notes::count(crate::notes::NoteCode::OfflineComputedOnline);
         op.compute(img)
     }
 
@@ -289,9 +290,9 @@ mod tests {
     }
 
     #[test]
-    fn transformed_images_are_computed_but_not_stored() {
+    fn randomly_transformed_images_are_computed_but_not_stored() {
         let policy = Policy::new(vec![
-            PolicyItem::always(Op::HorizontalFlip),
+            PolicyItem::always(Op::Rotate { degrees: 10.0 }),
             PolicyItem::always(Op::Offline(segments(3))),
         ])
         .unwrap();
@@ -307,6 +308,33 @@ mod tests {
             }
         );
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn deterministically_transformed_images_are_cached() {
+        let policy = Policy::new(vec![
+            PolicyItem::always(Op::HorizontalFlip),
+            PolicyItem::always(Op::Offline(segments(3))),
+        ])
+        .unwrap();
+        let store = Arc::new(MemoryOfflineStore::new());
+        let cache = OfflineCache::new(store.clone());
+        for epoch in 0..2 {
+            policy.apply(
+                &photo(0),
+                &mut rng_for(0, &[0; 32], epoch, 0, 0),
+                Some(&cache),
+            );
+        }
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 1,
+                computes: 1,
+                uncached: 0
+            }
+        );
+        assert_eq!(store.len(), 1);
     }
 
     #[test]

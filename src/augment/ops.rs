@@ -162,6 +162,24 @@ impl Op {
         }
     }
 
+    /// Whether the op draws no randomness: the same image in gives the same image out
+    /// (the registry's `Info::Op::deterministic`). Offline ops render randomly per draw.
+    pub fn is_deterministic(&self) -> bool {
+        matches!(
+            self,
+            Op::HorizontalFlip | Op::VerticalFlip | Op::Grayscale | Op::Solarize { .. }
+        )
+    }
+
+    /// Whether the op is an offline op or a `one_of` with one among its choices.
+    pub fn has_offline(&self) -> bool {
+        match self {
+            Op::Offline(_) => true,
+            Op::OneOf { choices, .. } => choices.iter().any(|c| c.op.has_offline()),
+            _ => false,
+        }
+    }
+
     /// Checks the parameters (and, for `OneOf`, every choice).
     pub fn validate(&self) -> Result<(), SpecError> {
         let fail = |message: String| {

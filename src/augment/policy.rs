@@ -52,9 +52,18 @@ impl PolicyItem {
         let applied = unit(&mut own) < self.p;
         if applied {
             self.op.apply(img, &mut own, cx);
-            cx.untouched = false;
+            // After an op that always applies and draws nothing, the image is still a
+            // function of the stored sample: an offline op after it is cached by content.
+            if !(self.is_deterministic()) {
+                cx.untouched = false;
+            }
         }
         applied
+    }
+
+    /// Applies every time and draws no randomness.
+    pub fn is_deterministic(&self) -> bool {
+        self.p >= 1.0 && self.op.is_deterministic()
     }
 }
 
@@ -70,8 +79,9 @@ pub struct Context<'c> {
     pub(super) scratch: Scratch,
     /// The side a crop without an explicit size produces (set per view).
     pub(super) view_side: Option<u32>,
-    /// No op has changed the image since it entered the policy, so it is
-    /// still the stored sample and offline results may be cached by its hash.
+    /// Only deterministic ops have changed the image since it entered the
+    /// policy, so it is a function of the stored sample and offline results
+    /// may be cached by its content hash.
     pub(super) untouched: bool,
 }
 

@@ -71,8 +71,10 @@ impl SaliencyCutOp {
             outer_iterations: self.iterations,
             ..saliency::saliency_cut::CutParams::default()
         };
-        let mask = saliency::saliency_cut::cut(&work, &sal, &params)
-            .unwrap_or_else(|| saliency::saliency_cut::adaptive_threshold(&sal));
+        let mask = saliency::saliency_cut::cut(&work, &sal, &params).unwrap_or_else(|| {
+            crate::notes::count(crate::notes::NoteCode::SaliencyThresholdFallback);
+            saliency::saliency_cut::adaptive_threshold(&sal)
+        });
         resize_mask(&mask, w as usize, h as usize)
     }
 }
@@ -209,6 +211,25 @@ mod tests {
             scale: 1.0,
             render,
         }
+    }
+
+    #[test]
+    fn a_flat_image_falls_back_to_the_mean_threshold_and_counts_it() {
+        let flat = Image::new(32, 32, vec![128; 32 * 32 * 3]).unwrap();
+        let counted = std::sync::Arc::new(crate::notes::Tally::default());
+        let tally = Some(counted.clone());
+        crate::notes::within(&tally, || {
+            op(Render::Mask).mask(&flat);
+            op(Render::Mask).mask(&disc(64));
+        });
+        let notes = counted.notes();
+        assert_eq!(
+            notes,
+            [crate::notes::StepNote::new(
+                crate::notes::NoteCode::SaliencyThresholdFallback,
+                1
+            )]
+        );
     }
 
     #[test]

@@ -90,13 +90,31 @@ impl SampleDraw {
     }
 }
 
+/// How many leading items of a policy run before a view's own crop: the
+/// deterministic ops up to and including the first offline op (or `one_of`
+/// holding one), when only deterministic ops precede it, so the offline op
+/// sees a function of the stored sample and is served from the cache; 0 when
+/// the policy has no such op.
+pub fn cached_head(items: &[PolicyItem]) -> usize {
+    for (i, item) in items.iter().enumerate() {
+        if item.op.has_offline() {
+            return i + 1;
+        }
+        if !item.is_deterministic() {
+            return 0;
+        }
+    }
+    0
+}
+
 /// The views of `img` (the stored sample) for `specs`: global specs first,
 /// then local ones, each in the given order, `count` views each; view `v`
 /// (counting from 0 in that order) draws from `draw.rng(v)`.
 ///
-/// Per view: the policy's leading offline ops (they see the stored sample,
-/// so their results come from the cache), then the spec's crop if `scale` is
-/// set, then the rest of the policy. Crops without an explicit size produce
+/// Per view: the policy's [`cached_head`] (deterministic ops and the first
+/// offline op: it sees a function of the stored sample, so its result comes
+/// from the cache), then the spec's crop if `scale` is set, then the rest of
+/// the policy. Crops without an explicit size produce
 /// the view side, and a view that does not end at `side x side` (no crop,
 /// or a crop of another size) is resized to it, so every view of a spec has
 /// the same shape.
@@ -124,10 +142,7 @@ pub fn make_views(
             })
         });
         let items = spec.policy.items();
-        let head = items
-            .iter()
-            .take_while(|item| matches!(item.op, Op::Offline(_)))
-            .count();
+        let head = cached_head(items);
         for _ in 0..spec.count {
             let mut out = img.clone();
             cx.view_side = Some(side);
@@ -319,6 +334,72 @@ mod tests {
                 uncached: 0
             }
         );
+    }
+
+    #[test]
+    fn offline_ops_after_deterministic_ops_hit_the_cache() {
+        let seg = || {
+            Op::Offline(Arc::new(KMeansSegments {
+                k: 4,
+                iterations: 3,
+            }))
+        };
+        let items = vec![
+            PolicyItem::always(Op::Grayscale),
+            PolicyItem::always(Op::HorizontalFlip),
+            PolicyItem::always(seg()),
+            PolicyItem::new(Op::VerticalFlip, 0.5),
+        ];
+        assert_eq!(cached_head(&items), 3);
+        // A random op (or a deterministic one that may not apply) before it: nothing cached.
+        let random = [
+            PolicyItem::new(Op::Grayscale, 0.5),
+            PolicyItem::always(seg()),
+        ];
+        assert_eq!(cached_head(&random), 0);
+        let spec = ViewSpec {
+            scale: Some((0.2, 1.0)),
+            ..ViewSpec::new(2, Policy::new(items).unwrap())
+        };
+        let cache = OfflineCache::in_memory();
+        let mut cx = Context::new(Some(&cache));
+        for epoch in 0..3 {
+            make_views(
+                &photo(),
+                std::slice::from_ref(&spec),
+                &SampleDraw { epoch, ..draw(0) },
+                &mut cx,
+            );
+        }
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 5,
+                computes: 1,
+                uncached: 0
+            }
+        );
+        // After a random op the offline op runs online, uncached, and is counted as such.
+        let spec = ViewSpec::new(1, Policy::new(random.to_vec()).unwrap());
+        let cache = OfflineCache::in_memory();
+        let counted = Arc::new(crate::notes::Tally::default());
+        let tally = Some(counted.clone());
+        crate::notes::within(&tally, || {
+            for i in 0..40 {
+                make_views(
+                    &photo(),
+                    std::slice::from_ref(&spec),
+                    &draw(i),
+                    &mut Context::new(Some(&cache)),
+                );
+            }
+        });
+        let stats = cache.stats();
+        assert!(stats.uncached > 0, "{stats:?}");
+        let notes = counted.notes();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].code, "offline.computed_online");
+        assert_eq!(notes[0].count, stats.uncached);
     }
 
     /// The reproducibility contract end to end: these bytes must not change

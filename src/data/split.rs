@@ -150,6 +150,12 @@ fn check_fraction(what: &str, f: f64) -> Result<(), DataError> {
     }
 }
 
+/// The sizes of the train, val and test parts of `n` images (what [`split`]
+/// makes, whatever the labels), or why the split cannot be made.
+pub fn sizes_of(n: usize, spec: &SplitSpec) -> Result<[usize; 3], DataError> {
+    part_sizes(n, spec)
+}
+
 /// The sizes of train, val and test for `n` images.
 fn part_sizes(n: usize, spec: &SplitSpec) -> Result<[usize; 3], DataError> {
     let amounts = [Some(spec.train), spec.val, spec.test];

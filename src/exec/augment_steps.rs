@@ -53,28 +53,31 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
     if chosen.is_empty() {
         return Err("the data part has no images".into());
     }
+    let tally = crate::notes::current();
     let views: Vec<Image> = chosen
         .par_iter()
         .map_init(
             || Context::new(Some(&cache)),
             |cx, &i| {
-                let img = Image::from_hwc(
-                    images.width,
-                    images.height,
-                    images.channels,
-                    images.image(i),
-                )
-                .map_err(|e| e.to_string())?;
-                let draw = SampleDraw {
-                    seed,
-                    step_key: step.key.0,
-                    epoch,
-                    index: i as u64,
-                };
-                make_views(&img, &specs, &draw, cx)
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| "no view was made".to_string())
+                crate::notes::within(&tally, || {
+                    let img = Image::from_hwc(
+                        images.width,
+                        images.height,
+                        images.channels,
+                        images.image(i),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    let draw = SampleDraw {
+                        seed,
+                        step_key: step.key.0,
+                        epoch,
+                        index: i as u64,
+                    };
+                    make_views(&img, &specs, &draw, cx)
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| "no view was made".to_string())
+                })
             },
         )
         .collect::<Result<_, String>>()?;
@@ -112,23 +115,37 @@ pub fn offline_augment(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<St
         .get("data")
         .ok_or("offline augmentation needs `data`")?;
     let op = decode::offline_op(&Params::step(step).nested("op")?)?;
+    // The deterministic ops that precede the offline op in the policy (planned only when
+    // all of them always apply and draw nothing): the op is computed on their output,
+    // which is what it sees when training.
+    let before = policy_from_value(step.params.get("before").unwrap_or(&Value::Null))?;
+    if before.items().iter().any(|i| !i.is_deterministic()) {
+        return Err("offline augmentation: an op before the offline op is random".into());
+    }
     let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     let cache = offline_cache(ctx);
+    let tally = crate::notes::current();
     indices
         .par_iter()
         .try_for_each(|&i| -> Result<(), String> {
-            if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err("interrupted".into());
-            }
-            let img = Image::from_hwc(
-                images.width,
-                images.height,
-                images.channels,
-                images.image(i),
-            )
-            .map_err(|e| e.to_string())?;
-            cache.get_or_compute(&img, op.as_ref());
-            Ok(())
+            crate::notes::within(&tally, || {
+                if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err("interrupted".into());
+                }
+                let mut img = Image::from_hwc(
+                    images.width,
+                    images.height,
+                    images.channels,
+                    images.image(i),
+                )
+                .map_err(|e| e.to_string())?;
+                if !before.items().is_empty() {
+                    let mut rng = crate::augment::rng_for(0, &[0; 32], 0, i as u64, 0);
+                    before.apply_in_place(&mut img, &mut rng, &mut Context::new(None));
+                }
+                cache.get_or_compute(&img, op.as_ref());
+                Ok(())
+            })
         })?;
     let stats = cache.stats();
     let mut out = StepOutput::default();

@@ -277,7 +277,10 @@ fn accuracy_output(
     let acc = |k| top_k_accuracy(scores, labels, k).map_err(|e| e.to_string());
     let mut out = StepOutput::default();
     out.metrics.insert("top1".into(), acc(1)?);
-    out.metrics.insert("top5".into(), acc(5)?);
+    // With 5 classes or fewer every label is in the top 5: the metric says nothing.
+    if scores.first().map_or(0, Vec::len) > 5 {
+        out.metrics.insert("top5".into(), acc(5)?);
+    }
     out.metrics.insert("train_rows".into(), train_rows as f64);
     out.metrics.insert("test_rows".into(), labels.len() as f64);
     Ok(out)
@@ -313,6 +316,11 @@ pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     };
     let model = LinearModel::fit(&d.train, &d.train_labels, d.classes, &params)
         .map_err(|e| e.to_string())?;
+    if let Solver::Lbfgs { max_iter, .. } = params.solver
+        && !model.info.converged
+    {
+        crate::notes::clamped(crate::notes::NoteCode::LbfgsNotConverged, max_iter as u64);
+    }
     let scores = model.scores(&d.test).map_err(|e| e.to_string())?;
     let mut out = accuracy_output(&scores, &d.test_labels, d.train_labels.len())?;
     let train_scores = model.scores(&d.train).map_err(|e| e.to_string())?;
@@ -327,8 +335,13 @@ pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
 pub fn knn(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     let config = decode::knn_config(&Params::step(step))?;
     let d = supervised(ctx, step)?;
+    let asked = config.k;
+    let k = asked.clamp(1, d.train_labels.len());
+    if k < asked {
+        crate::notes::clamped(crate::notes::NoteCode::KnnKClamped, k as u64);
+    }
     let params = KnnParams {
-        k: config.k.clamp(1, d.train_labels.len()),
+        k,
         temperature: config.temperature,
         distance: config.distance,
     };
@@ -397,6 +410,10 @@ pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     if n > TSNE_MAX_POINTS {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         rows = sample(&mut rng, n, TSNE_MAX_POINTS).into_vec();
+        crate::notes::clamped(
+            crate::notes::NoteCode::TsneSubsampled,
+            TSNE_MAX_POINTS as u64,
+        );
         rows.sort_unstable();
     }
     let x = b.features.select_rows(&rows);

@@ -7,6 +7,7 @@
 //! half-written. A failed step marks its dependents skipped; other arms go on.
 
 use super::store::{Output, Record, Status, Store, StoreError};
+pub use crate::notes::StepNote;
 use crate::plan::{Key, Plan, Step};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +30,8 @@ pub struct StepOutput {
     pub outputs: BTreeMap<String, OutValue>,
     /// Scalar results.
     pub metrics: BTreeMap<String, f64>,
+    /// Fallbacks and clamps that happened (also those counted through [`crate::notes`]).
+    pub notes: Vec<StepNote>,
 }
 
 /// What a step gets to work with.
@@ -103,6 +106,8 @@ pub trait Progress: Sync {
     fn ended(&self, _step: &Step, _outcome: &Outcome) {}
     /// A running step reports progress (an epoch's loss, say).
     fn note(&self, _step: &Step, _text: &str) {}
+    /// A step that ran used fallbacks or clamps (called before `ended`).
+    fn notes(&self, _step: &Step, _notes: &[StepNote]) {}
 }
 
 /// A progress sink that prints nothing.
@@ -122,6 +127,8 @@ pub struct RunSummary {
     pub skipped: Vec<Key>,
     /// True when the run stopped early on an interrupt.
     pub interrupted: bool,
+    /// Steps that ran now and used fallbacks or clamps, with their notes.
+    pub notes: Vec<(Key, Vec<StepNote>)>,
 }
 
 impl RunSummary {
@@ -183,11 +190,13 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn record_for(
     step: &Step,
     status: Status,
     outputs: BTreeMap<String, Output>,
     metrics: BTreeMap<String, f64>,
+    notes: Vec<StepNote>,
     started: u64,
     duration_ms: u64,
     message: Option<String>,
@@ -204,6 +213,7 @@ fn record_for(
             .collect(),
         outputs,
         metrics,
+        notes,
         started_ms: started,
         duration_ms,
         message,
@@ -235,11 +245,30 @@ fn commit(
             Status::Done,
             outputs,
             out.metrics,
+            out.notes,
             started,
             duration_ms,
             None,
         ),
     )
+}
+
+/// Adds counted notes to a step's own, summing counts of the same code.
+fn merge_notes(into: &mut Vec<StepNote>, counted: Vec<StepNote>) {
+    for n in counted {
+        match into.iter_mut().find(|m| m.code == n.code) {
+            Some(m) => {
+                m.count += n.count;
+                if let Some(c) = crate::notes::NoteCode::ALL
+                    .iter()
+                    .find(|c| c.as_str() == m.code)
+                {
+                    m.message = c.describe(m.count);
+                }
+            }
+            None => into.push(n),
+        }
+    }
 }
 
 type Task = usize;
@@ -307,11 +336,20 @@ pub fn run(
                     let started = now_ms();
                     let t = Instant::now();
                     let step = &ctx.plan.steps[i];
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        runner.run(step, ctx)
-                    }))
+                    let tally = Some(Arc::new(crate::notes::Tally::default()));
+                    let result = crate::notes::within(&tally, || {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            runner.run(step, ctx)
+                        }))
+                    })
                     .unwrap_or_else(|_| {
                         Err(format!("internal error: the `{}` step panicked", step.kind))
+                    })
+                    .map(|mut out| {
+                        if let Some(t) = &tally {
+                            merge_notes(&mut out.notes, t.notes());
+                        }
+                        out
                     });
                     if tx
                         .send((i, result, started, t.elapsed().as_secs_f64()))
@@ -360,7 +398,12 @@ pub fn run(
             match result {
                 Ok(out) => {
                     tracing::info!(key = %step.key.short(), kind = %step.kind, decl = %step.decl, seconds, "step done");
+                    let notes = out.notes.clone();
                     commit(store, step, out, started, (seconds * 1000.0) as u64)?;
+                    if !notes.is_empty() {
+                        progress.notes(step, &notes);
+                        summary.notes.push((step.key, notes));
+                    }
                     state[i] = State::Done;
                     summary.ran.push(step.key);
                     progress.ended(step, &Outcome::Ran { seconds });
@@ -374,6 +417,7 @@ pub fn run(
                             Status::Failed,
                             BTreeMap::new(),
                             BTreeMap::new(),
+                            vec![],
                             started,
                             (seconds * 1000.0) as u64,
                             Some(message.clone()),

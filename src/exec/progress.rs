@@ -1,6 +1,6 @@
 //! Progress for people: a bar on a terminal, one line per step otherwise.
 
-use super::executor::{Outcome, Progress};
+use super::executor::{Outcome, Progress, StepNote};
 use crate::plan::Step;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -76,6 +76,17 @@ impl Progress for Printer {
 
     fn note(&self, step: &Step, text: &str) {
         self.line(&format!("        {} {text}", step.key.short()));
+    }
+
+    fn notes(&self, step: &Step, notes: &[StepNote]) {
+        for n in notes {
+            self.line(&format!(
+                "        {} note[{}]: {}",
+                step.key.short(),
+                n.code,
+                n.message
+            ));
+        }
     }
 
     fn ended(&self, step: &Step, outcome: &Outcome) {

@@ -189,7 +189,11 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
     };
     let mut model = SegModel { backbone, decoder };
     let epochs = config.epochs;
-    let batch_size = config.batch.min(train_idx.len());
+    let asked = config.batch;
+    let batch_size = asked.min(train_idx.len());
+    if batch_size < asked {
+        crate::notes::clamped(crate::notes::NoteCode::BatchClamped, batch_size as u64);
+    }
     let lr = config.lr;
     let mut optim = OptimizerSpec::Sgd {
         lr,

@@ -120,6 +120,9 @@ pub struct Record {
     pub outputs: BTreeMap<String, Output>,
     /// Scalar results (losses, accuracies).
     pub metrics: BTreeMap<String, f64>,
+    /// Fallbacks and clamps the step used (older records have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<crate::notes::StepNote>,
     /// Start time, milliseconds since the Unix epoch.
     pub started_ms: u64,
     /// Wall time of the step in milliseconds.
@@ -495,6 +498,7 @@ mod tests {
             inputs: BTreeMap::new(),
             outputs,
             metrics: BTreeMap::new(),
+            notes: vec![],
             started_ms: 0,
             duration_ms: 1,
             message: None,

@@ -240,20 +240,23 @@ impl BatchSource for ViewBatches {
     fn batch(&self, epoch: usize, index: usize, device: &Device) -> Result<Vec<Tensor<4>>, String> {
         let order = self.order(epoch);
         let chosen = &order[index * self.batch..(index + 1) * self.batch];
+        let tally = crate::notes::current();
         let per_sample: Vec<Vec<Image>> = chosen
             .par_iter()
             .map_init(
                 || Context::new(Some(&self.cache)),
                 |cx, &p| -> Result<Vec<Image>, String> {
-                    let i = self.indices[p];
-                    let img = rgb(&self.images, i)?;
-                    let draw = SampleDraw {
-                        seed: self.seed,
-                        step_key: self.key.0,
-                        epoch: epoch as u32,
-                        index: i as u64,
-                    };
-                    Ok(make_views(&img, &self.specs, &draw, cx))
+                    crate::notes::within(&tally, || {
+                        let i = self.indices[p];
+                        let img = rgb(&self.images, i)?;
+                        let draw = SampleDraw {
+                            seed: self.seed,
+                            step_key: self.key.0,
+                            epoch: epoch as u32,
+                            index: i as u64,
+                        };
+                        Ok(make_views(&img, &self.specs, &draw, cx))
+                    })
                 },
             )
             .collect::<Result<_, _>>()?;
@@ -315,6 +318,18 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         Some(k) => Some(pseudo_labels_of(ctx, k, &indices)?),
         None => None,
     };
+    if let crate::train::method::MethodConfig::Moco {
+        version: crate::train::method::MocoVersion::V2,
+        queue,
+        ..
+    } = config.method
+        && queue > indices.len()
+    {
+        crate::notes::clamped(
+            crate::notes::NoteCode::QueueLongerThanData,
+            indices.len() as u64,
+        );
+    }
     let norm = Normalization::for_training(config.normalize, &images, &indices);
     let source = ViewBatches {
         images,

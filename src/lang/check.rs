@@ -560,6 +560,7 @@ impl<'a> Checker<'a> {
                 Dflt::Src(src) => self.default_value(src, param.ty, span),
             });
         }
+        self.check_relevance(kind, &values, &explicit, &spans, span);
         if !missing.is_empty() {
             let list = missing
                 .iter()
@@ -590,6 +591,98 @@ impl<'a> Checker<'a> {
             explicit,
             span,
             arg_spans: spans,
+        }
+    }
+
+    /// Warns about written parameters that have no effect given their siblings
+    /// (the registry's `applies_when`). A parameter is reported only when no value
+    /// its sibling can take (every alternative of a swept sibling) gives it an
+    /// effect; where a sweep makes it matter in some arms, the planner leaves it
+    /// out of the other arms' keys and nothing is reported.
+    fn check_relevance(
+        &mut self,
+        kind: &'static Kind,
+        values: &[Option<HExpr>],
+        explicit: &[bool],
+        spans: &[Option<Span>],
+        call_span: Span,
+    ) {
+        for (i, param) in kind.params.iter().enumerate() {
+            let (Some(cond), true) = (param.applies_when, explicit[i]) else {
+                continue;
+            };
+            let Some((si, sib)) = kind.param(cond.sibling()) else {
+                continue;
+            };
+            let Some(alts) = values[si].as_ref().and_then(|v| self.possible_values(v)) else {
+                continue;
+            };
+            let verdicts: Option<Vec<bool>> = alts
+                .iter()
+                .map(|a| sibling_value(a).and_then(|v| cond.holds(v)))
+                .collect();
+            let Some(verdicts) = verdicts else { continue };
+            if verdicts.iter().any(|&b| b) || verdicts.is_empty() {
+                continue;
+            }
+            let shown: Vec<String> = alts.iter().map(|a| self.label(a, false)).collect();
+            let mut shown_unique = shown.clone();
+            shown_unique.dedup();
+            let sib_text = if alts.len() > 1 {
+                format!(
+                    "`{}` is {} in every arm",
+                    sib.name,
+                    shown_unique.join(" or ")
+                )
+            } else {
+                format!("`{}` is {}", sib.name, shown.join(""))
+            };
+            let mut message = format!("`{}` has no effect: {}", param.name, sib_text);
+            if let Some(HExpr::Sweep(id)) = &values[i] {
+                let n = self.sweeps[*id].alts.len();
+                message.push_str(&format!(" (its {n} swept values give the same result)"));
+            }
+            let span = spans[i].unwrap_or(call_span);
+            let mut d = Diagnostic::warning(
+                Code::IgnoredParameter,
+                span,
+                message,
+                format!("ignored ({})", cond.describe()),
+            );
+            d = match spans[si] {
+                Some(s) => d.with_label(
+                    s,
+                    format!("`{}` makes `{}` irrelevant", sib.name, param.name),
+                ),
+                None => d,
+            };
+            let fix = match cond {
+                registry::When::Eq(_, words) => format!("`{}: {}`", sib.name, words.join("` or `")),
+                registry::When::Positive(_) => format!("`{}` > 0", sib.name),
+            };
+            let default_note = if spans[si].is_none() {
+                format!(
+                    " (`{}` is left at its default, {})",
+                    sib.name,
+                    shown.join("")
+                )
+            } else {
+                String::new()
+            };
+            d = d.with_help(format!(
+                "remove `{}`, or write {fix} for it to take effect{default_note}; see `sslp explain {}`",
+                param.name, kind.name
+            ));
+            self.err(d);
+        }
+    }
+
+    /// The values a checked argument can take: its alternatives when swept, `None` when unknown here.
+    fn possible_values(&self, h: &HExpr) -> Option<Vec<HExpr>> {
+        match h {
+            HExpr::Sweep(id) => self.sweeps.get(*id).map(|s| s.alts.clone()),
+            HExpr::Ref(_) | HExpr::Member(..) | HExpr::None => None,
+            other => Some(vec![other.clone()]),
         }
     }
 
@@ -993,9 +1086,33 @@ impl<'a> Checker<'a> {
                 self.path.push(name);
                 let op = self.check_value(op, Ty::Kind(Category::Op), Bound::ANY);
                 self.path.push("p".into());
+                let p_span = p.span;
                 let p = self.check_value(p, Ty::Float, Bound::PROB);
                 self.path.pop();
                 self.path.pop();
+                if let HExpr::Call(c) = &op
+                    && matches!(
+                        c.kind.info,
+                        registry::Info::Op {
+                            model_input: true,
+                            ..
+                        }
+                    )
+                {
+                    self.err(
+                        Diagnostic::warning(
+                            Code::IgnoredParameter,
+                            p_span,
+                            format!("`@ p` has no effect on `{}`", c.kind.name),
+                            "ignored",
+                        )
+                        .with_label(c.span, "applied to every image as it enters the network")
+                        .with_help(format!(
+                            "`{}` is model-input normalisation, not a random policy step; remove `@ ...`",
+                            c.kind.name
+                        )),
+                    );
+                }
                 items.push(HExpr::Prob(Box::new(op), Box::new(p)));
             }
             ExprKind::Call { .. } => {
@@ -1763,6 +1880,16 @@ fn slot_module(slots: &[Slot], id: DeclId) -> usize {
 }
 
 /// The label of a value written in an `exclude`, comparable with sweep labels.
+/// A checked value as a condition's sibling sees it.
+fn sibling_value(h: &HExpr) -> Option<registry::SiblingValue<'_>> {
+    match h {
+        HExpr::Enum(s) | HExpr::Str(s) => Some(registry::SiblingValue::Word(s)),
+        HExpr::Int(v) => Some(registry::SiblingValue::Number(*v as f64)),
+        HExpr::Float(v) => Some(registry::SiblingValue::Number(*v)),
+        _ => None,
+    }
+}
+
 fn ast_label(e: &Expr) -> String {
     match &e.kind {
         ExprKind::Int(v) => v.to_string(),
@@ -1899,5 +2026,172 @@ fn example_of(c: Category) -> &'static str {
         Category::Eval => "knn",
         Category::Report => "table",
         _ => "kind",
+    }
+}
+
+#[cfg(test)]
+mod relevance_tests {
+    use crate::lang::diagnostic::render;
+    use crate::lang::{Checked, Code, NoImports, check_source};
+
+    const BASE: &str = r#"
+dataset shapes = synthetic_shapes(count: 64, classes: 4)
+split parts {
+  data = shapes
+  train = 0.5
+}
+"#;
+
+    fn check(rest: &str) -> Checked {
+        let text = format!("{BASE}{rest}");
+        check_source("t.sslp", "t.sslp", &text, &mut NoImports)
+    }
+
+    fn ignored(rest: &str) -> Vec<String> {
+        let c = check(rest);
+        assert!(
+            c.diagnostics.iter().all(|d| !d.is_error()),
+            "{:#?}",
+            c.diagnostics
+        );
+        c.diagnostics
+            .iter()
+            .filter(|d| d.code == Code::IgnoredParameter)
+            .map(|d| d.message.clone())
+            .collect()
+    }
+
+    fn rendered(rest: &str) -> String {
+        let c = check(rest);
+        render::graphical_all(&c.diagnostics, &c.sources, false)
+    }
+
+    const PROBE: &str = "backbone: tiny_convnet(), train: parts.train, test: parts.test";
+
+    #[test]
+    fn probe_epochs_under_lbfgs_are_ignored() {
+        let found = ignored(&format!(
+            "evaluate lin = linear_probe({PROBE}, epochs: 10, lr: 0.5)"
+        ));
+        assert_eq!(
+            found,
+            [
+                "`epochs` has no effect: `solver` is lbfgs",
+                "`lr` has no effect: `solver` is lbfgs"
+            ]
+        );
+        // The solver that uses them: nothing to say.
+        assert!(
+            ignored(&format!(
+                "evaluate lin = linear_probe({PROBE}, solver: sgd, epochs: 10)"
+            ))
+            .is_empty()
+        );
+        // Defaults are not "written": nothing to say.
+        assert!(ignored(&format!("evaluate lin = linear_probe({PROBE})")).is_empty());
+    }
+
+    #[test]
+    fn swept_parameters_and_swept_siblings() {
+        // Every swept value is ignored.
+        let found = ignored(&format!(
+            "evaluate lin = linear_probe({PROBE}, epochs: sweep [10, 20])"
+        ));
+        assert_eq!(
+            found,
+            ["`epochs` has no effect: `solver` is lbfgs (its 2 swept values give the same result)"]
+        );
+        // A swept solver that uses it in some arms: not reported (the planner drops it
+        // from the lbfgs arms' keys).
+        assert!(
+            ignored(&format!(
+                "evaluate lin = linear_probe({PROBE}, solver: sweep [lbfgs, sgd], epochs: 10)"
+            ))
+            .is_empty()
+        );
+        // A swept solver that never uses it.
+        let found = ignored(&format!(
+            "evaluate lin = linear_probe({PROBE}, solver: sweep [lbfgs, lbfgs], batch: 64)"
+        ));
+        assert_eq!(
+            found,
+            ["`batch` has no effect: `solver` is lbfgs in every arm"]
+        );
+    }
+
+    #[test]
+    fn knn_temperature_needs_cosine() {
+        let knn = "backbone: tiny_convnet(), train: parts.train, test: parts.test";
+        assert_eq!(
+            ignored(&format!(
+                "evaluate nn = knn({knn}, distance: euclidean, temperature: 0.07)"
+            )),
+            ["`temperature` has no effect: `distance` is euclidean"]
+        );
+        assert!(ignored(&format!("evaluate nn = knn({knn}, temperature: 0.07)")).is_empty());
+    }
+
+    #[test]
+    fn moco_version_specific_parameters() {
+        assert_eq!(
+            ignored("method m = moco(version: v3, queue: 4096, symmetric: true)"),
+            [
+                "`queue` has no effect: `version` is v3",
+                "`symmetric` has no effect: `version` is v3"
+            ]
+        );
+        assert_eq!(
+            ignored("method m = moco(pred_hidden: 512)"),
+            ["`pred_hidden` has no effect: `version` is v2"]
+        );
+        assert!(ignored("method m = moco(version: v3, pred_hidden: 512)").is_empty());
+    }
+
+    #[test]
+    fn numeric_conditions() {
+        assert_eq!(
+            ignored("schedule s = cosine(warmup_epochs: 0, warmup_start_lr: 0.1)"),
+            ["`warmup_start_lr` has no effect: `warmup_epochs` is 0"]
+        );
+        assert_eq!(
+            ignored("method s = swav(queue_start_epoch: 3)"),
+            ["`queue_start_epoch` has no effect: `queue` is 0"]
+        );
+        assert!(ignored("method s = swav(queue: 3840, queue_start_epoch: 3)").is_empty());
+    }
+
+    #[test]
+    fn saliency_variant_needs_rc() {
+        assert_eq!(
+            ignored("policy p = [saliency_cut(method: hc, variant: cvpr2011)]"),
+            ["`variant` has no effect: `method` is hc"]
+        );
+    }
+
+    #[test]
+    fn a_probability_on_normalize_is_ignored() {
+        assert_eq!(
+            ignored("policy p = [normalize() @ 0.5]"),
+            ["`@ p` has no effect on `normalize`"]
+        );
+        assert!(ignored("policy p = [normalize(), grayscale() @ 0.5]").is_empty());
+    }
+
+    #[test]
+    fn rendered_ignored_parameter() {
+        insta::assert_snapshot!(
+            "ignored_epochs_under_lbfgs",
+            rendered(&format!(
+                "evaluate lin = linear_probe({PROBE}, solver: lbfgs, epochs: sweep [10, 20])"
+            ))
+        );
+        insta::assert_snapshot!(
+            "ignored_default_sibling",
+            rendered(&format!("evaluate lin = linear_probe({PROBE}, batch: 64)"))
+        );
+        insta::assert_snapshot!(
+            "ignored_normalize_probability",
+            rendered("policy p = [normalize() @ 0.5]")
+        );
     }
 }

@@ -67,6 +67,14 @@ pub enum Code {
     PlanEmpty,
     /// A report groups by a parameter that no arm it collects sweeps.
     UnsweptAxis,
+    /// A written parameter has no effect given a sibling (`epochs` under `solver: lbfgs`).
+    IgnoredParameter,
+    /// A value that will be clamped when the step runs (kNN `k` above the labelled images).
+    Clamped,
+    /// A MoCo queue longer than the images it is filled from.
+    QueueLongerThanData,
+    /// An offline op that cannot be served from the content-hash cache.
+    UncacheableOffline,
 }
 
 impl Code {
@@ -100,6 +108,10 @@ impl Code {
             Code::MissingPolicy => "sslp::check::missing_policy",
             Code::PlanEmpty => "sslp::plan::empty",
             Code::UnsweptAxis => "sslp::plan::unswept_axis",
+            Code::IgnoredParameter => "sslp::check::ignored_parameter",
+            Code::Clamped => "sslp::plan::clamped",
+            Code::QueueLongerThanData => "sslp::plan::queue_longer_than_data",
+            Code::UncacheableOffline => "sslp::check::uncacheable_offline",
         }
     }
 }

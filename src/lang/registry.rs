@@ -268,6 +268,53 @@ pub struct Param {
     pub doc: &'static str,
     /// Whether it enters the step key. Execution-only knobs (device, checkpoint cadence) do not.
     pub in_key: bool,
+    /// When it has an effect, given a sibling parameter (`None`: always). Where the condition
+    /// fails the checker warns about a written value and the planner leaves it out of the key.
+    pub applies_when: Option<When>,
+}
+
+/// A condition on a sibling parameter of the same call, under which a parameter has an effect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum When {
+    /// The sibling (an enum) is one of these words.
+    Eq(&'static str, &'static [&'static str]),
+    /// The sibling (a number) is greater than zero.
+    Positive(&'static str),
+}
+
+/// A sibling value as far as a [`When`] condition is concerned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SiblingValue<'a> {
+    /// An enum word or string.
+    Word(&'a str),
+    /// A number.
+    Number(f64),
+}
+
+impl When {
+    /// The sibling parameter the condition reads.
+    pub fn sibling(&self) -> &'static str {
+        match self {
+            When::Eq(s, _) | When::Positive(s) => s,
+        }
+    }
+
+    /// Whether the condition holds for this sibling value (`None` when the value is of the wrong shape).
+    pub fn holds(&self, v: SiblingValue<'_>) -> Option<bool> {
+        match (self, v) {
+            (When::Eq(_, words), SiblingValue::Word(w)) => Some(words.contains(&w)),
+            (When::Positive(_), SiblingValue::Number(x)) => Some(x > 0.0),
+            _ => None,
+        }
+    }
+
+    /// How the condition reads in docs: "only when `solver` is sgd".
+    pub fn describe(&self) -> String {
+        match self {
+            When::Eq(s, words) => format!("only when `{s}` is {}", words.join(" or ")),
+            When::Positive(s) => format!("only when `{s}` > 0"),
+        }
+    }
 }
 
 /// Extra facts about some kinds.
@@ -281,6 +328,12 @@ pub enum Info {
         offline: bool,
         /// Parameters of an offline op that are applied per draw and so stay out of the cache key.
         online_params: &'static [&'static str],
+        /// Draws no randomness (`@ p` below 1 still does): an offline op after only such ops sees
+        /// an image that is a function of the stored one, so its result can be cached.
+        deterministic: bool,
+        /// Applied when a batch enters the network, not as a policy step (`normalize`): `@ p`
+        /// has no effect on it.
+        model_input: bool,
     },
     /// An SSL method.
     Method {
@@ -341,6 +394,7 @@ const fn p(name: &'static str, ty: Ty, default: Default, bound: Bound, doc: &'st
         bound,
         doc,
         in_key: true,
+        applies_when: None,
     }
 }
 
@@ -360,6 +414,14 @@ const fn d(
     doc: &'static str,
 ) -> Param {
     p(name, ty, Default::Src(src), bound, doc)
+}
+
+/// A parameter that has an effect only under `cond`.
+const fn only(cond: When, param: Param) -> Param {
+    Param {
+        applies_when: Some(cond),
+        ..param
+    }
 }
 
 const fn exec_only(param: Param) -> Param {
@@ -652,12 +714,28 @@ pub const SPLIT_MEMBERS: [&str; 3] = ["train", "test", "val"];
 
 // ------------------------------------------------------------------ ops
 
+/// A random op (draws from the per-draw stream).
 const fn op(k: Kind) -> Kind {
     with_info(
         k,
         Info::Op {
             offline: false,
             online_params: &[],
+            deterministic: false,
+            model_input: false,
+        },
+    )
+}
+
+/// An op that draws no randomness.
+const fn det_op(k: Kind) -> Kind {
+    with_info(
+        k,
+        Info::Op {
+            offline: false,
+            online_params: &[],
+            deterministic: true,
+            model_input: false,
         },
     )
 }
@@ -702,8 +780,8 @@ const OPS: &[Kind] = &[
             "Largest rotation, in degrees",
         )],
     )),
-    op(kind("horizontal_flip", C::Op, "Mirror left-right", &[])),
-    op(kind("vertical_flip", C::Op, "Mirror top-bottom", &[])),
+    det_op(kind("horizontal_flip", C::Op, "Mirror left-right", &[])),
+    det_op(kind("vertical_flip", C::Op, "Mirror top-bottom", &[])),
     op(kind(
         "color_jitter",
         C::Op,
@@ -739,7 +817,7 @@ const OPS: &[Kind] = &[
             ),
         ],
     )),
-    op(kind(
+    det_op(kind(
         "grayscale",
         C::Op,
         "Convert to grey (kept as 3 channels)",
@@ -760,7 +838,7 @@ const OPS: &[Kind] = &[
             d("sigma", Ty::Range, "0.1..2.0", Bound::POS, "Range of sigma"),
         ],
     )),
-    op(kind(
+    det_op(kind(
         "solarize",
         C::Op,
         "Invert pixels above a threshold",
@@ -772,27 +850,35 @@ const OPS: &[Kind] = &[
             "Threshold on [0, 1] intensities",
         )],
     )),
-    op(kind(
-        "normalize",
-        C::Op,
-        "Model-input normalisation: subtract the channel mean, divide by the std (applied when a batch enters the network; previews show 8-bit images)",
-        &[
-            d(
-                "mean",
-                FLOAT_LIST,
-                "[0.485, 0.456, 0.406]",
-                Bound::ANY,
-                "Per-channel mean",
-            ),
-            d(
-                "std",
-                FLOAT_LIST,
-                "[0.229, 0.224, 0.225]",
-                Bound::POS,
-                "Per-channel standard deviation",
-            ),
-        ],
-    )),
+    with_info(
+        kind(
+            "normalize",
+            C::Op,
+            "Model-input normalisation: subtract the channel mean, divide by the std (applied when a batch enters the network; previews show 8-bit images)",
+            &[
+                d(
+                    "mean",
+                    FLOAT_LIST,
+                    "[0.485, 0.456, 0.406]",
+                    Bound::ANY,
+                    "Per-channel mean",
+                ),
+                d(
+                    "std",
+                    FLOAT_LIST,
+                    "[0.229, 0.224, 0.225]",
+                    Bound::POS,
+                    "Per-channel standard deviation",
+                ),
+            ],
+        ),
+        Info::Op {
+            offline: false,
+            online_params: &[],
+            deterministic: true,
+            model_input: true,
+        },
+    ),
     with_info(
         kind(
             "saliency_cut",
@@ -806,12 +892,15 @@ const OPS: &[Kind] = &[
                     Bound::ANY,
                     "Saliency map: region or histogram contrast",
                 ),
-                d(
-                    "variant",
-                    Ty::Enum(&["tpami", "cvpr2011"]),
-                    "tpami",
-                    Bound::ANY,
-                    "Reference variant (saliency.md §0: implement the TPAMI code)",
+                only(
+                    When::Eq("method", &["rc"]),
+                    d(
+                        "variant",
+                        Ty::Enum(&["tpami", "cvpr2011"]),
+                        "tpami",
+                        Bound::ANY,
+                        "Reference variant (saliency.md §0: implement the TPAMI code)",
+                    ),
                 ),
                 d(
                     "threshold",
@@ -846,6 +935,9 @@ const OPS: &[Kind] = &[
         Info::Op {
             offline: true,
             online_params: &["render"],
+            // The mask is deterministic; its rendering per draw is not.
+            deterministic: false,
+            model_input: false,
         },
     ),
     op(kind(
@@ -942,18 +1034,24 @@ const VIEWS: &[Kind] = &[
                 Bound::new(0.0, true, 32.0, true),
                 "Number of local views",
             ),
-            opt(
-                "local_size",
-                Ty::Int,
-                Bound::ONE_PLUS,
-                "Local crop side (default: 3/7 of the global side, as 96/224)",
+            only(
+                When::Positive("local"),
+                opt(
+                    "local_size",
+                    Ty::Int,
+                    Bound::ONE_PLUS,
+                    "Local crop side (default: 3/7 of the global side, as 96/224)",
+                ),
             ),
-            d(
-                "local_scale",
-                Ty::Range,
-                "0.05..0.14",
-                Bound::FRACTION,
-                "Area fraction of local crops",
+            only(
+                When::Positive("local"),
+                d(
+                    "local_scale",
+                    Ty::Range,
+                    "0.05..0.14",
+                    Bound::FRACTION,
+                    "Area fraction of local crops",
+                ),
             ),
             opt(
                 "policy",
@@ -1030,12 +1128,15 @@ const METHODS: &[Kind] = &[
                     Bound::POS,
                     "tau (official v2: 0.2)",
                 ),
-                d(
-                    "queue",
-                    Ty::Int,
-                    "65536",
-                    Bound::NONNEG,
-                    "Queue length K (v2); must be a multiple of the batch",
+                only(
+                    When::Eq("version", &["v2"]),
+                    d(
+                        "queue",
+                        Ty::Int,
+                        "65536",
+                        Bound::NONNEG,
+                        "Queue length K (v2); must be a multiple of the batch",
+                    ),
                 ),
                 d(
                     "momentum",
@@ -1065,19 +1166,25 @@ const METHODS: &[Kind] = &[
                     Bound::ONE_PLUS,
                     "Projector output width",
                 ),
-                d(
-                    "pred_hidden",
-                    Ty::Int,
-                    "4096",
-                    Bound::ONE_PLUS,
-                    "Predictor hidden width (v3)",
+                only(
+                    When::Eq("version", &["v3"]),
+                    d(
+                        "pred_hidden",
+                        Ty::Int,
+                        "4096",
+                        Bound::ONE_PLUS,
+                        "Predictor hidden width (v3)",
+                    ),
                 ),
-                d(
-                    "symmetric",
-                    Ty::Bool,
-                    "false",
-                    Bound::ANY,
-                    "Symmetrised loss (solo-learn v2+)",
+                only(
+                    When::Eq("version", &["v2"]),
+                    d(
+                        "symmetric",
+                        Ty::Bool,
+                        "false",
+                        Bound::ANY,
+                        "Symmetrised loss (solo-learn v2+)",
+                    ),
                 ),
             ],
         ),
@@ -1207,12 +1314,15 @@ const METHODS: &[Kind] = &[
                     Bound::NONNEG,
                     "Feature queue length (3840 for small batches); 0 = none",
                 ),
-                d(
-                    "queue_start_epoch",
-                    Ty::Int,
-                    "15",
-                    Bound::NONNEG,
-                    "Epoch from which the queue is used",
+                only(
+                    When::Positive("queue"),
+                    d(
+                        "queue_start_epoch",
+                        Ty::Int,
+                        "15",
+                        Bound::NONNEG,
+                        "Epoch from which the queue is used",
+                    ),
                 ),
                 d(
                     "freeze_prototypes_iters",
@@ -1318,12 +1428,15 @@ const METHODS: &[Kind] = &[
                     Bound::POS,
                     "Student temperature",
                 ),
-                d(
-                    "teacher_temp_start",
-                    Ty::Float,
-                    "0.04",
-                    Bound::POS,
-                    "Teacher temperature at the start of warm-up",
+                only(
+                    When::Positive("teacher_temp_warmup_epochs"),
+                    d(
+                        "teacher_temp_start",
+                        Ty::Float,
+                        "0.04",
+                        Bound::POS,
+                        "Teacher temperature at the start of warm-up",
+                    ),
                 ),
                 d(
                     "teacher_temp",
@@ -1436,7 +1549,7 @@ const METHODS: &[Kind] = &[
                 ),
             ],
         ),
-        true,
+        false,
     ),
 ];
 
@@ -1548,12 +1661,15 @@ const OPTIMIZERS: &[Kind] = &[
                 Bound::NONNEG,
                 "L2 weight decay",
             ),
-            d(
-                "nesterov",
-                Ty::Bool,
-                "false",
-                Bound::ANY,
-                "Nesterov momentum",
+            only(
+                When::Positive("momentum"),
+                d(
+                    "nesterov",
+                    Ty::Bool,
+                    "false",
+                    Bound::ANY,
+                    "Nesterov momentum",
+                ),
             ),
             d(
                 "exclude_bias_bn",
@@ -1640,12 +1756,15 @@ const SCHEDULES: &[Kind] = &[
                 Bound::NONNEG,
                 "Warm-up length",
             ),
-            d(
-                "warmup_start_lr",
-                Ty::Float,
-                "3e-5",
-                Bound::NONNEG,
-                "Learning rate at step 0",
+            only(
+                When::Positive("warmup_epochs"),
+                d(
+                    "warmup_start_lr",
+                    Ty::Float,
+                    "3e-5",
+                    Bound::NONNEG,
+                    "Learning rate at step 0",
+                ),
             ),
             d(
                 "min_lr",
@@ -1800,26 +1919,17 @@ const EVALS: &[Kind] = &[
                     "L-BFGS to convergence, or the SimCLR protocol (SGD on a linear head)",
                 ),
                 d("l2", Ty::Float, "1e-4", Bound::NONNEG, "L2 regularisation"),
-                d(
-                    "epochs",
-                    Ty::Int,
-                    "100",
-                    Bound::ONE_PLUS,
-                    "Epochs (sgd solver)",
+                only(
+                    When::Eq("solver", &["sgd"]),
+                    d("epochs", Ty::Int, "100", Bound::ONE_PLUS, "Epochs"),
                 ),
-                d(
-                    "lr",
-                    Ty::Float,
-                    "0.1",
-                    Bound::POS,
-                    "Learning rate (sgd solver)",
+                only(
+                    When::Eq("solver", &["sgd"]),
+                    d("lr", Ty::Float, "0.1", Bound::POS, "Learning rate"),
                 ),
-                d(
-                    "batch",
-                    Ty::Int,
-                    "256",
-                    Bound::ONE_PLUS,
-                    "Batch size (sgd solver)",
+                only(
+                    When::Eq("solver", &["sgd"]),
+                    d("batch", Ty::Int, "256", Bound::ONE_PLUS, "Batch size"),
                 ),
                 EVAL_SEED,
             ],
@@ -1845,12 +1955,15 @@ const EVALS: &[Kind] = &[
                     Bound::ONE_PLUS,
                     "Neighbours (200 as lightly; 20 as DINO)",
                 ),
-                d(
-                    "temperature",
-                    Ty::Float,
-                    "0.1",
-                    Bound::POS,
-                    "T (0.1 as lightly; 0.07 as DINO)",
+                only(
+                    When::Eq("distance", &["cosine"]),
+                    d(
+                        "temperature",
+                        Ty::Float,
+                        "0.1",
+                        Bound::POS,
+                        "T (0.1 as lightly; 0.07 as DINO)",
+                    ),
                 ),
                 d(
                     "distance",
@@ -1928,12 +2041,15 @@ const EVALS: &[Kind] = &[
                     Bound::ANY,
                     "Point colours",
                 ),
-                d(
-                    "clusters",
-                    Ty::Int,
-                    "10",
-                    Bound::TWO_PLUS,
-                    "k for `color_by: cluster`",
+                only(
+                    When::Eq("color_by", &["cluster"]),
+                    d(
+                        "clusters",
+                        Ty::Int,
+                        "10",
+                        Bound::TWO_PLUS,
+                        "k for `color_by: cluster`",
+                    ),
                 ),
                 EVAL_SEED,
             ],
@@ -2189,7 +2305,11 @@ pub fn explain(k: &Kind) -> String {
         });
     }
     if let Info::Eval { metrics, .. } = k.info {
-        out.push_str(&format!("  metrics: {}\n", metrics.join(", ")));
+        out.push_str(&format!("  metrics: {}", metrics.join(", ")));
+        if metrics.contains(&"top5") {
+            out.push_str(" (top5 only with more than 5 classes)");
+        }
+        out.push('\n');
     }
     let differs = deviations(k.name);
     if !differs.is_empty() {
@@ -2198,8 +2318,20 @@ pub fn explain(k: &Kind) -> String {
             out.push_str(&format!("    - {d}\n"));
         }
     }
-    if k.category == Category::Op {
-        out.push_str("  probability: write `op(...) @ p` (default p = 1.0)\n");
+    if let Info::Op {
+        deterministic,
+        model_input,
+        ..
+    } = k.info
+    {
+        if model_input {
+            out.push_str("  applied to every image when a batch enters the network (not a policy step); `@ p` has no effect\n");
+        } else {
+            out.push_str("  probability: write `op(...) @ p` (default p = 1.0)\n");
+        }
+        if deterministic && !model_input {
+            out.push_str("  deterministic: draws no randomness (with p = 1); offline ops after it are cached\n");
+        }
     }
     if k.params.is_empty() {
         out.push_str("\n  (no parameters)\n");
@@ -2221,6 +2353,9 @@ pub fn explain(k: &Kind) -> String {
                 p.bound.describe()
             };
             let mut doc = p.doc.to_string();
+            if let Some(cond) = p.applies_when {
+                doc.push_str(&format!(" ({})", cond.describe()));
+            }
             if !p.in_key {
                 doc.push_str(" (not part of the cache key)");
             }
@@ -2354,6 +2489,52 @@ mod tests {
         );
         assert_eq!(suggest("GrayScale", ops.iter().copied()), Some("grayscale"));
         assert_eq!(suggest("zzzz", ops.iter().copied()), None);
+    }
+
+    #[test]
+    fn conditions_name_a_sibling_of_a_fitting_type() {
+        let mut n = 0;
+        for k in all_schemas() {
+            for p in k.params {
+                let Some(cond) = p.applies_when else { continue };
+                n += 1;
+                let (_, sib) = k.param(cond.sibling()).unwrap_or_else(|| {
+                    panic!("{}.{}: no sibling `{}`", k.name, p.name, cond.sibling())
+                });
+                match (cond, sib.ty) {
+                    (When::Eq(_, words), Ty::Enum(opts)) => {
+                        for w in words {
+                            assert!(
+                                opts.contains(w),
+                                "{}.{}: `{w}` is no option",
+                                k.name,
+                                p.name
+                            );
+                        }
+                    }
+                    (When::Positive(_), Ty::Int | Ty::Float) => {}
+                    _ => panic!(
+                        "{}.{}: condition does not fit `{}`",
+                        k.name, p.name, sib.name
+                    ),
+                }
+                assert!(
+                    sib.applies_when.is_none(),
+                    "{}.{}: chained condition",
+                    k.name,
+                    p.name
+                );
+            }
+        }
+        assert!(n >= 10, "{n} conditions");
+    }
+
+    #[test]
+    fn explain_shows_conditions() {
+        let text = explain(kind_named("linear_probe").unwrap());
+        assert!(text.contains("(only when `solver` is sgd)"), "{text}");
+        let text = explain(kind_named("knn").unwrap());
+        assert!(text.contains("(only when `distance` is cosine)"), "{text}");
     }
 
     #[test]

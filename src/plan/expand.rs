@@ -13,6 +13,7 @@
 use super::kind::StepKind;
 use super::value::{Key, Value, step_key};
 use super::{Arm, Plan, Step};
+use crate::data::split::{Amount, SplitSpec};
 use crate::lang::ast::DeclKind;
 use crate::lang::diagnostic::{Code, Diagnostic};
 use crate::lang::hir::*;
@@ -362,6 +363,7 @@ impl<'p> Planner<'p> {
                         m.insert(p.name.to_string(), v);
                     }
                 }
+                drop_irrelevant(c.kind, &mut m);
                 Value::Map(m)
             }
             HExpr::Sweep(s) => {
@@ -592,51 +594,30 @@ impl<'p> Planner<'p> {
         self.check_views(call, &views, &method_name);
         let data = params.get("data").cloned();
         let mut inputs = Self::split_inputs(&mut params);
-        // Offline ops: computed once per image of the data, cached by content.
+        // Offline ops: computed once per image of the data, cached by content, when only
+        // deterministic ops precede them (else a check error says why they cannot be).
+        let uses = self.offline_uses(call, &views);
         if let Some(Value::Step(data_key, port)) = &data {
             let mut offline = BTreeMap::new();
-            for view in &views {
-                let Some(policy) = view.as_map().and_then(|v| v.get("policy")) else {
-                    continue;
-                };
-                let Value::List(ops) = policy else { continue };
-                for op in ops {
-                    let Some(m) = op.as_map() else { continue };
-                    let Some(kind) = m
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .and_then(registry::kind_named)
-                    else {
-                        continue;
-                    };
-                    let Info::Op {
-                        offline: true,
-                        online_params,
-                    } = kind.info
-                    else {
-                        continue;
-                    };
-                    let mut op_params = m.clone();
-                    op_params.remove("p");
-                    for o in online_params {
-                        op_params.remove(*o);
-                    }
-                    let mut p = BTreeMap::new();
-                    p.insert("op".to_string(), Value::Map(op_params));
-                    if let Some(port) = port {
-                        p.insert("data_part".into(), Value::Str(port.clone()));
-                    }
-                    let mut i = BTreeMap::new();
-                    i.insert("data".to_string(), *data_key);
-                    let key = self.add_step(
-                        StepKind::OfflineAugment,
-                        id,
-                        p,
-                        i,
-                        format!("{site}/offline_augment:{}", kind.name),
-                    );
-                    offline.insert(key, ());
+            for (kind, op_params, before) in uses {
+                let mut p = BTreeMap::new();
+                p.insert("op".to_string(), Value::Map(op_params));
+                if !before.is_empty() {
+                    p.insert("before".to_string(), Value::List(before));
                 }
+                if let Some(port) = port {
+                    p.insert("data_part".into(), Value::Str(port.clone()));
+                }
+                let mut i = BTreeMap::new();
+                i.insert("data".to_string(), *data_key);
+                let key = self.add_step(
+                    StepKind::OfflineAugment,
+                    id,
+                    p,
+                    i,
+                    format!("{site}/offline_augment:{}", kind.name),
+                );
+                offline.insert(key, ());
             }
             for (n, key) in offline.keys().enumerate() {
                 inputs.insert(format!("offline_{n}"), *key);
@@ -709,6 +690,29 @@ impl<'p> Planner<'p> {
             );
         }
         self.check_batch_fits(call, &params, data.as_ref());
+        // MoCo v2: a queue longer than the data holds several keys of the same image.
+        if method_name == "moco"
+            && method.get("version").and_then(Value::as_str) == Some("v2")
+            && let (Some(q), Some(n)) = (
+                method.get("queue").and_then(Value::as_f64),
+                data.as_ref().and_then(|d| self.known_size(d)),
+            )
+            && q > n as f64
+        {
+            self.report(
+                Diagnostic::warning(
+                    Code::QueueLongerThanData,
+                    call.arg_span("method"),
+                    format!("MoCo's queue ({q}) is longer than the {n} training images"),
+                    "queue longer than the data",
+                )
+                .with_help(format!(
+                    "the queue then holds several (stale) keys of the same image as negatives; write `queue: {}` or less",
+                    n
+                )),
+                "moco_queue_data",
+            );
+        }
         let key = self.add_step(
             StepKind::Pretrain,
             id,
@@ -722,20 +726,6 @@ impl<'p> Planner<'p> {
         Some(key)
     }
 
-    /// Images in `data` when the plan alone tells: a synthetic dataset used whole. `None` for
-    /// file-backed data and split parts, whose sizes are known only when the data is read.
-    fn known_image_count(&self, data: Option<&Value>) -> Option<f64> {
-        let Some(Value::Step(key, None)) = data else {
-            return None;
-        };
-        let step = &self.steps[*self.index.get(key)?];
-        let params = &step.params;
-        (step.kind == "dataset"
-            && params.get("type").and_then(Value::as_str) == Some("synthetic_shapes"))
-        .then(|| params.get("count").and_then(Value::as_f64))
-        .flatten()
-    }
-
     /// A pretraining batch larger than its (known) data can never be formed: an error at plan
     /// time rather than when the arm runs.
     fn check_batch_fits(
@@ -745,7 +735,10 @@ impl<'p> Planner<'p> {
         data: Option<&Value>,
     ) {
         let (Some(n), Some(b)) = (
-            self.known_image_count(data),
+            // Only data used whole: a split part's size is checked when the arm runs.
+            data.filter(|d| matches!(d, Value::Step(_, None)))
+                .and_then(|d| self.known_size(d))
+                .map(|n| n as f64),
             params.get("batch").and_then(Value::as_f64),
         ) else {
             return;
@@ -761,6 +754,182 @@ impl<'p> Planner<'p> {
             .with_help("lower `batch`, or train on more images");
             self.report(d, "batch_exceeds_data");
         }
+    }
+
+    /// The number of images a data value has, when the plan alone tells (a synthetic
+    /// dataset, and the parts of a split of one); `None` for data read from disk.
+    fn known_size(&self, data: &Value) -> Option<usize> {
+        let Value::Step(key, port) = data else {
+            return None;
+        };
+        let step = &self.steps[*self.index.get(key)?];
+        match step.kind.as_str() {
+            "dataset" => match step.params.get("type").and_then(Value::as_str) {
+                Some("synthetic_shapes") => step
+                    .params
+                    .get("count")
+                    .and_then(Value::as_f64)
+                    .map(|c| c as usize),
+                _ => None,
+            },
+            "split" => {
+                let n = self.known_size(&Value::Step(*step.inputs.get("data")?, None))?;
+                let amount = |k: &str| match step.params.get(k) {
+                    Some(Value::Int(c)) => Some(Amount::Count((*c).max(0) as usize)),
+                    Some(Value::Float(f)) => Some(Amount::Fraction(*f)),
+                    _ => None,
+                };
+                let spec = SplitSpec {
+                    train: amount("train")?,
+                    test: amount("test"),
+                    val: amount("val"),
+                    stratify: step.params.get("stratify") != Some(&Value::Bool(false)),
+                };
+                let [train, val, test] = crate::data::split::sizes_of(n, &spec).ok()?;
+                match port.as_deref() {
+                    Some("train") => Some(train),
+                    Some("val") => Some(val),
+                    Some("test") => Some(test),
+                    _ => Some(n),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Warns where a written value will be clamped to the size of the data (known at plan time).
+    fn check_clamp(
+        &mut self,
+        id: DeclId,
+        param: &str,
+        value: Option<f64>,
+        size: Option<usize>,
+        what: &str,
+    ) {
+        let (Some(v), Some(n)) = (value, size) else {
+            return;
+        };
+        if v <= n as f64 {
+            return;
+        }
+        let Some(call) = self.prog.decls[id].call() else {
+            return;
+        };
+        // A default is not reported here (the run-time note still counts the clamp).
+        let written = call
+            .kind
+            .param(param)
+            .is_some_and(|(i, _)| call.explicit[i]);
+        if !written {
+            return;
+        }
+        let span = call.arg_span(param);
+        self.report(
+            Diagnostic::warning(
+                Code::Clamped,
+                span,
+                format!(
+                    "`{param}` is {v}, but {what} has only {n} images: it will be clamped to {n}"
+                ),
+                format!("clamped to {n}"),
+            )
+            .with_help(format!("write `{param}: {n}` or less, or use more images")),
+            "clamped",
+        );
+    }
+
+    /// The offline ops the views will serve from the cache: each with its cache parameters
+    /// and the deterministic ops before it (which it is computed after). An offline op
+    /// after a random op (or after another offline op, whose rendering is random) cannot
+    /// be precomputed: that is an error. Ops applied with `@ 0` are never used.
+    #[allow(clippy::type_complexity)]
+    fn offline_uses(
+        &mut self,
+        call: &HCall,
+        views: &[Value],
+    ) -> Vec<(&'static registry::Kind, BTreeMap<String, Value>, Vec<Value>)> {
+        let mut out = vec![];
+        for view in views {
+            let Some(Value::List(ops)) = view.as_map().and_then(|v| v.get("policy")) else {
+                continue;
+            };
+            let mut before: Vec<Value> = vec![];
+            let mut random: Option<String> = None;
+            for op in ops {
+                let Some(m) = op.as_map() else { continue };
+                let Some(kind) = m
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .and_then(registry::kind_named)
+                else {
+                    continue;
+                };
+                let p = m.get("p").and_then(Value::as_f64).unwrap_or(1.0);
+                if p <= 0.0 {
+                    continue;
+                }
+                let here = offline_ops_in(m);
+                if !here.is_empty() {
+                    for (okind, om) in here {
+                        if let Some(r) = &random {
+                            self.report(
+                                Diagnostic::error(
+                                    Code::UncacheableOffline,
+                                    call.arg_span("policy"),
+                                    format!(
+                                        "`{}` cannot be served from the offline cache: `{r}` before it is random",
+                                        okind.name
+                                    ),
+                                    "an offline op after a random one",
+                                )
+                                .with_help(format!(
+                                    "an offline op is computed once per image, so the image it sees must be the same every epoch; move `{}` before `{r}` (only ops that draw no randomness and always apply may precede it: {})",
+                                    okind.name,
+                                    deterministic_ops().join(", ")
+                                )),
+                                "uncacheable_offline",
+                            );
+                            continue;
+                        }
+                        let Info::Op { online_params, .. } = okind.info else {
+                            continue;
+                        };
+                        let mut op_params = om.clone();
+                        op_params.remove("p");
+                        for o in online_params {
+                            op_params.remove(*o);
+                        }
+                        out.push((okind, op_params, before.clone()));
+                    }
+                    // Its rendering (or the choice of `one_of`) is drawn per draw.
+                    random = Some(kind.name.to_string());
+                    continue;
+                }
+                let Info::Op {
+                    deterministic,
+                    model_input,
+                    ..
+                } = kind.info
+                else {
+                    continue;
+                };
+                if model_input {
+                    continue;
+                }
+                if deterministic && p >= 1.0 {
+                    let mut det = m.clone();
+                    det.remove("p");
+                    before.push(Value::Map(det));
+                } else if random.is_none() {
+                    random = Some(if deterministic {
+                        format!("{} @ {p}", kind.name)
+                    } else {
+                        kind.name.to_string()
+                    });
+                }
+            }
+        }
+        out
     }
 
     fn check_views(&mut self, call: &HCall, views: &[Value], method: &str) {
@@ -796,6 +965,15 @@ impl<'p> Planner<'p> {
             self.report(d, "global_views");
         }
         if local > 0 && !multicrop {
+            let with: Vec<&str> = registry::all_kinds()
+                .filter(|k| matches!(k.info, Info::Method { multicrop: true }))
+                .map(|k| k.name)
+                .collect();
+            let why = if method == "g_simclr" {
+                "G-SimCLR trains as SimCLR (NT-Xent over the two global views), which has no place for local crops; "
+            } else {
+                ""
+            };
             let d = Diagnostic::error(
                 Code::ViewMismatch,
                 span,
@@ -803,8 +981,44 @@ impl<'p> Planner<'p> {
                 "local crops",
             )
             .with_label(call.arg_span("method"), "the method")
-            .with_help("multi-crop works with swav, dino and g_simclr; remove the local views");
+            .with_help(format!(
+                "{why}multi-crop works with {}; remove the local views",
+                with.join(" and ")
+            ));
             self.report(d, "local_views");
+        }
+        // One network, one input normalisation: it is stored with the backbone and used by
+        // every evaluation, so all views must agree on it.
+        let norms: Vec<Option<Value>> = views
+            .iter()
+            .map(|v| {
+                let Some(Value::List(ops)) = v.as_map().and_then(|m| m.get("policy")) else {
+                    return None;
+                };
+                ops.iter().filter_map(Value::as_map).find_map(|m| {
+                    (m.get("type").and_then(Value::as_str) == Some("normalize")).then(|| {
+                        let mut m = m.clone();
+                        m.remove("p");
+                        Value::Map(m)
+                    })
+                })
+            })
+            .collect();
+        if norms.windows(2).any(|w| w[0] != w[1]) {
+            let describe = |n: &Option<Value>| match n {
+                Some(v) => v.display(),
+                None => "none (the training images' statistics)".to_string(),
+            };
+            let mut distinct: Vec<String> = norms.iter().map(describe).collect();
+            distinct.dedup();
+            let d = Diagnostic::error(
+                Code::ViewMismatch,
+                span,
+                "the views normalise their inputs differently",
+                format!("normalisations: {}", distinct.join("; ")),
+            )
+            .with_help("a backbone has one input normalisation, stored with it and used by every evaluation; give every view the same `normalize(...)` (or none)");
+            self.report(d, "view_normalize");
         }
         if missing_policy {
             let d = Diagnostic::error(
@@ -879,6 +1093,25 @@ impl<'p> Planner<'p> {
         let encoder = params.remove("backbone");
         let encoder = self.encoder_key(id, encoder, site)?;
         let mut inputs = BTreeMap::new();
+        // Clamps known at plan time: the labelled train images (without a label subset).
+        if let Some(train) = params.get("train")
+            && !params.contains_key("per_class")
+            && params
+                .get("label_fraction")
+                .and_then(Value::as_f64)
+                .is_none_or(|f| f >= 1.0)
+        {
+            let n = self.known_size(train);
+            let (param, what) = match kind_name.as_str() {
+                "knn" => ("k", "the labelled training data"),
+                "segmentation" => ("batch", "the training data"),
+                _ => ("", ""),
+            };
+            if !param.is_empty() {
+                let v = params.get(param).and_then(Value::as_f64);
+                self.check_clamp(id, param, v, n, what);
+            }
+        }
         // Label subsets: a fraction or a count per class of the train part.
         if let Some(train) = params.get("train").cloned() {
             let fraction = params.remove("label_fraction");
@@ -1055,6 +1288,65 @@ impl<'p> Planner<'p> {
             name: self.prog.settings.name.clone(),
             seed: self.prog.settings.seed,
             index,
+        }
+    }
+}
+
+/// The offline ops an op map holds: itself, or the offline choices of a `one_of`.
+fn offline_ops_in(
+    m: &BTreeMap<String, Value>,
+) -> Vec<(&'static registry::Kind, BTreeMap<String, Value>)> {
+    let Some(kind) = m
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(registry::kind_named)
+    else {
+        return vec![];
+    };
+    if kind.is_offline() {
+        return vec![(kind, m.clone())];
+    }
+    match m.get("choices") {
+        Some(Value::List(xs)) if kind.name == "one_of" => xs
+            .iter()
+            .filter_map(Value::as_map)
+            .filter(|c| c.get("p").and_then(Value::as_f64).unwrap_or(1.0) > 0.0)
+            .flat_map(offline_ops_in)
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Names of the ops that draw no randomness (may precede an offline op).
+fn deterministic_ops() -> Vec<&'static str> {
+    registry::all_kinds()
+        .filter(|k| {
+            matches!(
+                k.info,
+                Info::Op {
+                    deterministic: true,
+                    ..
+                }
+            )
+        })
+        .map(|k| k.name)
+        .collect()
+}
+
+/// Leaves out the parameters that have no effect given their siblings (the
+/// registry's `applies_when`), so a step's key covers exactly what affects its
+/// output: `epochs` of an L-BFGS probe, `temperature` of a Euclidean kNN.
+fn drop_irrelevant(kind: &registry::Kind, m: &mut BTreeMap<String, Value>) {
+    for p in kind.params {
+        let Some(cond) = p.applies_when else { continue };
+        let sibling = match m.get(cond.sibling()) {
+            Some(Value::Str(s)) => registry::SiblingValue::Word(s),
+            Some(Value::Int(v)) => registry::SiblingValue::Number(*v as f64),
+            Some(Value::Float(v)) => registry::SiblingValue::Number(*v),
+            _ => continue,
+        };
+        if cond.holds(sibling) == Some(false) {
+            m.remove(p.name);
         }
     }
 }

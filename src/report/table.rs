@@ -137,8 +137,14 @@ pub fn build(rows: &[ResultRow], spec: &TableSpec) -> Result<Table, ReportError>
         .collect();
     let mut per_metric: Vec<Vec<Sample<'_>>> = Vec::with_capacity(names.len());
     let mut metrics = Vec::with_capacity(names.len());
+    let shown = names.len();
     for name in &names {
         let s = super::results::samples(rows, name)?;
+        // Top-5 is not reported with 5 classes or fewer (it is always 100 %): no column
+        // of dashes for it when no arm has it and other metrics remain.
+        if s.is_empty() && shown > 1 && name.ends_with(".top5") {
+            continue;
+        }
         metrics.push(MetricInfo {
             name: name.to_string(),
             percent: is_percent(name, s.iter().map(|s| s.value)),
@@ -744,6 +750,25 @@ mod tests {
             rows: rows.iter().map(|s| s.to_string()).collect(),
             cols: cols.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn top5_without_results_has_no_column() {
+        // Evaluations on 5 classes or fewer report no top-5.
+        let rows = vec![row("lin", &[("method", "byol")], 0, &[("top1", 0.8)])];
+        let t = build(&rows, &spec(&["lin.top1", "lin.top5"], &[], None)).unwrap();
+        let headers = t.headers();
+        assert_eq!(headers.len(), 5, "{headers:?}");
+        assert!(!headers.iter().any(|h| h.contains("top5")), "{headers:?}");
+        // With results it stays.
+        let rows = vec![row(
+            "lin",
+            &[("method", "byol")],
+            0,
+            &[("top1", 0.8), ("top5", 0.9)],
+        )];
+        let t = build(&rows, &spec(&["lin.top1", "lin.top5"], &[], None)).unwrap();
+        assert!(t.headers().iter().any(|h| h.contains("top5")));
     }
 
     /// 2 methods × 2 label fractions × 2 policies, one seed each: 8 arms.

@@ -64,6 +64,7 @@ pub fn sample_crop(
             };
         }
     }
+    crate::notes::count(crate::notes::NoteCode::CentralCropFallback);
     let in_ratio = f64::from(width) / f64::from(height);
     let (w, h) = if in_ratio < ratio.0.min(ratio.1) {
         let h = (f64::from(width) / ratio.0.min(ratio.1)).round_ties_even() as u32;
@@ -192,7 +193,12 @@ mod tests {
     fn impossible_boxes_fall_back_to_the_central_crop() {
         let mut rng = rng_for(3, &[0; 32], 0, 0, 0);
         // Ratio 2 on a square: area 1 cannot fit, so the centre crop at ratio 2.
-        let b = sample_crop(10, 10, (1.0, 1.0), (2.0, 2.0), &mut rng);
+        let counted = std::sync::Arc::new(crate::notes::Tally::default());
+        let tally = Some(counted.clone());
+        let b = crate::notes::within(&tally, || {
+            sample_crop(10, 10, (1.0, 1.0), (2.0, 2.0), &mut rng)
+        });
+        assert_eq!(counted.notes()[0].count, 1);
         assert_eq!(
             b,
             CropBox {
