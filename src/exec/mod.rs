@@ -4,6 +4,7 @@
 pub mod augment_steps;
 pub mod eval_steps;
 pub mod executor;
+pub mod fingerprint;
 pub mod gsimclr_steps;
 pub mod progress;
 pub mod report_steps;
