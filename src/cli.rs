@@ -1094,6 +1094,13 @@ pub fn explain(name: Option<&str>) -> u8 {
         Some(n) => match registry::schema_named(n) {
             Some(k) => {
                 emit(&registry::explain(k));
+                if k.category == registry::Category::Dataset && k.name != "synthetic_shapes" {
+                    emit(
+                        "\nThe content of every file it reads is in its key: `sslp plan` shows the\n\
+                         fingerprint, and `sslp run` re-runs it and everything downstream when a\n\
+                         byte changes, naming the files (unchanged files are not read again).\n",
+                    );
+                }
                 OK
             }
             None => {

@@ -204,3 +204,30 @@ fn plan_works_while_a_run_holds_the_store_and_diff_shows_pending_keys() {
         stdout(&out)
     );
 }
+
+#[test]
+fn explain_says_dataset_content_is_in_the_key() {
+    let out = sslp(&["explain", "mnist"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("The content of every file it reads is in its key"),
+        "{}",
+        stdout(&out)
+    );
+    let out = sslp(&["explain", "synthetic_shapes"]);
+    assert!(!stdout(&out).contains("every file it reads"));
+}
+
+#[test]
+fn a_missing_root_is_fingerprinted_as_missing_and_fails_at_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.sslp");
+    std::fs::write(&file, "dataset d = image_folder(root: \"nowhere\")\n").unwrap();
+    let f = file.to_str().unwrap();
+    let out = sslp(&["plan", f]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("fingerprint="), "{}", stdout(&out));
+    let out = sslp(&["run", f]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nowhere"), "{}", stderr(&out));
+}

@@ -324,7 +324,11 @@ pub fn files(spec: &DatasetSpec, base: &Path) -> Result<Option<DataFiles>, DataE
         DatasetSpec::SyntheticShapes { .. } => return Ok(None),
     }
     let root = out.root.clone();
-    let relative = |p: PathBuf| p.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(p);
+    let relative = |p: PathBuf| match p.strip_prefix(&root) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => p,
+    };
     out.present = out.present.into_iter().map(relative).collect();
     out.missing = out.missing.into_iter().map(relative).collect();
     Ok(Some(out))

@@ -127,12 +127,14 @@ impl MemoEntry {
 }
 
 /// File hashes by canonical path, valid while a file's stamps do not change.
-/// Persisted per dataset root under the store's `fingerprints/` folder,
+/// One memo per canonical dataset root (its entries keyed by the path
+/// relative to it), persisted under the store's `fingerprints/` folder,
 /// written atomically (a temporary file renamed), so commands that do not
 /// hold the store's lock (`sslp plan`) can read and refresh it.
 #[derive(Debug, Default, Clone)]
 pub struct Memo {
-    entries: HashMap<PathBuf, MemoEntry>,
+    /// By path relative to the canonical root, `/`-separated.
+    entries: HashMap<String, MemoEntry>,
     dirty: bool,
 }
 
@@ -192,11 +194,11 @@ impl Memo {
         let mut out = Vec::with_capacity(16 + self.entries.len() * 120);
         out.extend_from_slice(MEMO_MAGIC);
         out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
-        let mut paths: Vec<&PathBuf> = self.entries.keys().collect();
+        let mut paths: Vec<&String> = self.entries.keys().collect();
         paths.sort();
         for path in paths {
             let e = &self.entries[path];
-            put_bytes(&mut out, path.as_os_str().as_encoded_bytes());
+            put_bytes(&mut out, path.as_bytes());
             out.extend_from_slice(&e.stat.size.to_le_bytes());
             out.extend_from_slice(&e.stat.mtime_ns.to_le_bytes());
             out.extend_from_slice(&e.stat.ctime_ns.to_le_bytes());
@@ -216,7 +218,7 @@ impl Memo {
         let n = r.u64()?;
         let mut entries = HashMap::with_capacity(usize::try_from(n).ok()?.min(1 << 24));
         for _ in 0..n {
-            let path = path_from_bytes(r.bytes()?)?;
+            let path = String::from_utf8(r.bytes()?.to_vec()).ok()?;
             let stat = FileStat {
                 size: r.u64()?,
                 mtime_ns: r.i64()?,
@@ -245,17 +247,6 @@ impl Memo {
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     out.extend_from_slice(bytes);
-}
-
-#[cfg(unix)]
-fn path_from_bytes(bytes: &[u8]) -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
-    Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
-}
-
-#[cfg(not(unix))]
-fn path_from_bytes(bytes: &[u8]) -> Option<PathBuf> {
-    std::str::from_utf8(bytes).ok().map(PathBuf::from)
 }
 
 /// A bounds-checked little-endian reader: `None` on truncation, never a panic.
@@ -456,31 +447,30 @@ fn rel_text(rel: &Path) -> String {
 
 /// Fingerprints the listed files of a dataset, through and into `memo`.
 ///
-/// `canonical_root` is the canonical form of `files.root`: memo entries are
-/// keyed by it joined with each relative path. Stamps are read and files
-/// hashed in parallel (rayon). A file that vanishes or cannot be read is an
-/// error naming it.
+/// `memo` is the memo of the canonical form of `files.root` (see
+/// [`memo_path`]); its entries are keyed by the path relative to it. Stamps
+/// are read and files hashed in parallel (rayon). A file that vanishes or
+/// cannot be read is an error naming it.
 pub fn fingerprint_files(
     files: &DataFiles,
-    canonical_root: &Path,
     memo: &mut Memo,
     access: &impl FileAccess,
 ) -> Result<DatasetFingerprint, String> {
     // Entries made now are stamped with the time before any file is read:
     // every hash below is taken at or after it.
     let started = access.now_ns();
-    let results: Vec<(String, [u8; 32], u64, Option<(PathBuf, MemoEntry, bool)>)> = files
+    let results: Vec<(String, [u8; 32], u64, Option<(MemoEntry, bool)>)> = files
         .present
         .par_iter()
         .map(|rel| {
             let full = files.root.join(rel);
-            let key = canonical_root.join(rel);
+            let rel = rel_text(rel);
             let stat = access
                 .stat(&full)
                 .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
-            let memoised = memo.entries.get(&key);
+            let memoised = memo.entries.get(&rel);
             if let Some(entry) = memoised.filter(|e| e.valid_for(&stat)) {
-                return Ok((rel_text(rel), entry.hash, stat.size, None));
+                return Ok((rel, entry.hash, stat.size, None));
             }
             let racy = memoised.is_some_and(|e| e.stat == stat);
             let hash = access
@@ -491,7 +481,7 @@ pub fn fingerprint_files(
                 hash,
                 checked_ns: started,
             };
-            Ok((rel_text(rel), hash, stat.size, Some((key, entry, racy))))
+            Ok((rel, hash, stat.size, Some((entry, racy))))
         })
         .collect::<Result<_, String>>()?;
 
@@ -500,11 +490,11 @@ pub fn fingerprint_files(
     for (rel, hash, size, fresh) in results {
         stats.files += 1;
         stats.bytes += size;
-        if let Some((key, entry, racy)) = fresh {
+        if let Some((entry, racy)) = fresh {
             stats.hashed += 1;
             stats.hashed_bytes += size;
             stats.racy += usize::from(racy);
-            memo.entries.insert(key, entry);
+            memo.entries.insert(rel.clone(), entry);
             memo.dirty = true;
         }
         manifest.files.push((rel, hash));
@@ -553,7 +543,7 @@ pub fn fingerprint_dataset(
     let canonical = fs::canonicalize(&files.root).unwrap_or_else(|_| files.root.clone());
     let memo_file = memo_dir.map(|d| memo_path(d, &canonical));
     let mut memo = memo_file.as_deref().map(Memo::load).unwrap_or_default();
-    let fingerprint = fingerprint_files(&files, &canonical, &mut memo, &RealFiles)?;
+    let fingerprint = fingerprint_files(&files, &mut memo, &RealFiles)?;
     if let Some(path) = memo_file.filter(|_| memo.is_dirty()) {
         // The memo is a cache: failing to write it costs time later, not correctness.
         if let Err(e) = memo.save(&path) {
@@ -696,11 +686,11 @@ mod tests {
         fs.now.store((200 * SEC) as u64, Ordering::SeqCst);
         let files = listing(&["a", "b"]);
         let mut memo = Memo::new();
-        let first = fingerprint_files(&files, Path::new("/d"), &mut memo, &fs).unwrap();
+        let first = fingerprint_files(&files, &mut memo, &fs).unwrap();
         assert_eq!((fs.reads(), first.stats.hashed), (2, 2));
         // Through a save and a load, as between two commands.
         let mut memo = Memo::decode(&memo.encode()).unwrap();
-        let second = fingerprint_files(&files, Path::new("/d"), &mut memo, &fs).unwrap();
+        let second = fingerprint_files(&files, &mut memo, &fs).unwrap();
         assert_eq!(fs.reads(), 2, "unchanged files must not be read");
         assert_eq!(second.stats.hashed, 0);
         assert!(!memo.is_dirty());
@@ -714,7 +704,7 @@ mod tests {
                 ..stat(4, 100 * SEC)
             },
         );
-        let third = fingerprint_files(&files, Path::new("/d"), &mut memo, &fs).unwrap();
+        let third = fingerprint_files(&files, &mut memo, &fs).unwrap();
         assert_eq!((fs.reads(), third.stats.hashed), (3, 1));
         assert_ne!(third.manifest.fingerprint, first.manifest.fingerprint);
         assert_eq!(third.manifest.changes_since(&first.manifest).changed, ["b"]);
@@ -730,14 +720,14 @@ mod tests {
         fs.now.store((t + SEC / 2) as u64, Ordering::SeqCst);
         let files = listing(&["a"]);
         let mut memo = Memo::new();
-        let before = fingerprint_files(&files, Path::new("/d"), &mut memo, &fs).unwrap();
+        let before = fingerprint_files(&files, &mut memo, &fs).unwrap();
         fs.put("/d/a", b"new!", stat(4, t));
         fs.now.store((t + 10 * SEC) as u64, Ordering::SeqCst);
-        let after = fingerprint_files(&files, Path::new("/d"), &mut memo, &fs).unwrap();
+        let after = fingerprint_files(&files, &mut memo, &fs).unwrap();
         assert_eq!(after.stats.racy, 1, "the racy entry must be re-hashed");
         assert_ne!(before.manifest.fingerprint, after.manifest.fingerprint);
         // Now hashed long after its mtime: trusted from here on.
-        let again = fingerprint_files(&files, Path::new("/d"), &mut memo, &fs).unwrap();
+        let again = fingerprint_files(&files, &mut memo, &fs).unwrap();
         assert_eq!((again.stats.hashed, fs.reads()), (0, 2));
         assert_eq!(again.manifest, after.manifest);
     }
@@ -749,7 +739,7 @@ mod tests {
         fs.put("/d/b", b"x", stat(1, SEC));
         fs.now.store((100 * SEC) as u64, Ordering::SeqCst);
         let fp = |files: &DataFiles| {
-            fingerprint_files(files, Path::new("/d"), &mut Memo::new(), &fs)
+            fingerprint_files(files, &mut Memo::new(), &fs)
                 .unwrap()
                 .manifest
                 .fingerprint
@@ -761,7 +751,7 @@ mod tests {
         assert_ne!(fp(&a), fp(&b), "same bytes under another name");
         assert_ne!(fp(&a), fp(&a_missing));
         assert_eq!(fp(&a), fp(&a));
-        let err = fingerprint_files(&listing(&["gone"]), Path::new("/d"), &mut Memo::new(), &fs);
+        let err = fingerprint_files(&listing(&["gone"]), &mut Memo::new(), &fs);
         assert!(err.unwrap_err().contains("/d/gone"));
     }
 
@@ -773,7 +763,7 @@ mod tests {
         let mut memo = Memo::new();
         let mut files = listing(&["x/é.png"]);
         files.missing.push(PathBuf::from("y"));
-        let fp = fingerprint_files(&files, Path::new("/d"), &mut memo, &fs).unwrap();
+        let fp = fingerprint_files(&files, &mut memo, &fs).unwrap();
         let bytes = memo.encode();
         let back = Memo::decode(&bytes).unwrap();
         assert_eq!(back.entries, memo.entries);
@@ -797,7 +787,7 @@ mod tests {
             missing: vec![],
         };
         let mut memo = Memo::new();
-        let fp = fingerprint_files(&files, &root, &mut memo, &RealFiles).unwrap();
+        let fp = fingerprint_files(&files, &mut memo, &RealFiles).unwrap();
         assert_eq!(fp.manifest.files[0].1, *blake3::hash(b"hello").as_bytes());
         let path = memo_path(&dir.path().join("memo"), &root);
         memo.save(&path).unwrap();
