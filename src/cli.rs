@@ -485,13 +485,12 @@ fn report_data_changes(
             && old
                 .as_ref()
                 .is_none_or(|o| o.fingerprint != new.fingerprint)
+            && let Err(e) = store.put_dataset_manifest(&d.identity, &new.encode())
         {
-            if let Err(e) = store.put_dataset_manifest(&d.identity, &new.encode()) {
-                eprintln!(
-                    "warning: cannot record the files of dataset `{}`: {e}",
-                    d.decl
-                );
-            }
+            eprintln!(
+                "warning: cannot record the files of dataset `{}`: {e}",
+                d.decl
+            );
         }
     }
 }

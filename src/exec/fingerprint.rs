@@ -437,6 +437,10 @@ pub struct DatasetFingerprint {
     pub stats: Stats,
 }
 
+/// One file fingerprinted: relative path, content hash, size, and the new
+/// memo entry (with whether the old one was racy) when it was read.
+type Hashed = (String, [u8; 32], u64, Option<(MemoEntry, bool)>);
+
 /// A path relative to a dataset root as text with `/` separators.
 fn rel_text(rel: &Path) -> String {
     rel.components()
@@ -459,7 +463,7 @@ pub fn fingerprint_files(
     // Entries made now are stamped with the time before any file is read:
     // every hash below is taken at or after it.
     let started = access.now_ns();
-    let results: Vec<(String, [u8; 32], u64, Option<(MemoEntry, bool)>)> = files
+    let results: Vec<Hashed> = files
         .present
         .par_iter()
         .map(|rel| {
