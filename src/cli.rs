@@ -343,27 +343,69 @@ fn print_first_difference(old: &str, new: &str) {
     }
 }
 
+/// Plans a file without reading data: datasets that read files stay pending.
 fn plan_or_report(path: &Path) -> Result<Plan, u8> {
-    plan_or_report_denying(path, false)
+    plan_checked(path, false).map(|(_, plan)| plan)
 }
 
-/// Plans a file, printing its diagnostics; fails on errors, and on warnings when `deny_warnings`.
-fn plan_or_report_denying(path: &Path, deny_warnings: bool) -> Result<Plan, u8> {
+/// Plans a file without reading data, printing its diagnostics; fails on errors, and on
+/// warnings when `deny_warnings`.
+fn plan_checked(path: &Path, deny_warnings: bool) -> Result<(Checked, Plan), u8> {
     let (checked, plan) = load_and_plan(path)?;
     print_diagnostics(&checked, DiagOutput::Human);
     if denied(&checked, deny_warnings) {
         return Err(PROBLEMS);
     }
     match plan {
-        Some(p) if !checked.diagnostics.iter().any(|d| d.is_error()) => Ok(p),
+        Some(p) if !checked.diagnostics.iter().any(|d| d.is_error()) => Ok((checked, p)),
         _ => Err(PROBLEMS),
     }
 }
 
-/// `sslp plan FILE` (with `deny_warnings`, warnings fail it).
+/// Plans a file with the content of its data: fingerprints the files of
+/// every dataset (through the memo in `memo_dir`) and plans again with them.
+fn plan_with_data(
+    path: &Path,
+    memo_dir: Option<&Path>,
+    deny_warnings: bool,
+) -> Result<(Plan, exec::fingerprint::Fingerprinted), u8> {
+    let (checked, plan) = plan_checked(path, deny_warnings)?;
+    let Some(program) = checked.program.as_ref() else {
+        return Err(PROBLEMS);
+    };
+    fingerprint_and_replan(program, plan, path, memo_dir)
+}
+
+/// The IO step between [`plan::plan`] and [`plan::plan_with`].
+fn fingerprint_and_replan(
+    program: &lang::hir::Program,
+    plan: Plan,
+    pipeline: &Path,
+    memo_dir: Option<&Path>,
+) -> Result<(Plan, exec::fingerprint::Fingerprinted), u8> {
+    if plan.pending_datasets().next().is_none() {
+        return Ok((plan, exec::fingerprint::Fingerprinted::default()));
+    }
+    let base = pipeline.parent().unwrap_or(Path::new("."));
+    let fingerprints = exec::fingerprint::fingerprint_plan(&plan, base, memo_dir).map_err(|e| {
+        eprintln!("error: {e}");
+        USAGE
+    })?;
+    // The diagnostics are those of the first planning, already shown.
+    match plan::plan_with(program, &fingerprints.table) {
+        (Some(plan), _) => Ok((plan, fingerprints)),
+        (None, _) => Err(PROBLEMS),
+    }
+}
+
+/// `sslp plan FILE`: fingerprints the data (through the memo of the default
+/// store, if it exists; never taking the store's lock) and prints the plan.
+/// With `deny_warnings`, warnings fail it.
 pub fn plan(path: &Path, format: PlanFormat, deny_warnings: bool) -> u8 {
-    let plan = match plan_or_report_denying(path, deny_warnings) {
-        Ok(p) => p,
+    let store = store_dir(path, None);
+    let memo = store.is_dir().then(|| store.join("fingerprints"));
+    let plan = match plan_with_data(path, memo.as_deref(), deny_warnings) {
+        Ok((p, _)) => p,
         Err(code) => return code,
     };
     let out = match format {
@@ -380,14 +422,24 @@ pub fn plan(path: &Path, format: PlanFormat, deny_warnings: bool) -> u8 {
     OK
 }
 
-/// `sslp diff OLD NEW`.
+/// `sslp diff OLD NEW`: compares designs without reading data (dataset keys pending).
 pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> u8 {
     let (a, b) = match (plan_or_report(old), plan_or_report(new)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(c), _) | (_, Err(c)) => return c,
     };
     let d = plan_diff::diff(&a, &b);
+    let pending: std::collections::BTreeSet<&str> = a
+        .pending_datasets()
+        .chain(b.pending_datasets())
+        .map(|s| s.decl.as_str())
+        .collect();
     match format {
+        DiffFormat::Text if !pending.is_empty() => emit(&format!(
+            "{}datasets: keys pending a fingerprint (diff reads no data): {}\n",
+            d.text(),
+            pending.into_iter().collect::<Vec<_>>().join(", ")
+        )),
         DiffFormat::Text => emit(&d.text()),
         DiffFormat::Json => emit(&format!("{}\n", d.json())),
     }
@@ -449,6 +501,7 @@ fn execute(
     pipeline: &Path,
     args: &RunArgs,
     targets: Vec<plan::Key>,
+    store: exec::Store,
 ) -> Result<(exec::Store, exec::RunSummary), u8> {
     let device = match &args.device {
         Some(d) => {
@@ -465,7 +518,6 @@ fn execute(
         }
         None => None,
     };
-    let store = open_store(&store_dir(pipeline, args.store.as_deref()), args.wait)?;
     let base = pipeline.parent().unwrap_or(Path::new(".")).to_path_buf();
     let engine = exec::runner::Engine::new(base).with_device(device);
     let opts = exec::RunOptions {
@@ -513,17 +565,83 @@ fn print_summary(summary: &exec::RunSummary) -> u8 {
     if summary.complete() { OK } else { PROBLEMS }
 }
 
-/// `sslp run FILE`.
+/// Prints, per dataset whose files changed since the last run, which files
+/// and how many steps that re-runs; with `record`, remembers the new file
+/// manifests as the last run's.
+fn report_data_changes(
+    plan: &Plan,
+    fingerprints: &exec::fingerprint::Fingerprinted,
+    store: &exec::Store,
+    arms: &[String],
+    record: bool,
+) {
+    use exec::fingerprint::Manifest;
+    let needed: std::collections::BTreeSet<usize> = exec::executor::needed_steps(plan, arms, &[])
+        .into_iter()
+        .collect();
+    for d in &fingerprints.datasets {
+        let new = &d.fingerprint.manifest;
+        let old = store
+            .dataset_manifest(&d.identity)
+            .ok()
+            .flatten()
+            .and_then(|bytes| Manifest::decode(&bytes));
+        if let Some(old) = &old
+            && old.fingerprint != new.fingerprint
+        {
+            let start = plan.steps.iter().position(|s| {
+                matches!(s.fingerprint, plan::Fingerprint::Content { pending, .. } if pending == d.pending)
+            });
+            let mut rerun = 0;
+            if let Some(start) = start {
+                let mut dfs =
+                    petgraph::visit::Dfs::new(&plan.graph, petgraph::graph::NodeIndex::new(start));
+                while let Some(node) = dfs.next(&plan.graph) {
+                    let i = plan.graph[node];
+                    if needed.contains(&i) && !store.is_done(&plan.steps[i].key).unwrap_or(false) {
+                        rerun += 1;
+                    }
+                }
+            }
+            let mut why = new.changes_since(old).describe(new.files.len());
+            if new.missing != old.missing && new.missing.len() > old.missing.len() {
+                why.push_str(&format!(", {} missing", new.missing.len()));
+            }
+            eprintln!(
+                "dataset {}: {why}; {} to re-run",
+                d.decl,
+                plural(rerun, "step")
+            );
+        }
+        if record
+            && old
+                .as_ref()
+                .is_none_or(|o| o.fingerprint != new.fingerprint)
+            && let Err(e) = store.put_dataset_manifest(&d.identity, &new.encode())
+        {
+            eprintln!(
+                "warning: cannot record the files of dataset `{}`: {e}",
+                d.decl
+            );
+        }
+    }
+}
+
+/// `sslp run FILE`: fingerprints the data, says which datasets changed since
+/// the last run, and runs what is not cached.
 pub fn run(path: &Path, args: &RunArgs) -> u8 {
-    let plan = match plan_or_report_denying(path, args.deny_warnings) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if args.dry_run {
-        let store = match open_store(&store_dir(path, args.store.as_deref()), args.wait) {
-            Ok(s) => s,
+    let dir = store_dir(path, args.store.as_deref());
+    let (plan, fingerprints) =
+        match plan_with_data(path, Some(&dir.join("fingerprints")), args.deny_warnings) {
+            Ok(p) => p,
             Err(code) => return code,
         };
+    let store = match open_store(&dir, args.wait) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    report_data_changes(&plan, &fingerprints, &store, &args.arms, !args.dry_run);
+    if args.dry_run {
         let needed = exec::executor::needed_steps(&plan, &args.arms, &[]);
         let mut text = String::new();
         let mut to_run = 0;
@@ -549,7 +667,7 @@ pub fn run(path: &Path, args: &RunArgs) -> u8 {
         ));
         return OK;
     }
-    match execute(&plan, path, args, vec![]) {
+    match execute(&plan, path, args, vec![], store) {
         Ok((_, summary)) => print_summary(&summary),
         Err(code) => code,
     }
@@ -571,11 +689,12 @@ fn file_stem_of(name: &str) -> String {
 /// `sslp report FILE [-o DIR]`: every finished arm's results as tables, plots and a page.
 pub fn report(path: &Path, out: Option<&Path>, args: &RunArgs) -> u8 {
     use exec::report_steps as rs;
-    let plan = match plan_or_report(path) {
-        Ok(p) => p,
+    let dir = store_dir(path, args.store.as_deref());
+    let plan = match plan_with_data(path, Some(&dir.join("fingerprints")), false) {
+        Ok((p, _)) => p,
         Err(code) => return code,
     };
-    let store = match open_store(&store_dir(path, args.store.as_deref()), args.wait) {
+    let store = match open_store(&dir, args.wait) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -852,17 +971,29 @@ pub fn preview(path: &Path, args: &PreviewArgs) -> u8 {
         }
         None => None,
     };
-    let Some(plan) = plan.filter(|_| !checked.diagnostics.iter().any(|d| d.is_error())) else {
+    let (Some(plan), Some(program)) = (
+        plan.filter(|_| !checked.diagnostics.iter().any(|d| d.is_error())),
+        checked.program.as_ref(),
+    ) else {
         print_diagnostics(&checked, DiagOutput::Human);
         eprintln!("error: cannot preview policy `{}` on `{data}`", args.policy);
         return PROBLEMS;
+    };
+    let dir = store_dir(path, args.run.store.as_deref());
+    let plan = match fingerprint_and_replan(program, plan, path, Some(&dir.join("fingerprints"))) {
+        Ok((p, _)) => p,
+        Err(code) => return code,
     };
     let Some(step) = plan.steps.iter().find(|s| s.decl == "__sslp_preview") else {
         eprintln!("error: internal: no preview step was planned");
         return USAGE;
     };
     let key = step.key;
-    let (store, summary) = match execute(&plan, path, &args.run, vec![key]) {
+    let store = match open_store(&dir, args.run.wait) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let (store, summary) = match execute(&plan, path, &args.run, vec![key], store) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -1100,6 +1231,13 @@ pub fn explain(name: Option<&str>) -> u8 {
         Some(n) => match registry::schema_named(n) {
             Some(k) => {
                 emit(&registry::explain(k));
+                if k.category == registry::Category::Dataset && k.name != "synthetic_shapes" {
+                    emit(
+                        "\nThe content of every file it reads is in its key: `sslp plan` shows the\n\
+                         fingerprint, and `sslp run` re-runs it and everything downstream when a\n\
+                         byte changes, naming the files (unchanged files are not read again).\n",
+                    );
+                }
                 OK
             }
             None => {

@@ -26,14 +26,37 @@ pub fn load_cifar10(
     subset: Subset,
     limit: Option<usize>,
 ) -> Result<ImageSet, DataError> {
-    let files: Vec<PathBuf> = match subset {
+    let (files, names) = cifar10_files(root, subset);
+    let classes = class_names(&names, 10)?;
+    read_records(&files, Layout::CIFAR10, limit, classes)
+}
+
+/// The record files [`load_cifar10`] reads for `subset`, in order (with a
+/// limit, only the first ones are needed), and its optional class-names
+/// file. The one listing the loader and the content fingerprint share.
+pub fn cifar10_files(root: &Path, subset: Subset) -> (Vec<PathBuf>, PathBuf) {
+    let files = match subset {
         Subset::Train => (1..=5)
             .map(|i| root.join(format!("data_batch_{i}.bin")))
             .collect(),
         Subset::Test => vec![root.join("test_batch.bin")],
     };
-    let classes = class_names(root, "batches.meta.txt", 10)?;
-    read_records(&files, Layout::CIFAR10, limit, classes)
+    (files, root.join("batches.meta.txt"))
+}
+
+/// The record file [`load_cifar100`] reads for `subset` and its optional
+/// class-names file for `labels`. The one listing the loader and the
+/// content fingerprint share.
+pub fn cifar100_files(root: &Path, subset: Subset, labels: Cifar100Labels) -> (PathBuf, PathBuf) {
+    let file = root.join(match subset {
+        Subset::Train => "train.bin",
+        Subset::Test => "test.bin",
+    });
+    let names = match labels {
+        Cifar100Labels::Coarse => "coarse_label_names.txt",
+        Cifar100Labels::Fine => "fine_label_names.txt",
+    };
+    (file, root.join(names))
 }
 
 /// Loads CIFAR-100 from `root` (`train.bin` or `test.bin`) with its fine
@@ -46,15 +69,12 @@ pub fn load_cifar100(
     labels: Cifar100Labels,
     limit: Option<usize>,
 ) -> Result<ImageSet, DataError> {
-    let file = root.join(match subset {
-        Subset::Train => "train.bin",
-        Subset::Test => "test.bin",
-    });
-    let (layout, names_file) = match labels {
-        Cifar100Labels::Coarse => (Layout::CIFAR100_COARSE, "coarse_label_names.txt"),
-        Cifar100Labels::Fine => (Layout::CIFAR100_FINE, "fine_label_names.txt"),
+    let (file, names_file) = cifar100_files(root, subset, labels);
+    let layout = match labels {
+        Cifar100Labels::Coarse => Layout::CIFAR100_COARSE,
+        Cifar100Labels::Fine => Layout::CIFAR100_FINE,
     };
-    let classes = class_names(root, names_file, layout.classes)?;
+    let classes = class_names(&names_file, layout.classes)?;
     read_records(&[file], layout, limit, classes)
 }
 
@@ -84,8 +104,8 @@ impl Layout {
     };
 }
 
-fn class_names(root: &Path, file: &str, count: usize) -> Result<Vec<String>, DataError> {
-    Ok(read_class_names(&root.join(file), count)?.unwrap_or_else(|| numbered_classes(count)))
+fn class_names(file: &Path, count: usize) -> Result<Vec<String>, DataError> {
+    Ok(read_class_names(file, count)?.unwrap_or_else(|| numbered_classes(count)))
 }
 
 /// Reads the records of `files` in order, the first `limit` in all. Every

@@ -42,15 +42,16 @@ pub fn load(
     limit: Option<usize>,
 ) -> Result<ImageSet, DataError> {
     let mask_dir = masks.map(|m| root.join(m));
-    let (classes, mut entries) = list(root, mask_dir.as_deref())?;
-    if entries.is_empty() {
+    let Listing {
+        classes,
+        entries,
+        total,
+    } = listing(root, mask_dir.as_deref(), limit)?;
+    if total == 0 {
         return Err(DataError::Invalid(format!(
             "no images in {}: expected CLASS/NAME.png (or .jpg, .jpeg) under it",
             root.display()
         )));
-    }
-    if let Some(limit) = limit {
-        entries.truncate(limit);
     }
     let Some(first) = entries.first().map(|e| e.path.as_path()) else {
         // `limit: 0`.
@@ -116,17 +117,90 @@ pub fn load(
     })
 }
 
-/// One image file and its class.
+/// One image file, its class and its mask.
 struct Entry {
     path: PathBuf,
     class: OsString,
     label: i32,
+    /// Set by [`listing`] when masks are asked for.
+    mask: Option<MaskFile>,
+}
+
+/// Where an image's mask is, or where it was looked for.
+enum MaskFile {
+    /// The mask file.
+    Found(PathBuf),
+    /// Neither `masks/CLASS/STEM.png` nor `masks/STEM.png` exists.
+    Missing { per_class: PathBuf, flat: PathBuf },
+}
+
+/// What [`load`] reads: the classes, and the images kept (after the limit)
+/// with their masks.
+struct Listing {
+    classes: Vec<String>,
+    entries: Vec<Entry>,
+    /// Images found before the limit.
+    total: usize,
+}
+
+/// The one listing [`load`] and [`files`] share: the classes and images of
+/// [`list`], the first `limit` images kept, each with its mask resolved
+/// when `mask_dir` is given.
+fn listing(
+    root: &Path,
+    mask_dir: Option<&Path>,
+    limit: Option<usize>,
+) -> Result<Listing, DataError> {
+    let (classes, mut entries) = list(root, mask_dir)?;
+    let total = entries.len();
+    if let Some(limit) = limit {
+        entries.truncate(limit);
+    }
+    if let Some(dir) = mask_dir {
+        entries
+            .par_iter_mut()
+            .for_each(|entry| entry.mask = Some(mask_path(dir, entry)));
+    }
+    Ok(Listing {
+        classes,
+        entries,
+        total,
+    })
+}
+
+/// The files [`load`] reads with these arguments: every image kept, in
+/// order, then every mask found; and the masks looked for but missing
+/// (their per-class path). An error where the loader would fail to list.
+pub fn files(
+    root: &Path,
+    masks: Option<&Path>,
+    limit: Option<usize>,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
+    let mask_dir = masks.map(|m| root.join(m));
+    let Listing { entries, .. } = listing(root, mask_dir.as_deref(), limit)?;
+    let mut found = Vec::with_capacity(entries.len() * (1 + usize::from(masks.is_some())));
+    let mut missing = Vec::new();
+    found.extend(entries.iter().map(|e| e.path.clone()));
+    for entry in entries {
+        match entry.mask {
+            Some(MaskFile::Found(path)) => found.push(path),
+            Some(MaskFile::Missing { per_class, .. }) => missing.push(per_class),
+            None => {}
+        }
+    }
+    Ok((found, missing))
 }
 
 /// The classes (sorted subfolder names) and the images, sorted by class,
 /// then by file name. The subfolder holding `mask_dir`, if any, is not a class.
 fn list(root: &Path, mask_dir: Option<&Path>) -> Result<(Vec<String>, Vec<Entry>), DataError> {
-    let mut class_dirs = sorted_entries(root, |path| path.is_dir())?;
+    let mut class_dirs = sorted_entries(root, |path, kind| {
+        if kind.is_symlink() {
+            path.is_dir()
+        } else {
+            kind.is_dir()
+        }
+    })?;
     if let Some(mask_dir) = mask_dir {
         let mask_dir = fs::canonicalize(mask_dir).map_err(|e| DataError::io(mask_dir, &e))?;
         class_dirs.retain(|(_, dir)| {
@@ -138,11 +212,20 @@ fn list(root: &Path, mask_dir: Option<&Path>) -> Result<(Vec<String>, Vec<Entry>
     for (label, (name, dir)) in class_dirs.into_iter().enumerate() {
         let label = i32::try_from(label)
             .map_err(|_| DataError::Invalid(format!("too many classes in {}", root.display())))?;
-        for (_, path) in sorted_entries(&dir, |path| path.is_file() && is_image(path))? {
+        let image = |path: &Path, kind: fs::FileType| {
+            is_image(path)
+                && if kind.is_symlink() {
+                    path.is_file()
+                } else {
+                    kind.is_file()
+                }
+        };
+        for (_, path) in sorted_entries(&dir, image)? {
             entries.push(Entry {
                 path,
                 class: name.clone(),
                 label,
+                mask: None,
             });
         }
         classes.push(name.to_string_lossy().into_owned());
@@ -151,16 +234,19 @@ fn list(root: &Path, mask_dir: Option<&Path>) -> Result<(Vec<String>, Vec<Entry>
 }
 
 /// The non-hidden entries of `dir` that `keep` accepts, sorted by name.
+/// `keep` gets the entry's type as the directory listing reports it (no
+/// `stat` per file, unless it is a symbolic link to follow).
 fn sorted_entries(
     dir: &Path,
-    keep: impl Fn(&Path) -> bool,
+    keep: impl Fn(&Path, fs::FileType) -> bool,
 ) -> Result<Vec<(OsString, PathBuf)>, DataError> {
     let io_error = |e: std::io::Error| DataError::io(dir, &e);
     let mut found = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_error)? {
         let entry = entry.map_err(io_error)?;
         let (name, path) = (entry.file_name(), entry.path());
-        if !name.to_string_lossy().starts_with('.') && keep(&path) {
+        let kind = entry.file_type().map_err(io_error)?;
+        if !name.to_string_lossy().starts_with('.') && keep(&path, kind) {
             found.push((name, path));
         }
     }
@@ -208,9 +294,19 @@ impl Job<'_> {
         let image = self.resize(image.into_rgb8(), FILTER);
         out.copy_from_slice(image.as_raw());
 
-        if let (Some(dir), Some(mask_out)) = (&self.masks, mask_out) {
-            let path = mask_path(dir, entry)?;
-            let mask = decode(&path)?;
+        if let (Some(mask_file), Some(mask_out)) = (&entry.mask, mask_out) {
+            let path = match mask_file {
+                MaskFile::Found(path) => path,
+                MaskFile::Missing { per_class, flat } => {
+                    return Err(DataError::Invalid(format!(
+                        "no mask for {}: looked for {} and {}",
+                        entry.path.display(),
+                        per_class.display(),
+                        flat.display()
+                    )));
+                }
+            };
+            let mask = decode(path)?;
             if (mask.width(), mask.height()) != (width, height) {
                 return Err(DataError::Invalid(format!(
                     "{} is {}x{} but its image {} is {width}x{height}",
@@ -245,23 +341,18 @@ impl Job<'_> {
 }
 
 /// The mask of `entry`: `dir/CLASS/STEM.png`, else `dir/STEM.png`.
-fn mask_path(dir: &Path, entry: &Entry) -> Result<PathBuf, DataError> {
+fn mask_path(dir: &Path, entry: &Entry) -> MaskFile {
     let mut name = entry.path.file_stem().unwrap_or_default().to_owned();
     name.push(".png");
     let per_class = dir.join(&entry.class).join(&name);
     let flat = dir.join(&name);
-    [&per_class, &flat]
-        .into_iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or_else(|| {
-            DataError::Invalid(format!(
-                "no mask for {}: looked for {} and {}",
-                entry.path.display(),
-                per_class.display(),
-                flat.display()
-            ))
-        })
+    if per_class.is_file() {
+        MaskFile::Found(per_class)
+    } else if flat.is_file() {
+        MaskFile::Found(flat)
+    } else {
+        MaskFile::Missing { per_class, flat }
+    }
 }
 
 /// A mask as 0 (all colour channels zero) or 1 (any non-zero).

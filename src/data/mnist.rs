@@ -45,13 +45,10 @@ pub fn load(
     variant: MnistVariant,
     limit: Option<usize>,
 ) -> Result<ImageSet, DataError> {
-    let prefix = match subset {
-        Subset::Train => "train",
-        Subset::Test => "t10k",
-    };
-    let (images_path, reader) = open(&root.join(format!("{prefix}-images-idx3-ubyte")))?;
+    let [images_path, labels_path] = files(root, subset);
+    let (images_path, reader) = open(&images_path)?;
     let images = read_idx(reader, &images_path, 3, limit)?;
-    let (labels_path, reader) = open(&root.join(format!("{prefix}-labels-idx1-ubyte")))?;
+    let (labels_path, reader) = open(&labels_path)?;
     let labels = read_idx(reader, &labels_path, 1, limit)?;
 
     if labels.count != images.count {
@@ -98,25 +95,45 @@ pub fn load(
     })
 }
 
-/// Opens `path`, or `path.gz` (decompressing) when only that exists, and
-/// returns the path opened.
-fn open(path: &Path) -> Result<(PathBuf, Box<dyn Read>), DataError> {
-    let not_found = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
-    match File::open(path) {
-        Ok(file) => return Ok((path.to_path_buf(), Box::new(BufReader::new(file)))),
-        Err(e) if !not_found(&e) => return Err(DataError::io(path, &e)),
-        Err(_) => {}
-    }
+/// The images and labels files [`load`] reads for `subset`: each as is, or
+/// with `.gz` appended when only that exists. This is the one listing the
+/// loader and the content fingerprint (`exec::fingerprint`) share.
+pub fn files(root: &Path, subset: Subset) -> [PathBuf; 2] {
+    let prefix = match subset {
+        Subset::Train => "train",
+        Subset::Test => "t10k",
+    };
+    ["images-idx3-ubyte", "labels-idx1-ubyte"].map(|name| {
+        let path = root.join(format!("{prefix}-{name}"));
+        let gz = gz_path(&path);
+        if !path.exists() && gz.is_file() {
+            gz
+        } else {
+            path
+        }
+    })
+}
+
+fn gz_path(path: &Path) -> PathBuf {
     let mut gz_name = path.as_os_str().to_owned();
     gz_name.push(".gz");
-    let gz = PathBuf::from(gz_name);
-    match File::open(&gz) {
-        Ok(file) => Ok((gz, Box::new(MultiGzDecoder::new(BufReader::new(file))))),
-        Err(e) if not_found(&e) => Err(DataError::Io {
+    PathBuf::from(gz_name)
+}
+
+/// Opens a path from [`files`], decompressing a `.gz` one, and returns it.
+fn open(path: &Path) -> Result<(PathBuf, Box<dyn Read>), DataError> {
+    let is_gz = path.extension().is_some_and(|e| e == "gz");
+    match File::open(path) {
+        Ok(file) if is_gz => Ok((
+            path.to_path_buf(),
+            Box::new(MultiGzDecoder::new(BufReader::new(file))),
+        )),
+        Ok(file) => Ok((path.to_path_buf(), Box::new(BufReader::new(file)))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !is_gz => Err(DataError::Io {
             path: path.to_path_buf(),
-            message: format!("not found, nor {}", gz.display()),
+            message: format!("not found, nor {}", gz_path(path).display()),
         }),
-        Err(e) => Err(DataError::io(gz, &e)),
+        Err(e) => Err(DataError::io(path, &e)),
     }
 }
 

@@ -238,6 +238,102 @@ pub fn load(spec: &DatasetSpec, base: &Path) -> Result<ImageSet, DataError> {
     }
 }
 
+/// The files a dataset's loader reads (see [`files`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DataFiles {
+    /// The dataset root: `base` joined with the spec's root.
+    pub root: PathBuf,
+    /// The files that exist, relative to `root`, in the loader's order.
+    pub present: Vec<PathBuf>,
+    /// Files the loader needs (or looks for) that do not exist, relative to `root`.
+    pub missing: Vec<PathBuf>,
+}
+
+/// The files [`load`] reads for `spec`, from the same listing functions
+/// the loaders use (so the two cannot disagree): IDX, CIFAR and STL-10
+/// binaries with their class-name files when present, every image of an
+/// image folder (after `limit`) and its mask. With a `limit`, the record
+/// files of CIFAR and STL-10 after the ones holding the first images are
+/// still listed. `None` for kinds that read no files (`synthetic_shapes`).
+///
+/// Missing files are listed as such rather than being an error (the
+/// loader reports them when it runs); an unreadable folder is an error.
+pub fn files(spec: &DatasetSpec, base: &Path) -> Result<Option<DataFiles>, DataError> {
+    let mut out = DataFiles::default();
+    let required = |path: PathBuf, out: &mut DataFiles| match path.is_file() {
+        true => out.present.push(path),
+        false => out.missing.push(path),
+    };
+    let optional = |path: PathBuf, out: &mut DataFiles| {
+        if path.is_file() {
+            out.present.push(path);
+        }
+    };
+    match spec {
+        DatasetSpec::Cifar10 { root, subset, .. } => {
+            out.root = base.join(root);
+            let (data, names) = cifar::cifar10_files(&out.root, *subset);
+            data.into_iter().for_each(|p| required(p, &mut out));
+            optional(names, &mut out);
+        }
+        DatasetSpec::Cifar100 {
+            root,
+            subset,
+            labels,
+            ..
+        } => {
+            out.root = base.join(root);
+            let (data, names) = cifar::cifar100_files(&out.root, *subset, *labels);
+            required(data, &mut out);
+            optional(names, &mut out);
+        }
+        DatasetSpec::Stl10 { root, subset, .. } => {
+            out.root = base.join(root);
+            let (data, names) = stl10::files(&out.root, *subset);
+            for (images, labels) in data {
+                required(images, &mut out);
+                labels.into_iter().for_each(|p| required(p, &mut out));
+            }
+            optional(names, &mut out);
+        }
+        DatasetSpec::Mnist { root, subset, .. } => {
+            out.root = base.join(root);
+            mnist::files(&out.root, *subset)
+                .into_iter()
+                .for_each(|p| required(p, &mut out));
+        }
+        DatasetSpec::ImageFolder {
+            root, masks, limit, ..
+        } => {
+            out.root = base.join(root);
+            if !out.root.is_dir() {
+                out.missing.push(out.root.clone());
+            } else {
+                let masks = match masks {
+                    Some(m) if !out.root.join(m).is_dir() => {
+                        out.missing.push(out.root.join(m));
+                        None
+                    }
+                    other => other.as_deref(),
+                };
+                let (present, missing) = folder::files(&out.root, masks, *limit)?;
+                out.present = present;
+                out.missing.extend(missing);
+            }
+        }
+        DatasetSpec::SyntheticShapes { .. } => return Ok(None),
+    }
+    let root = out.root.clone();
+    let relative = |p: PathBuf| match p.strip_prefix(&root) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => p,
+    };
+    out.present = out.present.into_iter().map(relative).collect();
+    out.missing = out.missing.into_iter().map(relative).collect();
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +369,58 @@ mod tests {
     }
 
     #[test]
+    fn files_lists_what_the_loader_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("m");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("t10k-images-idx3-ubyte.gz"), b"x").unwrap();
+        let spec = DatasetSpec::Mnist {
+            root: "m".into(),
+            subset: Subset::Test,
+            variant: MnistVariant::Mnist,
+            limit: None,
+        };
+        let listed = super::files(&spec, dir.path()).unwrap().unwrap();
+        assert_eq!(listed.root, dir.path().join("m"));
+        assert_eq!(
+            listed.present,
+            vec![PathBuf::from("t10k-images-idx3-ubyte.gz")]
+        );
+        assert_eq!(
+            listed.missing,
+            vec![PathBuf::from("t10k-labels-idx1-ubyte")]
+        );
+
+        // An image folder: images in order, then masks; the limit applies to both.
+        let root = dir.path().join("f");
+        for (class, name) in [("b", "2.png"), ("a", "1.png"), ("a", "0.jpg")] {
+            std::fs::create_dir_all(root.join(class)).unwrap();
+            std::fs::write(root.join(class).join(name), b"img").unwrap();
+        }
+        std::fs::write(root.join("a/notes.txt"), b"ignored").unwrap();
+        std::fs::create_dir_all(root.join("masks/a")).unwrap();
+        std::fs::write(root.join("masks/a/0.png"), b"mask").unwrap();
+        std::fs::write(root.join("masks/1.png"), b"mask").unwrap();
+        let spec = DatasetSpec::ImageFolder {
+            root: "f".into(),
+            masks: Some("masks".into()),
+            size: None,
+            limit: Some(2),
+        };
+        let listed = super::files(&spec, dir.path()).unwrap().unwrap();
+        let names: Vec<String> = listed
+            .present
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["a/0.jpg", "a/1.png", "masks/a/0.png", "masks/1.png"]
+        );
+        assert!(listed.missing.is_empty());
+    }
+
+    #[test]
     fn synthetic_needs_no_files() {
         let spec = DatasetSpec::SyntheticShapes {
             count: 10,
@@ -281,6 +429,7 @@ mod tests {
             background: Background::Plain,
             seed: 1,
         };
+        assert_eq!(files(&spec, Path::new("/nonexistent")), Ok(None));
         let set = load(&spec, Path::new("/nonexistent")).unwrap();
         assert_eq!((set.len(), set.width, set.channels), (10, 16, 3));
     }

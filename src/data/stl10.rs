@@ -8,7 +8,7 @@
 //! image, 1 to 10, stored here as 0 to 9; `unlabeled_X.bin` has no labels
 //! (stored as -1). Images are converted to row-major HWC.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::records::Records;
 use super::spec::Stl10Subset;
@@ -25,29 +25,20 @@ const CLASSES: usize = 10;
 /// first `limit` images are read. Class names come from `class_names.txt`
 /// if present, else they are `"0"` to `"9"`.
 pub fn load(root: &Path, subset: Stl10Subset, limit: Option<usize>) -> Result<ImageSet, DataError> {
-    const TRAIN: (&str, Option<&str>) = ("train_X.bin", Some("train_y.bin"));
-    const TEST: (&str, Option<&str>) = ("test_X.bin", Some("test_y.bin"));
-    const UNLABELED: (&str, Option<&str>) = ("unlabeled_X.bin", None);
-    let files: &[_] = match subset {
-        Stl10Subset::Train => &[TRAIN],
-        Stl10Subset::Test => &[TEST],
-        Stl10Subset::Unlabeled => &[UNLABELED],
-        Stl10Subset::TrainUnlabeled => &[TRAIN, UNLABELED],
-    };
-    let classes = read_class_names(&root.join("class_names.txt"), CLASSES)?
-        .unwrap_or_else(|| numbered_classes(CLASSES));
+    let (files, names) = files(root, subset);
+    let classes = read_class_names(&names, CLASSES)?.unwrap_or_else(|| numbered_classes(CLASSES));
 
     // Open every file needed, and read the labels, before reading images.
     let mut parts = Vec::with_capacity(files.len());
     let mut remaining = limit;
-    for &(images, labels) in files {
+    for (images, labels) in files {
         if remaining == Some(0) {
             break;
         }
-        let records = Records::open(&root.join(images), IMAGE_LEN, remaining)?;
+        let records = Records::open(&images, IMAGE_LEN, remaining)?;
         remaining = remaining.map(|r| r - records.count());
         let labels = match labels {
-            Some(name) => read_labels(&root.join(name), &records)?,
+            Some(path) => read_labels(&path, &records)?,
             None => vec![-1; records.count()],
         };
         parts.push((records, labels));
@@ -76,6 +67,22 @@ pub fn load(root: &Path, subset: Stl10Subset, limit: Option<usize>) -> Result<Im
         masks: None,
         classes,
     })
+}
+
+/// The (images, labels) files [`load`] reads for `subset`, in order (with
+/// a limit, only the first ones are needed), and its optional class-names
+/// file. The one listing the loader and the content fingerprint share.
+pub fn files(root: &Path, subset: Stl10Subset) -> (Vec<(PathBuf, Option<PathBuf>)>, PathBuf) {
+    let labelled = |x: &str, y: &str| (root.join(x), Some(root.join(y)));
+    let train = || labelled("train_X.bin", "train_y.bin");
+    let unlabeled = || (root.join("unlabeled_X.bin"), None);
+    let files = match subset {
+        Stl10Subset::Train => vec![train()],
+        Stl10Subset::Test => vec![labelled("test_X.bin", "test_y.bin")],
+        Stl10Subset::Unlabeled => vec![unlabeled()],
+        Stl10Subset::TrainUnlabeled => vec![train(), unlabeled()],
+    };
+    (files, root.join("class_names.txt"))
 }
 
 /// The labels (0-based) of the images `records` will yield, from the label

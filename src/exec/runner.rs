@@ -12,7 +12,7 @@ use super::store::Output;
 use crate::data::ImageSet;
 use crate::data::spec::{self as dspec, DatasetSpec};
 use crate::data::split;
-use crate::plan::{Key, Step, StepKind, Value};
+use crate::plan::{Fingerprint, Key, Step, StepKind, Value};
 use crate::train::device::DeviceChoice;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -102,6 +102,14 @@ fn inline(value: serde_json::Value) -> OutValue {
 
 impl Engine {
     fn dataset(&self, step: &Step) -> Result<StepOutput, String> {
+        if step.fingerprint == Fingerprint::Pending {
+            // Its key does not cover the files' content: caching it would serve stale data.
+            return Err(format!(
+                "dataset `{}` was planned without a fingerprint of its files \
+                 (plan with `plan::plan_with` and `exec::fingerprint::fingerprint_plan`)",
+                step.decl
+            ));
+        }
         let spec = dataset_spec(&step.params)?;
         let images = dspec::load(&spec, &self.base).map_err(|e| e.to_string())?;
         let mut out = StepOutput::default();

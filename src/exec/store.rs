@@ -4,7 +4,10 @@
 //!
 //! ```text
 //! LOCK            exclusive lock, holds the owner's pid
-//! index/          sled: step key -> Record (JSON); tree `offline`: offline-op results
+//! index/          sled: step key -> Record (JSON); tree `offline`: offline-op results;
+//!                 tree `datasets`: per dataset, the file manifest of the last run
+//! fingerprints/   per dataset root, the memo of file content hashes (see
+//!                 `exec::fingerprint`); written atomically, readable without the lock
 //! blobs/ab/cdef…  blob files named by the blake3 of their bytes
 //! tmp/            blobs being written
 //! ```
@@ -147,6 +150,7 @@ pub struct Store {
     db: sled::Db,
     offline: sled::Tree,
     checkpoints: sled::Tree,
+    datasets: sled::Tree,
     _lock: File,
 }
 
@@ -231,6 +235,10 @@ impl Store {
             path: index.clone(),
             message: e.to_string(),
         })?;
+        let datasets = db.open_tree("datasets").map_err(|e| StoreError::Index {
+            path: index.clone(),
+            message: e.to_string(),
+        })?;
         // Blobs half-written by a killed run are garbage.
         if let Ok(entries) = fs::read_dir(dir.join("tmp")) {
             for e in entries.flatten() {
@@ -242,6 +250,7 @@ impl Store {
             db,
             offline,
             checkpoints,
+            datasets,
             _lock: lock,
         })
     }
@@ -359,6 +368,29 @@ impl Store {
             return Err(StoreError::Corrupt { path });
         }
         Ok(bytes)
+    }
+
+    /// The memo folder of dataset file hashes (`exec::fingerprint`).
+    pub fn fingerprint_dir(&self) -> PathBuf {
+        self.dir.join("fingerprints")
+    }
+
+    /// The file manifest the last run recorded for a dataset identity
+    /// (`exec::fingerprint::Manifest`, encoded).
+    pub fn dataset_manifest(&self, identity: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        self.datasets
+            .get(identity.0)
+            .map(|v| v.map(|v| v.to_vec()))
+            .map_err(|e| self.index_err(e))
+    }
+
+    /// Records a dataset identity's file manifest, flushed at once.
+    pub fn put_dataset_manifest(&self, identity: &Key, manifest: &[u8]) -> Result<(), StoreError> {
+        self.datasets
+            .insert(identity.0, manifest)
+            .map_err(|e| self.index_err(e))?;
+        self.datasets.flush().map_err(|e| self.index_err(e))?;
+        Ok(())
     }
 
     /// An offline-op result by its key.

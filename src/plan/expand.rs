@@ -11,8 +11,8 @@
 //! key, so shared work is one node.
 
 use super::kind::StepKind;
-use super::value::{Key, Value, step_key};
-use super::{Arm, Plan, Step};
+use super::value::{Key, Value, content_key, step_key};
+use super::{Arm, Fingerprint, FingerprintTable, Plan, Step};
 use crate::data::split::{Amount, SplitSpec};
 use crate::lang::ast::DeclKind;
 use crate::lang::diagnostic::{Code, Diagnostic};
@@ -24,8 +24,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Arms per declaration beyond which planning stops with a diagnostic.
 const MAX_ARMS: usize = 1_000_000;
 
-pub(super) fn plan(program: &Program) -> (Option<Plan>, Vec<Diagnostic>) {
-    let mut p = Planner::new(program);
+pub(super) fn plan(
+    program: &Program,
+    fingerprints: &FingerprintTable,
+) -> (Option<Plan>, Vec<Diagnostic>) {
+    let mut p = Planner::new(program, fingerprints);
     let mut arms = vec![];
     let evaluated: BTreeSet<DeclId> = program
         .decls
@@ -69,7 +72,8 @@ pub fn registry_default(param: &registry::Param) -> Option<Value> {
         },
         root: crate::lang::FileId(0),
     };
-    let mut planner = Planner::new(&empty);
+    let no_fingerprints = FingerprintTable::new();
+    let mut planner = Planner::new(&empty, &no_fingerprints);
     let assign = HashMap::new();
     let ctx = Ctx {
         assign: &assign,
@@ -91,6 +95,8 @@ struct ArmOut {
 
 struct Planner<'p> {
     prog: &'p Program,
+    /// Dataset fingerprints by pending key (computed outside, by the IO layer).
+    fingerprints: &'p FingerprintTable,
     steps: Vec<Step>,
     index: HashMap<Key, usize>,
     /// (decl, assignment restricted to its reachable sweeps) -> (output, sweeps read).
@@ -108,9 +114,10 @@ struct Ctx<'a> {
 }
 
 impl<'p> Planner<'p> {
-    fn new(prog: &'p Program) -> Self {
+    fn new(prog: &'p Program, fingerprints: &'p FingerprintTable) -> Self {
         Planner {
             prog,
+            fingerprints,
             steps: vec![],
             index: HashMap::new(),
             memo: HashMap::new(),
@@ -489,7 +496,22 @@ impl<'p> Planner<'p> {
         inputs: BTreeMap<String, Key>,
         site: String,
     ) -> Key {
-        let key = step_key(kind, &params, &inputs);
+        let mut key = step_key(kind, &params, &inputs);
+        let fingerprint = if kind == StepKind::Dataset && reads_files(&params) {
+            match self.fingerprints.get(&key) {
+                Some(hash) => {
+                    let pending = key;
+                    key = content_key(&pending, hash);
+                    Fingerprint::Content {
+                        hash: *hash,
+                        pending,
+                    }
+                }
+                None => Fingerprint::Pending,
+            }
+        } else {
+            Fingerprint::None
+        };
         match self.index.get(&key) {
             Some(&i) => {
                 let sites = &mut self.steps[i].sites;
@@ -509,6 +531,7 @@ impl<'p> Planner<'p> {
                     inputs,
                     sites: vec![site],
                     arms: vec![],
+                    fingerprint,
                 });
             }
         }
@@ -1349,6 +1372,11 @@ fn drop_irrelevant(kind: &registry::Kind, m: &mut BTreeMap<String, Value>) {
             m.remove(p.name);
         }
     }
+}
+
+/// Whether a dataset step's loader reads files (every dataset kind but the procedural ones).
+fn reads_files(params: &BTreeMap<String, Value>) -> bool {
+    params.get("type").and_then(Value::as_str) != Some("synthetic_shapes")
 }
 
 /// Display names of sweeps: their own name, qualified by declaration when two share one.

@@ -53,9 +53,11 @@ pub mod version {
     /// `features`: frozen features of a backbone on some images.
     pub const FEATURES: u32 = 1;
     /// `linear_probe`: a linear classifier on frozen features.
-    pub const LINEAR_PROBE: u32 = 1;
+    // 2: top-5 only with more than 5 classes; run-time notes.
+    pub const LINEAR_PROBE: u32 = 2;
     /// `knn`: weighted k-nearest-neighbour classification.
-    pub const KNN: u32 = 1;
+    // 2: top-5 only with more than 5 classes; the `k` clamp is a note.
+    pub const KNN: u32 = 2;
     /// `kmeans`: clustering of frozen features.
     pub const KMEANS: u32 = 1;
     /// `tsne`: a 2-D embedding of frozen features.
@@ -63,9 +65,11 @@ pub mod version {
     /// `segmentation`: a segmentation head trained on a backbone.
     pub const SEGMENTATION: u32 = 1;
     /// `table`: a results table.
-    pub const TABLE: u32 = 1;
+    // 2: no top-5 column that no arm has.
+    pub const TABLE: u32 = 2;
     /// `plot`: a results chart.
-    pub const PLOT: u32 = 1;
+    // 2: no top-5 series where it cannot discriminate.
+    pub const PLOT: u32 = 2;
 }
 
 /// A kind of step. Serialised (plan JSON, store records) as its snake_case name.

@@ -42,7 +42,57 @@ pub struct Step {
     pub sites: Vec<String>,
     /// Indices of the arms whose lineage contains this step.
     pub arms: Vec<usize>,
+    /// The content of the files a `dataset` step reads, as far as the key knows it.
+    pub fingerprint: Fingerprint,
 }
+
+/// Whether, and how, the content of a step's data files is in its key.
+///
+/// The planner never reads files: a `dataset` step that reads files is
+/// planned [`Fingerprint::Pending`] by [`plan`], and with its content by
+/// [`plan_with`], given the fingerprints an IO layer computed
+/// (`exec::fingerprint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fingerprint {
+    /// The step reads no dataset files (every kind but file-reading datasets).
+    None,
+    /// The step reads files that were not fingerprinted: its key is provisional
+    /// (the key without content), and so are the keys downstream.
+    Pending,
+    /// The files were fingerprinted.
+    Content {
+        /// blake3 over the (relative path, content hash) of every file read.
+        hash: Key,
+        /// The step's key without the content: the key [`plan`] gives it
+        /// while pending, and its entry in a [`FingerprintTable`].
+        pending: Key,
+    },
+}
+
+impl Fingerprint {
+    /// `none`, `pending` or the fingerprint's first 12 hex digits.
+    pub fn short(&self) -> String {
+        match self {
+            Fingerprint::None => "none".into(),
+            Fingerprint::Pending => "pending".into(),
+            Fingerprint::Content { hash, .. } => hash.short(),
+        }
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Fingerprint::None => s.serialize_none(),
+            Fingerprint::Pending => s.serialize_str("pending"),
+            Fingerprint::Content { hash, .. } => s.serialize_str(&hash.hex()),
+        }
+    }
+}
+
+/// Dataset fingerprints handed to [`plan_with`]: a file-reading dataset
+/// step's pending key (its key without content) -> the fingerprint of its files.
+pub type FingerprintTable = BTreeMap<Key, Key>;
 
 /// One arm of the experiment grid: an evaluation (or a pretraining run nothing evaluates) under one assignment of its swept values.
 #[derive(Debug, Clone, Serialize)]
@@ -98,8 +148,29 @@ impl Plan {
     }
 }
 
-/// Lowers a checked program. Problems found while expanding (views that do
-/// not fit a method, an exclude that removes every arm) are diagnostics.
+/// Lowers a checked program without reading any file: every dataset step
+/// that reads files is [`Fingerprint::Pending`], its key provisional.
+/// Problems found while expanding (views that do not fit a method, an
+/// exclude that removes every arm) are diagnostics.
 pub fn plan(program: &Program) -> (Option<Plan>, Vec<Diagnostic>) {
-    expand::plan(program)
+    expand::plan(program, &FingerprintTable::new())
+}
+
+/// Lowers a checked program with the content of its datasets: a dataset
+/// step whose pending key is in `fingerprints` gets that fingerprint in its
+/// key (and so does everything downstream); the others stay pending.
+pub fn plan_with(
+    program: &Program,
+    fingerprints: &FingerprintTable,
+) -> (Option<Plan>, Vec<Diagnostic>) {
+    expand::plan(program, fingerprints)
+}
+
+impl Plan {
+    /// The dataset steps still waiting for a fingerprint.
+    pub fn pending_datasets(&self) -> impl Iterator<Item = &Step> {
+        self.steps
+            .iter()
+            .filter(|s| s.fingerprint == Fingerprint::Pending)
+    }
 }

@@ -4,7 +4,7 @@
 //! sorted keys, arms in plan order (YAML: sorted by name), so two runs on
 //! the same design print the same bytes and designs can be diffed as text.
 
-use super::{Plan, Step, Value};
+use super::{Fingerprint, Plan, Step, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -45,7 +45,9 @@ pub fn text(plan: &Plan, title: &str) -> String {
         "KEY", "KIND", "DECL", "ARMS", "CACHE"
     ));
     for s in &plan.steps {
-        let inputs: Vec<String> = if s.inputs.len() > 4 {
+        let inputs: Vec<String> = if s.fingerprint != Fingerprint::None {
+            vec![format!("fingerprint={}", s.fingerprint.short())]
+        } else if s.inputs.len() > 4 {
             vec![format!("({} inputs)", s.inputs.len())]
         } else {
             s.inputs
@@ -88,6 +90,13 @@ struct JsonStep<'a> {
     sites: &'a [String],
     arms: usize,
     status: &'static str,
+    /// Datasets that read files: the fingerprint of their content, or `pending`.
+    #[serde(skip_serializing_if = "is_none")]
+    fingerprint: Fingerprint,
+}
+
+fn is_none(f: &Fingerprint) -> bool {
+    *f == Fingerprint::None
 }
 
 #[derive(Serialize)]
@@ -127,6 +136,7 @@ fn json_step(s: &Step) -> JsonStep<'_> {
         sites: &s.sites,
         arms: s.arms.len(),
         status: STATUS_UNKNOWN,
+        fingerprint: s.fingerprint,
     }
 }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// A content key: blake3 of a step's canonical description.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Key(pub [u8; 32]);
 
 impl Key {
@@ -294,6 +294,16 @@ pub fn registry_versions(
     out
 }
 
+/// The key of a step that reads files: its key without content (`pending`,
+/// from [`step_key`]) combined with the fingerprint of those files.
+pub fn content_key(pending: &Key, fingerprint: &Key) -> Key {
+    let mut h = blake3::Hasher::new();
+    h.update(b"sslp/content-key/v1\0");
+    h.update(&pending.0);
+    h.update(&fingerprint.0);
+    Key(*h.finalize().as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +354,14 @@ mod tests {
         let mut h4 = blake3::Hasher::new();
         Value::Float(0.0).hash_into(&mut h4);
         assert_eq!(h3.finalize(), h4.finalize());
+    }
+
+    #[test]
+    fn content_key_depends_on_both_parts() {
+        let (a, b) = (Key([1; 32]), Key([2; 32]));
+        assert_eq!(content_key(&a, &b), content_key(&a, &b));
+        assert_ne!(content_key(&a, &b), content_key(&b, &a));
+        assert_ne!(content_key(&a, &b), a);
     }
 
     #[test]
