@@ -7,18 +7,22 @@
 //! images and scikit-image photos at 400×300 and 600×450; see
 //! `saliency_map_benches`.
 //!
-//! GrabCut (figures in BENCH_GRABCUT.md): OpenCV mode, rectangle init,
-//! 5 iterations, on a procedurally generated 400×300 "natural-looking" image,
-//! and on the scikit-image photos that `../shared/peers/peer_grabcut.py`
-//! times `cv2.grabCut` on. Those are read from the PNGs the peer script
-//! writes (`--out /tmp/grabcut-peer`, or the directory in
-//! `SSLP_GRABCUT_PEER_DIR`), so both sides time identical inputs; they are
-//! skipped when absent. Before timing, each photo's mask is compared with
-//! OpenCV's (IoU, and the number of pixels whose 4-valued mask differs) and
-//! printed to stderr.
+//! GrabCut (group `grabcut`; figures in BENCHMARKS.md): OpenCV mode,
+//! rectangle init, 5 iterations, on a procedurally generated 400×300
+//! "natural-looking" image, and on photos with OpenCV's masks for them:
+//! - the full-size scikit-image photos that `../shared/peers/peer_grabcut.py`
+//!   times `cv2.grabCut` on, read from the PNGs the peer script writes
+//!   (`--out /tmp/grabcut-peer`, or the directory in `SSLP_GRABCUT_PEER_DIR`),
+//!   so both sides time identical inputs;
+//! - otherwise the small committed parity fixtures of
+//!   `tests/fixtures/saliency/` (made by `tools/saliency_fixtures.py`; the
+//!   test `tests/saliency_parity.rs` asserts the masks).
+//!
+//! Before timing, each photo's mask is compared with OpenCV's (IoU, and the
+//! number of pixels whose 4-valued mask differs) and printed to stderr.
 
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -31,6 +35,72 @@ const PEER_CASES: [(&str, [u32; 4]); 3] = [
     ("coffee", [70, 15, 420, 375]),
     ("chelsea", [40, 10, 340, 285]),
 ];
+
+/// A photo to segment, with OpenCV's results for it when known.
+struct PhotoCase {
+    /// Bench name suffix.
+    name: String,
+    img: RgbImage,
+    init: Init,
+    /// `cv2.grabCut`'s 4-valued mask.
+    opencv_mask: Option<Vec<u8>>,
+}
+
+/// The committed parity fixtures (`tests/fixtures/saliency`).
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saliency")
+}
+
+fn gray(path: &Path) -> Option<Vec<u8>> {
+    image::open(path).ok().map(|m| m.to_luma8().into_raw())
+}
+
+/// The peer script's full-size photos, if its output directory holds them.
+fn peer_photos() -> Vec<PhotoCase> {
+    let dir = peer_dir();
+    PEER_CASES
+        .iter()
+        .filter_map(|&(name, [x, y, w, h])| {
+            let img = image::open(dir.join(format!("{name}_input.png"))).ok()?;
+            Some(PhotoCase {
+                name: name.to_string(),
+                img: img.to_rgb8(),
+                init: Init::Rect { x, y, w, h },
+                opencv_mask: gray(&dir.join(format!("{name}_mask.png"))),
+            })
+        })
+        .collect()
+}
+
+/// The committed fixtures' photos with their rectangles and OpenCV masks.
+fn fixture_photos() -> Vec<PhotoCase> {
+    let dir = fixture_dir();
+    let Ok(text) = std::fs::read_to_string(dir.join("manifest.json")) else {
+        return Vec::new();
+    };
+    let Ok(manifest) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    let cases = manifest["cases"].as_array().cloned().unwrap_or_default();
+    cases
+        .iter()
+        .filter_map(|c| {
+            let img = image::open(dir.join(c["image"].as_str()?)).ok()?.to_rgb8();
+            let r: Vec<u32> = c["grabcut"]["rect_xywh"]
+                .as_array()?
+                .iter()
+                .filter_map(|v| v.as_u64().map(|v| v as u32))
+                .collect();
+            let [x, y, w, h] = r[..] else { return None };
+            Some(PhotoCase {
+                name: format!("{}_{}x{}", c["name"].as_str()?, img.width(), img.height()),
+                opencv_mask: gray(&dir.join(c["grabcut"]["mask"].as_str()?)),
+                img,
+                init: Init::Rect { x, y, w, h },
+            })
+        })
+        .collect()
+}
 
 /// A 400×300 image with smooth gradients, texture and a foreground object
 /// (a textured ellipse with its own shading); the rectangle around it.
@@ -109,40 +179,39 @@ fn grabcut_benches(c: &mut Criterion) {
         b.iter(|| grab_cut(black_box(&img), black_box(&init), &params))
     });
 
-    let dir = peer_dir();
-    for (name, [x, y, w, h]) in PEER_CASES {
-        let Ok(input) = image::open(dir.join(format!("{name}_input.png"))) else {
-            eprintln!(
-                "grabcut: {name}_input.png not in {}; skipped",
-                dir.display()
-            );
-            continue;
-        };
-        let img = input.to_rgb8();
-        let init = Init::Rect { x, y, w, h };
-        if let Ok(fg) = image::open(dir.join(format!("{name}_fg.png"))) {
-            let ours = grab_cut(&img, &init, &params);
-            let theirs = fg.to_luma8().into_raw();
-            let fg_frac =
-                ours.data.iter().filter(|&&v| v != 0).count() as f64 / ours.data.len() as f64;
-            // OpenCV's raw 4-valued mask (BGD/FGD/PR_BGD/PR_FGD) against ours.
-            let exact = image::open(dir.join(format!("{name}_mask.png"))).map(|m| {
-                let raw = grab_cut_opencv(&img, &init, params.iterations, params.seed);
-                let theirs = m.to_luma8().into_raw();
-                raw.iter().zip(&theirs).filter(|(a, b)| a != b).count()
-            });
-            eprintln!(
-                "grabcut: {name} {}x{}: IoU with OpenCV {:.4}, our fg fraction {:.4}, \
-                 pixels whose 4-valued mask differs from OpenCV's: {}",
-                img.width(),
-                img.height(),
-                iou(&ours.data, &theirs),
-                fg_frac,
-                exact.map_or_else(|_| "n/a".to_string(), |n| n.to_string()),
-            );
-        }
-        g.bench_function(format!("opencv_mode_5it_{name}"), |b| {
-            b.iter(|| grab_cut(black_box(&img), black_box(&init), &params))
+    let mut photos = peer_photos();
+    if photos.is_empty() {
+        eprintln!(
+            "grabcut: no peer photos in {} (run peer_grabcut.py); using the committed fixtures in {}",
+            peer_dir().display(),
+            fixture_dir().display()
+        );
+        photos = fixture_photos();
+    }
+    for case in &photos {
+        let ours = grab_cut(&case.img, &case.init, &params);
+        let fg_frac = ours.data.iter().filter(|&&v| v != 0).count() as f64 / ours.data.len() as f64;
+        let agreement = case.opencv_mask.as_ref().map_or_else(
+            || "OpenCV mask not found".to_string(),
+            |theirs| {
+                // OpenCV's raw 4-valued mask (BGD/FGD/PR_BGD/PR_FGD) against ours.
+                let raw = grab_cut_opencv(&case.img, &case.init, params.iterations, params.seed);
+                let differ = raw.iter().zip(theirs).filter(|(a, b)| a != b).count();
+                let fg: Vec<u8> = theirs.iter().map(|&m| m & 1).collect();
+                format!(
+                    "IoU with OpenCV {:.4}, pixels whose 4-valued mask differs from OpenCV's: {differ}",
+                    iou(&ours.data, &fg)
+                )
+            },
+        );
+        eprintln!(
+            "grabcut: {} {}x{}: {agreement}, our fg fraction {fg_frac:.4}",
+            case.name,
+            case.img.width(),
+            case.img.height(),
+        );
+        g.bench_function(format!("opencv_mode_5it_{}", case.name), |b| {
+            b.iter(|| grab_cut(black_box(&case.img), black_box(&case.init), &params))
         });
     }
     g.finish();
@@ -152,9 +221,11 @@ fn grabcut_benches(c: &mut Criterion) {
 //
 // Single thread, one image per iteration, on a procedural "natural-looking"
 // image at 400×300 and 600×450, and on scikit-image's coffee and chelsea
-// photos (resized to the same sizes) when the peers' venv has them
-// (`/work/peers/venv/lib/python3*/site-packages/skimage/data`, or the
-// directory in `SSLP_SKIMAGE_DATA`).
+// photos (resized to the same sizes) when the peers' venv has them (the
+// directory in `SSLP_SKIMAGE_DATA`, else
+// `../peers/venv/lib/python3*/site-packages/skimage/data` next to the
+// repository, where `shared/peers/peers-setup.sh` puts it); otherwise on the
+// small committed fixture photos of `tests/fixtures/saliency/`.
 
 /// Smooth gradients, a textured background and a few noisy coloured blobs.
 fn natural_image(w: u32, h: u32) -> RgbImage {
@@ -198,7 +269,7 @@ fn skimage_data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SSLP_SKIMAGE_DATA") {
         return Some(PathBuf::from(dir));
     }
-    let lib = PathBuf::from("/work/peers/venv/lib");
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../peers/venv/lib");
     std::fs::read_dir(&lib).ok()?.flatten().find_map(|e| {
         let dir = e.path().join("site-packages/skimage/data");
         dir.join("coffee.png").is_file().then_some(dir)
@@ -234,7 +305,16 @@ fn saliency_map_benches(c: &mut Criterion) {
                 }
             }
         }
-        None => eprintln!("saliency_map: scikit-image photos not found; synthetic images only"),
+        None => {
+            eprintln!(
+                "saliency_map: scikit-image photos not found; adding the committed fixture photos"
+            );
+            for case in fixture_photos() {
+                if case.name.starts_with("coffee") || case.name.starts_with("chelsea") {
+                    cases.push((case.name, case.img));
+                }
+            }
+        }
     }
     for (name, img) in &cases {
         g.bench_function(format!("hc_{name}"), |b| b.iter(|| hc(black_box(img))));
