@@ -679,7 +679,7 @@ fn fingerprint(r: &Record) -> String {
                 k,
                 match o {
                     Output::Blob { blob } => blob.hash.clone(),
-                    Output::Inline { value } => value.to_string(),
+                    Output::Inline { value } => without_timings(value).to_string(),
                 },
             )
         })
@@ -691,6 +691,23 @@ fn fingerprint(r: &Record) -> String {
         .map(|(k, v)| (k, v.to_bits()))
         .collect();
     format!("{outputs:?} {metrics:?}")
+}
+
+/// A JSON value without its wall-clock figures (`images_per_sec`, `seconds`), which
+/// differ from run to run.
+fn without_timings(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => serde_json::Value::Object(
+            m.iter()
+                .filter(|(k, _)| !k.contains("per_sec") && !k.contains("seconds"))
+                .map(|(k, x)| (k.clone(), without_timings(x)))
+                .collect(),
+        ),
+        serde_json::Value::Array(xs) => {
+            serde_json::Value::Array(xs.iter().map(without_timings).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 /// Checks one parameter; `Err` says what is wrong.
@@ -790,6 +807,56 @@ fn walk_categories(categories: &[Category]) {
         "{} of {checked} parameters are not shown to be used:\n\n{}",
         failures.len(),
         failures.join("\n\n")
+    );
+}
+
+/// The walk compares outputs, so it means something only if a step's output is a
+/// function of its inputs: the same program run twice in two fresh stores writes
+/// byte-identical records (timings aside).
+#[test]
+fn the_same_program_gives_byte_identical_outputs() {
+    let text = render(&base_slots());
+    let mut records = vec![];
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = BTreeMap::new();
+        for target in [
+            "dataset", "split", "pretrain", "features", "knn", "table", "preview",
+        ] {
+            let out = run(
+                &text,
+                dir.path(),
+                &dir.path().join(".sslp"),
+                target,
+                "pv",
+                "p.sslp",
+            );
+            assert!(out.errors.is_empty(), "{:?}", out.errors);
+            // Blobs and metrics: inline summaries carry wall-clock figures.
+            let blobs = out.record.as_ref().map(|r| {
+                let blobs: BTreeMap<&String, &String> = r
+                    .outputs
+                    .iter()
+                    .filter_map(|(k, o)| match o {
+                        Output::Blob { blob } => Some((k, &blob.hash)),
+                        Output::Inline { .. } => None,
+                    })
+                    .collect();
+                format!("{blobs:?}")
+            });
+            all.insert(target, blobs);
+        }
+        records.push(all);
+    }
+    let differing: Vec<String> = records[0]
+        .iter()
+        .filter(|(k, v)| records[1].get(*k) != Some(v))
+        .map(|(k, v)| format!("{k}:\n  {v:?}\n  {:?}", records[1].get(k)))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "outputs differ between two runs:\n{}",
+        differing.join("\n")
     );
 }
 

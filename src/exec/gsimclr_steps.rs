@@ -96,7 +96,7 @@ pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOu
     let mut out = StepOutput::default();
     out.outputs.insert(
         "autoencoder".into(),
-        OutValue::Bytes(crate::train::bytes::module_to_bytes(&ae)?),
+        OutValue::Bytes(crate::train::bytes::module_to_output_bytes(&ae)?),
     );
     out.outputs.insert(
         "summary".into(),

@@ -380,7 +380,7 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         TrainError::Interrupted => "interrupted".to_string(),
         other => other.to_string(),
     })?;
-    let backbone_bytes = crate::train::bytes::module_to_bytes(&trained.student.backbone)?;
+    let backbone_bytes = crate::train::bytes::module_to_output_bytes(&trained.student.backbone)?;
     let safetensors = crate::train::export::module_to_safetensors(&trained.student.backbone)?;
     ctx.store.checkpoint_clear(&step.key);
     let mut out = StepOutput::default();
@@ -429,7 +429,7 @@ pub fn init_backbone(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
     let mut out = StepOutput::default();
     out.outputs.insert(
         "backbone".into(),
-        OutValue::Bytes(crate::train::bytes::module_to_bytes(&backbone)?),
+        OutValue::Bytes(crate::train::bytes::module_to_output_bytes(&backbone)?),
     );
     out.outputs.insert(
         "summary".into(),

@@ -43,11 +43,14 @@ pub mod version {
     /// `offline_augment`: an offline op applied once per image.
     pub const OFFLINE_AUGMENT: u32 = 1;
     /// `pretrain`: self-supervised training of a backbone.
-    pub const PRETRAIN: u32 = 1;
+    // 2: weights written with positional parameter ids (byte-identical across runs).
+    pub const PRETRAIN: u32 = 2;
     /// `init_backbone`: a backbone at its random initialisation.
-    pub const INIT_BACKBONE: u32 = 1;
+    // 2: weights written with positional parameter ids (byte-identical across runs).
+    pub const INIT_BACKBONE: u32 = 2;
     /// `autoencoder`: G-SimCLR's denoising autoencoder.
-    pub const AUTOENCODER: u32 = 1;
+    // 2: weights written with positional parameter ids (byte-identical across runs).
+    pub const AUTOENCODER: u32 = 2;
     /// `pseudo_labels`: G-SimCLR's k-means pseudo-labels.
     pub const PSEUDO_LABELS: u32 = 1;
     /// `features`: frozen features of a backbone on some images.

@@ -5,12 +5,74 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Tensor, TensorData};
 
 /// Serialise a module's parameters and BN running stats (burnpack bytes), stats synced first.
+/// The record keeps the module's own parameter ids, which the optimiser's state refers to:
+/// this is the form for checkpoints.
 pub fn module_to_bytes<M: Module>(m: &M) -> Result<Vec<u8>, String> {
+    record_bytes(m.clone())
+}
+
+/// Serialise a module as a step output: like [`module_to_bytes`], but with positional
+/// parameter ids, so the same weights always give the same bytes (and the same blob).
+pub fn module_to_output_bytes<M: Module>(m: &M) -> Result<Vec<u8>, String> {
+    // burn draws parameter ids at random when it builds a module, and its records store
+    // them: number them by position instead, so identical weights give identical bytes.
+    let mut bytes = record_bytes(m.clone())?;
+    positional_header_ids(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Rewrites every `param_id` in a burnpack header (`NRUB`, a format version, the CBOR header's
+/// length, the CBOR header) with its position, each in the width it had, so offsets stay valid.
+fn positional_header_ids(bytes: &mut [u8]) -> Result<(), String> {
+    const KEY: &[u8] = b"\x68param_id";
+    if bytes.len() < 10 || &bytes[..4] != b"NRUB" {
+        return Err("not a burnpack record".into());
+    }
+    let len = u32::from_le_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]) as usize;
+    let end = (10 + len).min(bytes.len());
+    let mut next = 0u64;
+    let mut i = 10;
+    while i + KEY.len() < end {
+        if &bytes[i..i + KEY.len()] != KEY {
+            i += 1;
+            continue;
+        }
+        let at = i + KEY.len();
+        let width = match bytes[at] {
+            0x00..=0x17 => 0,
+            0x18 => 1,
+            0x19 => 2,
+            0x1a => 4,
+            0x1b => 8,
+            other => {
+                return Err(format!(
+                    "unexpected CBOR item {other:#x} for a parameter id"
+                ));
+            }
+        };
+        if at + 1 + width > end {
+            return Err("a truncated parameter id".into());
+        }
+        // Random ids take 8 bytes but for a 2^-32 chance; a position always fits that width.
+        let value = next.to_be_bytes();
+        match width {
+            0 if next <= 0x17 => bytes[at] = next as u8,
+            _ if width == 8 || next < 1u64 << (8 * width) => {
+                bytes[at + 1..at + 1 + width].copy_from_slice(&value[8 - width..])
+            }
+            _ => return Err(format!("parameter id {next} does not fit {width} bytes")),
+        }
+        next += 1;
+        i = at + 1 + width;
+    }
+    Ok(())
+}
+
+fn record_bytes<M: Module>(m: M) -> Result<Vec<u8>, String> {
     // Fold pending BatchNorm updates in; records otherwise read them one update late
     // (burn.md §6.2).
     let _ = m.valid();
     let bytes = m
-        .clone()
         .into_record()
         .into_bytes()
         .map_err(|e| format!("cannot serialise module: {e}"))?;

@@ -12,9 +12,39 @@ pub fn module_to_safetensors<M: Module>(m: &M) -> Result<Vec<u8>, String> {
     let mut store = SafetensorsStore::from_bytes(None);
     m.save_into(&mut store)
         .map_err(|e| format!("cannot export safetensors: {e}"))?;
-    store
+    let bytes = store
         .get_bytes()
-        .map_err(|e| format!("cannot export safetensors: {e}"))
+        .map_err(|e| format!("cannot export safetensors: {e}"))?;
+    canonical_header(&bytes)
+}
+
+/// The same safetensors file with its JSON header's keys sorted (burn writes its
+/// `__metadata__` in hash order), so the same weights always give the same bytes.
+fn canonical_header(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let bad = || "cannot export safetensors: a malformed header".to_string();
+    let len = u64::from_le_bytes(
+        bytes
+            .get(..8)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    );
+    let end = 8usize
+        .checked_add(len as usize)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(bad)?;
+    // serde_json's map is ordered by key.
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..end]).map_err(|_| bad())?;
+    let mut text = serde_json::to_vec(&header).map_err(|_| bad())?;
+    // The data section stays 8-byte aligned; trailing spaces are allowed by the format.
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - end);
+    out.extend((text.len() as u64).to_le_bytes());
+    out.extend(text);
+    out.extend(&bytes[end..]);
+    Ok(out)
 }
 
 #[cfg(test)]
