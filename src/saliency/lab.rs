@@ -1,17 +1,18 @@
-//! sRGB → CIE Lab exactly as OpenCV's float `cvtColor(BGR2Lab)` computes it
-//! (the conversion the reference code runs on `CV_32FC3` images in [0, 1]),
-//! and the Euclidean Lab colour distance used by HC, RC and FH.
+//! sRGB → CIE Lab by the formula of saliency.md §0 (the conversion the
+//! reference code runs on `CV_32FC3` images in [0, 1]), and the Euclidean Lab
+//! colour distance used by HC, RC and FH.
 //!
-//! OpenCV (3.x, the version CmCode was built against) gamma-decodes each
-//! channel, multiplies by the D65 sRGB→XYZ matrix with X and Z pre-divided by
-//! the white point, then applies the cube-root f(t) of saliency.md §0. 8-bit
-//! images go through a 256-entry gamma table built from the same float
+//! Each channel is gamma-decoded, multiplied by the D65 sRGB→XYZ matrix with
+//! X and Z pre-divided by the white point, then mapped by the cube-root f(t).
+//! 8-bit images go through a 256-entry gamma table built from the same float
 //! formula, so `to_lab(img)` equals `lab_from_rgb` of the float pixels
 //! `v as f32 * (1/255)` bit for bit.
 //!
-//! Note: OpenCV ≥ 3.3 switched float Lab to a trilinear-interpolated table
-//! that differs from this formula by up to ~0.3 units; the reference maps
-//! were produced with the formula (saliency.md §0).
+//! This is the formula, not any OpenCV build's implementation of it: OpenCV
+//! 2.4/3.x approximate the gamma with a spline table and ≥ 3.3 use a
+//! trilinear-interpolated table, which differ from it by up to ~0.4 Lab
+//! units. The HC/RC parity fixtures (`tests/saliency_parity.rs`) are computed
+//! with the formula too.
 
 use std::sync::OnceLock;
 
