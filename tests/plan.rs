@@ -236,6 +236,34 @@ pretrain ssl {
 }
 
 #[test]
+fn directives_name_nested_sweeps_by_their_last_part() {
+    let plan = plan_text(
+        "t.sslp",
+        &with_base(
+            r#"
+pretrain ssl {
+  data = parts.train
+  backbone = tiny_convnet()
+  method = simclr(temperature: sweep [0.1, 0.2, 0.5])
+  policy = [random_resized_crop(scale: sweep [0.2..1.0, 0.6..1.0]) @ 1.0]
+  exclude(temperature: 0.1, scale: 0.6..1.0)
+}
+"#,
+        ),
+    );
+    // 3 temperatures x 2 crop scales - 1 excluded.
+    assert_eq!(plan.arms.len(), 5);
+    let zipped = plan_text(
+        "t.sslp",
+        &with_base(
+            "pretrain ssl {\n  data = parts.train\n  backbone = tiny_convnet()\n  method = simclr(temperature: sweep [0.1, 0.2])\n  policy = [random_resized_crop(scale: sweep [0.2..1.0, 0.6..1.0]) @ 1.0, gaussian_blur(sigma: sweep [0.1..1.0, 0.1..2.0]) @ 1.0]\n  zip(temperature, scale)\n  exclude(sigma: 0.1..1.0, scale: 0.2..1.0)\n}\n",
+        ),
+    );
+    // 2 zipped settings x 2 blurs - 1 excluded.
+    assert_eq!(zipped.arms.len(), 3);
+}
+
+#[test]
 fn label_fractions_share_pretraining_and_features() {
     let plan = plan_text(
         "t.sslp",

@@ -1713,10 +1713,42 @@ impl<'a> Checker<'a> {
         {
             return Some(s);
         }
-        let mut names: Vec<&str> = reachable
+        // A nested sweep is named by its path (`method.temperature`), which a
+        // directive argument cannot spell: its last segment names it when unique.
+        let last = |s: SweepId| {
+            let n = self.sweeps[s].name.as_str();
+            n.rsplit('.').next().unwrap_or(n)
+        };
+        let by_last: Vec<SweepId> = reachable
             .iter()
-            .map(|&s| self.sweeps[s].name.as_str())
+            .copied()
+            .filter(|&s| self.sweeps[s].name.contains('.') && last(s) == name.name)
             .collect();
+        if let [s] = by_last[..] {
+            return Some(s);
+        }
+        if by_last.len() > 1 {
+            let mut paths: Vec<&str> = by_last
+                .iter()
+                .map(|&s| self.sweeps[s].name.as_str())
+                .collect();
+            paths.sort_unstable();
+            paths.dedup();
+            self.err(
+                Diagnostic::error(
+                    Code::BadDirective,
+                    name.span,
+                    format!("`{}` names several sweeps here", name.name),
+                    "ambiguous",
+                )
+                .with_help(format!(
+                    "it is the last part of {}; give the sweeps different parameter names",
+                    paths.join(", ")
+                )),
+            );
+            return None;
+        }
+        let mut names: Vec<&str> = reachable.iter().map(|&s| last(s)).collect();
         names.sort_unstable();
         names.dedup();
         let help = registry::suggest(&name.name, names.iter().copied())
