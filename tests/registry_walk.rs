@@ -222,6 +222,7 @@ const MANUAL: &[(&str, &str, &str)] = &[
     ("plot", "metric", "e.top5"),
     ("plot", "x", "e.label_fraction"),
     ("plot", "series", "e.k"),
+    ("plot", "baselines", "e.top5"),
     ("plot", "formats", "[svg]"),
     ("image_folder", "masks", "\"masks\""),
     ("settings", "name", "\"another title\""),

@@ -79,7 +79,7 @@ const GOLDEN: &[&str] = &[
     "tsne embedding embedding[]/tsne c1dec56a25b9",
     "segmentation seg seg[]/segmentation 47ee9cf4f723",
     "preview look look[]/preview 4627ea38f0bf",
-    "table results results[]/table a2c3394915b6",
+    "table results results[]/table 68c97398bb41",
     "plot curve curve[]/plot e9b3ed80558c",
 ];
 

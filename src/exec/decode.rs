@@ -1207,6 +1207,7 @@ pub fn plot_config(p: &Params, title: &str) -> Decoded<PlotConfig> {
             metric: first("metric")?,
             x: first("x")?,
             series: p.names("series")?,
+            baselines: p.names("baselines")?,
             style: p.word("style")?,
         },
         formats: p.names("formats")?,

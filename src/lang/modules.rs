@@ -60,10 +60,15 @@ impl Loader for NoImports {
     }
 }
 
-/// The stdlib modules, embedded: `std::policies`, `std::methods`.
+/// The stdlib modules, embedded: `std::policies`, `std::methods`, and the
+/// small-scale recipes `std::recipes::small_images`.
 pub const STDLIB: &[(&str, &str)] = &[
     ("std::policies", include_str!("../../stdlib/policies.sslp")),
     ("std::methods", include_str!("../../stdlib/methods.sslp")),
+    (
+        "std::recipes::small_images",
+        include_str!("../../stdlib/recipes/small_images.sslp"),
+    ),
 ];
 
 /// One parsed module of a program.

@@ -2142,6 +2142,12 @@ const REPORTS: &[Kind] = &[
                 Bound::ANY,
                 "One line or bar group per value of this parameter",
             ),
+            opt(
+                "baselines",
+                Ty::Metric,
+                Bound::ANY,
+                "Reference metrics drawn as dashed grey lines (e.g. `raw.top1`): against x where the baseline sweeps the x parameter, else level at its mean, ± std over seeds",
+            ),
             d(
                 "style",
                 Ty::Enum(&["line", "bar", "scatter"]),

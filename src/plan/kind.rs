@@ -68,8 +68,8 @@ pub mod version {
     /// `segmentation`: a segmentation head trained on a backbone.
     pub const SEGMENTATION: u32 = 1;
     /// `table`: a results table.
-    // 2: no top-5 column that no arm has.
-    pub const TABLE: u32 = 2;
+    // 2: no top-5 column that no arm has. 3: aggregated cells say n.
+    pub const TABLE: u32 = 3;
     /// `plot`: a results chart.
     // 2: no top-5 series where it cannot discriminate.
     pub const PLOT: u32 = 2;

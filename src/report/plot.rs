@@ -6,6 +6,10 @@
 //! - [`Style::Bar`]: grouped bars, x categories × series, error bars when n > 1.
 //! - [`Style::Scatter`]: every value as a dot, coloured by series.
 //! - [`scatter_2d`]: a 2-D embedding (t-SNE) coloured by label.
+//! - Baselines (`PlotSpec::baselines`, e.g. raw pixels or supervised from
+//!   scratch) are dashed grey lines in every style: against x where the
+//!   baseline's rows carry the x parameter, else level at their mean; ± std
+//!   error bars where several seeds fall on one point.
 //!
 //! Text uses DejaVu Sans embedded in the binary (no system font is needed;
 //! license in `DejaVuSans.LICENSE` beside this file). Series colours are
@@ -22,6 +26,7 @@ use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
@@ -77,6 +82,13 @@ const LABEL_COLORS: [RGBColor; 20] = [
     RGBColor(0x9E, 0xDA, 0xE5),
 ];
 
+/// Baselines: greys, darkest first, apart from every series colour.
+const BASELINE_COLORS: [RGBColor; 3] = [
+    RGBColor(0x44, 0x44, 0x44),
+    RGBColor(0x88, 0x88, 0x88),
+    RGBColor(0xB0, 0xB0, 0xB0),
+];
+
 const GRID: RGBColor = RGBColor(0xE2, 0xE2, 0xE2);
 
 /// How a [`PlotSpec`] draws its data.
@@ -103,6 +115,10 @@ pub struct PlotSpec {
     pub x: String,
     /// Axes whose value combinations make one line / bar group each (empty: one series).
     pub series: Vec<String>,
+    /// Reference metrics (`raw.top1`) drawn dashed in grey: against x where
+    /// their rows carry the x parameter, else level at their mean over all rows.
+    #[serde(default)]
+    pub baselines: Vec<String>,
     /// Line, bar or scatter.
     pub style: Style,
 }
@@ -310,6 +326,8 @@ struct Layer {
     color: RGBColor,
     shape: usize,
     marks: Vec<Mark>,
+    /// A baseline: drawn as a dashed line, in every plot style.
+    dashed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -383,7 +401,8 @@ fn render<DB: DrawingBackend>(
     } else {
         root.titled(&chart.title, font(20)).map_err(draw_err)?
     };
-    let legend = !chart.layers.is_empty() && chart.legend_title.is_some();
+    let legend = !chart.layers.is_empty()
+        && (chart.legend_title.is_some() || chart.layers.iter().any(|l| l.dashed));
     let label_font = font(13);
     let (plot_area, legend_area) = if legend {
         let mut widest = 0u32;
@@ -430,8 +449,12 @@ fn render<DB: DrawingBackend>(
         mesh.draw().map_err(draw_err)?;
     }
     let area = cc.plotting_area();
-    let n_layers = chart.layers.len().max(1);
+    let n_layers = chart.layers.iter().filter(|l| !l.dashed).count().max(1);
     for (li, layer) in chart.layers.iter().enumerate() {
+        if layer.dashed {
+            draw_baseline(area, layer)?;
+            continue;
+        }
         match chart.kind {
             Kind::Line => {
                 if layer.marks.len() > 1 {
@@ -501,6 +524,35 @@ fn render<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A baseline layer: a dashed line through its marks, with their error bars.
+fn draw_baseline<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Cartesian2d<Axis, Axis>>,
+    layer: &Layer,
+) -> Result<(), ReportError> {
+    let pts: Vec<(f64, f64)> = layer.marks.iter().map(|m| (m.x, m.y)).collect();
+    area.draw(&DashedPathElement::new(
+        pts,
+        7,
+        5,
+        layer.color.stroke_width(2),
+    ))
+    .map_err(draw_err)?;
+    for m in &layer.marks {
+        if let Some(e) = m.err {
+            area.draw(&ErrorBar::new_vertical(
+                m.x,
+                m.y - e,
+                m.y,
+                m.y + e,
+                layer.color.stroke_width(1),
+                8,
+            ))
+            .map_err(draw_err)?;
+        }
+    }
+    Ok(())
+}
+
 fn truncate_to<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
@@ -544,7 +596,17 @@ fn draw_legend<DB: DrawingBackend>(
     let shown = if n > capacity { capacity - 1 } else { n };
     for layer in &chart.layers[..shown] {
         let cy = y + 7;
+        if layer.dashed {
+            area.draw(&DashedPathElement::new(
+                vec![(8, cy), (32, cy)],
+                5,
+                3,
+                layer.color.stroke_width(2),
+            ))
+            .map_err(draw_err)?;
+        }
         match chart.kind {
+            _ if layer.dashed => {}
             Kind::Line => {
                 area.draw(&PathElement::new(
                     vec![(8, cy), (32, cy)],
@@ -642,7 +704,16 @@ fn y_axis(layers: &[Layer], from_zero: bool) -> Axis {
 /// categorical axis instead; bars always do.
 pub fn plot(rows: &[ResultRow], spec: &PlotSpec) -> Result<Figure, ReportError> {
     let all = samples(rows, &spec.metric)?;
-    let percent = is_percent(&spec.metric, all.iter().map(|s| s.value));
+    let references = spec
+        .baselines
+        .iter()
+        .map(|m| Ok((m.as_str(), samples(rows, m)?)))
+        .collect::<Result<Vec<_>, ReportError>>()?;
+    // One unit for the whole y axis: percent only when every metric on it is one.
+    let percent = is_percent(&spec.metric, all.iter().map(|s| s.value))
+        && references
+            .iter()
+            .all(|(m, ss)| is_percent(m, ss.iter().map(|s| s.value)));
     let scale = if percent { 100.0 } else { 1.0 };
     let data: Vec<(Sample<'_>, AxisValue)> = all
         .into_iter()
@@ -697,10 +768,15 @@ pub fn plot(rows: &[ResultRow], spec: &PlotSpec) -> Result<Figure, ReportError> 
             }
         }
         layers.push(Layer {
-            label: label.join(" / "),
+            label: if spec.series.is_empty() {
+                spec.metric.clone()
+            } else {
+                label.join(" / ")
+            },
             color: SERIES_COLORS[i % SERIES_COLORS.len()],
             shape: i % 5,
             marks,
+            dashed: false,
         });
     }
     let x = if data.is_empty() {
@@ -720,6 +796,69 @@ pub fn plot(rows: &[ResultRow], spec: &PlotSpec) -> Result<Figure, ReportError> 
         let names: Vec<String> = categories.iter().map(|c| c.display().to_string()).collect();
         Axis::categories(&names)
     };
+    let xs: BTreeSet<u64> = layers
+        .iter()
+        .flat_map(|l| &l.marks)
+        .map(|m| m.x.to_bits())
+        .collect();
+    let main_xs: Vec<f64> = xs.into_iter().map(f64::from_bits).collect();
+    for (i, (metric, ss)) in references.iter().enumerate() {
+        let finite: Vec<&Sample<'_>> = ss.iter().filter(|s| s.value.is_finite()).collect();
+        // Against x where every row carries an x value this plot shows; else level.
+        let placed: Option<Vec<(f64, f64)>> = finite
+            .iter()
+            .map(|s| {
+                let x = AxisValue(axis_value(s.row, &spec.x));
+                let at = if numeric {
+                    x.number()
+                } else {
+                    categories.binary_search(&x).ok().map(|c| c as f64)
+                };
+                at.map(|at| (at, s.value * scale))
+            })
+            .collect();
+        let marks = match placed {
+            Some(points) if !points.is_empty() => {
+                let mut by_x: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+                for (x, y) in points {
+                    by_x.entry(x.to_bits()).or_default().push(y);
+                }
+                let mut marks: Vec<Mark> = by_x
+                    .into_iter()
+                    .filter_map(|(x, ys)| {
+                        stats(&ys).map(|st| Mark {
+                            x: f64::from_bits(x),
+                            y: st.mean,
+                            err: st.std.filter(|e| e.is_finite() && *e > 0.0),
+                        })
+                    })
+                    .collect();
+                marks.sort_by(|a, b| a.x.total_cmp(&b.x));
+                marks
+            }
+            _ => {
+                let ys: Vec<f64> = finite.iter().map(|s| s.value * scale).collect();
+                match stats(&ys) {
+                    Some(st) => {
+                        let err = st.std.filter(|e| e.is_finite() && *e > 0.0);
+                        let level = |x: f64, err: Option<f64>| Mark { x, y: st.mean, err };
+                        let mut marks = vec![level(x.lo, None)];
+                        marks.extend(main_xs.iter().map(|&x| level(x, err)));
+                        marks.push(level(x.hi, None));
+                        marks
+                    }
+                    None => vec![],
+                }
+            }
+        };
+        layers.push(Layer {
+            label: format!("{metric} (baseline)"),
+            color: BASELINE_COLORS[i % BASELINE_COLORS.len()],
+            shape: i % 5,
+            marks,
+            dashed: true,
+        });
+    }
     let kind = match spec.style {
         Style::Line => Kind::Line,
         Style::Bar => Kind::Bar,
@@ -781,6 +920,7 @@ pub fn scatter_2d(points: &[[f32; 2]], labels: &[u32], title: &str) -> Result<Fi
             color: LABEL_COLORS[l as usize % LABEL_COLORS.len()],
             shape: (l as usize / LABEL_COLORS.len()) % 5,
             marks,
+            dashed: false,
         })
         .collect();
     let bounds = |f: fn(&Mark) -> f64| {
@@ -878,8 +1018,88 @@ mod tests {
             metric: "lin.top1".into(),
             x: "lin.label_fraction".into(),
             series: series.iter().map(|s| s.to_string()).collect(),
+            baselines: vec![],
             style,
         }
+    }
+
+    /// Rows of a baseline evaluation `decl` at `top1` per seed, swept over
+    /// `label_fraction` when `fracs` is not empty.
+    fn baseline_rows(decl: &str, fracs: &[(&str, f64)], seeds: u64) -> Vec<ResultRow> {
+        let points: Vec<(Option<&str>, f64)> = if fracs.is_empty() {
+            vec![(None, 0.3)]
+        } else {
+            fracs.iter().map(|&(f, v)| (Some(f), v)).collect()
+        };
+        let mut rows = Vec::new();
+        for (frac, v) in points {
+            for seed in 0..seeds {
+                let axes: BTreeMap<String, String> = frac
+                    .map(|f| ("label_fraction".to_string(), f.to_string()))
+                    .into_iter()
+                    .collect();
+                rows.push(ResultRow {
+                    arm: format!("{decl}[{frac:?}]"),
+                    decl: decl.into(),
+                    axes,
+                    eval: "knn(k=20)".into(),
+                    seed,
+                    metrics: [("top1".to_string(), v + 0.02 * seed as f64)]
+                        .into_iter()
+                        .collect(),
+                });
+            }
+        }
+        rows
+    }
+
+    /// Pixels of exactly `c`.
+    fn pixels_of(img: &image::RgbImage, c: RGBColor) -> usize {
+        img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count()
+    }
+
+    #[test]
+    fn baselines_are_dashed_grey_lines_against_x_or_level() {
+        let mut rows = sweep();
+        rows.extend(baseline_rows(
+            "raw",
+            &[("0.01", 0.2), ("0.1", 0.3), ("1.0", 0.5)],
+            3,
+        ));
+        rows.extend(baseline_rows("scratch", &[], 3));
+        let mut s = spec(Style::Line, &["ssl.method"]);
+        s.baselines = vec!["raw.top1".into(), "scratch.top1".into()];
+        let fig = plot(&rows, &s).unwrap();
+        let img = check(&fig);
+        assert!(fig.svg.contains("raw.top1 (baseline)"));
+        assert!(fig.svg.contains("scratch.top1 (baseline)"));
+        // Both greys are drawn (lines, error bars and legend entries); without
+        // baselines only anti-aliased text has those shades.
+        let plain = check(&plot(&rows, &spec(Style::Line, &["ssl.method"])).unwrap());
+        for c in &BASELINE_COLORS[..2] {
+            assert!(pixels_of(&img, *c) > pixels_of(&plain, *c) + 100);
+        }
+        // Bars draw the baselines over the groups too; deterministic.
+        let mut b = s.clone();
+        b.style = Style::Bar;
+        let bars = plot(&rows, &b).unwrap();
+        assert!(pixels_of(&check(&bars), BASELINE_COLORS[0]) > 100);
+        assert_eq!(bars, plot(&rows, &b).unwrap());
+    }
+
+    #[test]
+    fn a_baseline_alone_gets_a_legend_naming_the_metric() {
+        let mut rows = sweep();
+        rows.extend(baseline_rows("scratch", &[], 1));
+        let mut s = spec(Style::Line, &[]);
+        s.baselines = vec!["scratch.top1".into()];
+        let fig = plot(&rows, &s).unwrap();
+        check(&fig);
+        assert!(fig.svg.contains("scratch.top1 (baseline)"));
+        assert!(fig.svg.contains("lin.top1 (%)"));
+        // A malformed baseline metric is an error, not a panic.
+        s.baselines = vec!["nodot".into()];
+        assert!(plot(&rows, &s).is_err());
     }
 
     #[test]

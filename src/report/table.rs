@@ -10,8 +10,8 @@
 //!   its header gets ` (%)` (see [`is_percent`]);
 //! - any other value is shown with 4 significant digits (scientific below
 //!   1e-3 or from 1e5 on);
-//! - a cell aggregating n > 1 values shows `mean ± std` (sample std, n − 1),
-//!   the std with the mean's decimals; n = 1 shows the value alone;
+//! - a cell aggregating n > 1 values shows `mean ± std (n=N)` (sample std,
+//!   n − 1), the std with the mean's decimals; n = 1 shows the value alone;
 //! - a NaN value makes its cell `NaN` (a diverged seed is not hidden); an
 //!   empty cell or a missing axis value shows `—`.
 
@@ -347,12 +347,12 @@ fn sig4(v: f64) -> (String, Option<usize>) {
     }
 }
 
-/// How a cell reads in Markdown and HTML: `mean ± std` (std only when n > 1), per the module rules.
+/// How a cell reads in Markdown and HTML: `mean ± std (n=N)` (std and n only when n > 1), per the module rules.
 pub fn format_stats(stats: &Stats, percent: bool) -> String {
     if percent {
         let mean = fixed(stats.mean * 100.0, 2);
         return match stats.std {
-            Some(sd) => format!("{mean} ± {}", fixed(sd * 100.0, 2)),
+            Some(sd) => format!("{mean} ± {} (n={})", fixed(sd * 100.0, 2), stats.n),
             None => mean,
         };
     }
@@ -366,7 +366,7 @@ pub fn format_stats(stats: &Stats, percent: bool) -> String {
         Some(d) => fixed(sd, d),
         None => sig4(sd).0,
     };
-    format!("{mean} ± {sd_text}")
+    format!("{mean} ± {sd_text} (n={})", stats.n)
 }
 
 /// A number in CSV: the shortest text that reads back to the same f64.
@@ -875,7 +875,7 @@ mod tests {
         assert_eq!(
             t.texts(),
             [
-                ["byol", "82.00 ± 2.00", "8.200 ± 0.200"],
+                ["byol", "82.00 ± 2.00 (n=3)", "8.200 ± 0.200 (n=3)"],
                 ["simclr", "70.00", "7.000"]
             ]
         );
@@ -925,7 +925,7 @@ mod tests {
             "\
 | method | lin.top1 (%) [policy=p,1] |
 | ------ | ------------------------: |
-| byol   |              85.00 ± 7.07 |
+| byol   |        85.00 ± 7.07 (n=2) |
 | simclr |                     70.00 |
 "
         );
@@ -1054,7 +1054,7 @@ mod tests {
         assert_eq!(
             t.texts(),
             [
-                ["byol", "NaN ± NaN", "—"],
+                ["byol", "NaN ± NaN (n=2)", "—"],
                 ["simclr", "70.00", "—"],
                 ["—", "—", "—"],
             ]
@@ -1091,15 +1091,21 @@ mod tests {
             n: if std.is_some() { 2 } else { 1 },
         };
         assert_eq!(format_stats(&s(0.123456, None), false), "0.1235");
-        assert_eq!(format_stats(&s(1234.56, Some(12.3)), false), "1235 ± 12");
+        assert_eq!(
+            format_stats(&s(1234.56, Some(12.3)), false),
+            "1235 ± 12 (n=2)"
+        );
         assert_eq!(format_stats(&s(9.99961, None), false), "10.00");
         assert_eq!(format_stats(&s(0.0001234, None), false), "1.234e-4");
         assert_eq!(format_stats(&s(123456.0, None), false), "1.235e5");
-        assert_eq!(format_stats(&s(0.0, Some(0.01234)), false), "0 ± 0.01234");
+        assert_eq!(
+            format_stats(&s(0.0, Some(0.01234)), false),
+            "0 ± 0.01234 (n=2)"
+        );
         assert_eq!(format_stats(&s(-0.00001, None), false), "-1.000e-5");
         assert_eq!(
             format_stats(&s(0.81234, Some(0.0123)), true),
-            "81.23 ± 1.23"
+            "81.23 ± 1.23 (n=2)"
         );
         assert_eq!(format_stats(&s(f64::INFINITY, None), false), "inf");
     }
