@@ -1455,6 +1455,18 @@ split parts {
         };
         match kind.category {
             Category::Method => pretrain_field(&plan_of(&pretrain_with("method", &c)), "method"),
+            // A backbone without weights is read by the features step only.
+            Category::Backbone if !kind.is_trainable() => {
+                let plan = plan_of(&format!(
+                    "{BASE}evaluate e = knn(backbone: {c}, train: parts.train, test: parts.test)\n"
+                ));
+                let step = plan
+                    .steps
+                    .iter()
+                    .find(|s| s.kind == StepKind::Features)
+                    .expect("a features step");
+                step.params["backbone"].as_map().expect("a call").clone()
+            }
             Category::Backbone => {
                 pretrain_field(&plan_of(&pretrain_with("backbone", &c)), "backbone")
             }
@@ -1501,6 +1513,10 @@ split parts {
         let at = format!("`{}`", kind.name);
         let typed = match kind.category {
             Category::Method => format!("{:?}", method_config(&Params::call(map, &at)?)?),
+            Category::Backbone if !kind.is_trainable() => {
+                let step = Map::from([("backbone".to_string(), Value::Map(map.clone()))]);
+                format!("{:?}", decode_step(StepKind::Features, &step)?)
+            }
             Category::Backbone => {
                 format!("{:?}", backbone_spec(&Params::call(map, &at)?, 32)?)
             }

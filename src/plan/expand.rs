@@ -1172,7 +1172,6 @@ impl<'p> Planner<'p> {
             let (param, what) = match kind_name.as_str() {
                 "knn" => ("k", "the labelled training data"),
                 "segmentation" => ("batch", "the training data"),
-                "finetune" => ("batch", "the labelled training data"),
                 _ => ("", ""),
             };
             if !param.is_empty() {
