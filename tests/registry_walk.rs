@@ -108,6 +108,14 @@ fn base_args(kind: &str) -> &'static [(&'static str, &'static str)] {
             ("k", "20"),
             ("label_fraction", "0.5"),
         ],
+        "finetune" => &[
+            ("backbone", "ssl"),
+            ("train", "parts.train"),
+            ("test", "parts.test"),
+            ("label_fraction", "0.5"),
+            ("epochs", "2"),
+            ("batch", "8"),
+        ],
         "linear_probe" | "segmentation" => &[
             ("backbone", "ssl"),
             ("train", "parts.train"),
@@ -209,6 +217,13 @@ const MANUAL: &[(&str, &str, &str)] = &[
     ),
     ("segmentation", "train", "parts.test"),
     ("segmentation", "test", "parts.train"),
+    ("finetune", "backbone", "tiny_convnet(width: 4, depth: 1)"),
+    ("finetune", "train", "parts.test"),
+    ("finetune", "test", "parts.train"),
+    ("finetune", "optimizer", "adamw()"),
+    // (Two epochs, so a constant rate differs from the cosine at the second epoch.)
+    ("finetune", "schedule", "constant()"),
+    ("finetune", "policy", "[horizontal_flip() @ 0.5]"),
     ("kmeans", "backbone", "tiny_convnet(width: 4, depth: 1)"),
     ("kmeans", "data", "parts.train"),
     ("tsne", "backbone", "tiny_convnet(width: 4, depth: 1)"),

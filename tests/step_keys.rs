@@ -54,6 +54,16 @@ evaluate seg = segmentation(backbone: ssl, train: parts.train, test: parts.test,
 report look = preview(data: parts.train, policy: light)
 report results = table(metrics: [lin.top1, nn.top1])
 report curve = plot(metric: lin.top1, x: lin.label_fraction)
+
+evaluate pixels = knn(backbone: raw_pixels(), train: parts.train, test: parts.test, k: 5)
+evaluate ft = finetune(
+  backbone: sweep [ssl, tiny_convnet(width: 8)],
+  train: parts.train,
+  test: parts.test,
+  epochs: 1,
+  batch: 16,
+  policy: [horizontal_flip() @ 0.5],
+)
 "#;
 
 /// `kind decl site short-key`, in plan order.
@@ -81,6 +91,11 @@ const GOLDEN: &[&str] = &[
     "preview look look[]/preview 4627ea38f0bf",
     "table results results[]/table 68c97398bb41",
     "plot curve curve[]/plot e9b3ed80558c",
+    "features pixels pixels[]/features(train) 3741efe11bc9",
+    "features pixels pixels[]/features(test) f9ac7e772719",
+    "knn pixels pixels[]/knn c33a38f79137",
+    "finetune ft ft[backbone=ssl]/finetune c25eccb41c34",
+    "finetune ft ft[backbone=tiny_convnet]/finetune b4c2cbdb52de",
 ];
 
 fn plan_of(text: &str) -> Plan {

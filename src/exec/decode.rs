@@ -755,6 +755,11 @@ pub fn backbone_spec(p: &Params, image_side: usize) -> Decoded<BackboneSpec> {
             cifar_stem: p.bool("cifar_stem")?,
             zero_init_residual: p.bool("zero_init_residual")?,
         },
+        "raw_pixels" => {
+            return Err(p.invalid(
+                "`raw_pixels` is not a network: it has nothing to build or train (it is read by the features step only)",
+            ));
+        }
         "vit_tiny" => BackboneSpec::Vit {
             patch: p.usize("patch")?,
             depth: p.usize("depth")?,
@@ -1132,6 +1137,87 @@ pub fn segmentation_config(p: &Params) -> Decoded<SegmentationConfig> {
     })
 }
 
+/// Where a `features` step's features come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureSource {
+    /// The network of the `encoder` input.
+    Network,
+    /// No network: the normalised, flattened pixels (`backbone: raw_pixels()`).
+    RawPixels,
+}
+
+/// A `features` step's configuration: its `backbone` parameter when it has one (a backbone it
+/// computes itself, `raw_pixels`), else the network of its `encoder` input.
+pub fn features_config(p: &Params) -> Decoded<FeatureSource> {
+    p.no_unknown(&["data_part", "backbone"])?;
+    match p.get("backbone")? {
+        None => Ok(FeatureSource::Network),
+        Some(_) => {
+            let b = p.nested("backbone")?;
+            b.no_unknown(&[])?;
+            match b.kind()? {
+                "raw_pixels" => Ok(FeatureSource::RawPixels),
+                other => Err(b.unknown_kind(other, "a backbone without weights (`raw_pixels`)")),
+            }
+        }
+    }
+}
+
+/// A `finetune` step's configuration (the data and the backbone's weights come from its inputs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinetuneConfig {
+    /// The backbone trained from scratch, when the step has no `encoder` input (its
+    /// parameters; built at the data's image side).
+    pub scratch: Option<Map>,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Images per batch.
+    pub batch: usize,
+    /// The optimiser (its lr used as written).
+    pub optimizer: OptimizerSpec,
+    /// The learning-rate schedule.
+    pub schedule: Schedule,
+    /// Augmentation of the training images (empty: none).
+    pub policy: Policy,
+    /// The policy's `normalize` op, if it has one.
+    pub normalize: Option<([f32; 3], [f32; 3])>,
+    /// Seed of the head's (and a scratch backbone's) weights, of the shuffles and the draws.
+    pub seed: u64,
+}
+
+/// A `finetune` step's configuration.
+pub fn finetune_config(p: &Params) -> Decoded<FinetuneConfig> {
+    let scratch = match p.get("backbone")? {
+        None => None,
+        Some(_) => {
+            let b = p.nested("backbone")?;
+            // Validated now (at the common side) so a bad backbone fails before any data is read.
+            backbone_spec(&b, DECODE_IMAGE_SIDE)?;
+            Some(b.map().clone())
+        }
+    };
+    Ok(FinetuneConfig {
+        scratch,
+        epochs: p.usize("epochs")?,
+        batch: p.usize("batch")?,
+        optimizer: optimizer_spec(&p.nested("optimizer")?)?,
+        schedule: schedule(&p.nested("schedule")?)?,
+        policy: policy(p.get("policy")?.unwrap_or(&Value::Null), &p.at)?,
+        normalize: match p.get("policy")? {
+            // `normalize_op` reads views: the policy as the one view a fine-tune draws.
+            Some(policy) => normalize_op(
+                &[Value::Map(Map::from([(
+                    "policy".to_string(),
+                    policy.clone(),
+                )]))],
+                &p.at,
+            )?,
+            None => None,
+        },
+        seed: p.u64("seed")?,
+    })
+}
+
 // ------------------------------------------------------------ reports
 
 /// A `preview` step's configuration.
@@ -1237,8 +1323,8 @@ pub enum StepConfig {
     Autoencoder(AutoencoderConfig),
     /// `pseudo_labels`.
     PseudoLabels(PseudoLabelsConfig),
-    /// `features`: nothing to configure.
-    Features,
+    /// `features`: a network's, or the raw pixels.
+    Features(FeatureSource),
     /// `linear_probe`.
     LinearProbe(LinearProbeConfig),
     /// `knn`.
@@ -1249,6 +1335,8 @@ pub enum StepConfig {
     Tsne(TsneConfig),
     /// `segmentation`.
     Segmentation(SegmentationConfig),
+    /// `finetune`.
+    Finetune(Box<FinetuneConfig>),
     /// `table`.
     Table(TableConfig),
     /// `plot` (untitled).
@@ -1277,12 +1365,13 @@ pub fn decode_step(kind: StepKind, params: &Map) -> Decoded<StepConfig> {
         }
         StepKind::Autoencoder => StepConfig::Autoencoder(autoencoder_config(&p)?),
         StepKind::PseudoLabels => StepConfig::PseudoLabels(pseudo_labels_config(&p)?),
-        StepKind::Features => StepConfig::Features,
+        StepKind::Features => StepConfig::Features(features_config(&p)?),
         StepKind::LinearProbe => StepConfig::LinearProbe(linear_probe_config(&p)?),
         StepKind::Knn => StepConfig::Knn(knn_config(&p)?),
         StepKind::Kmeans => StepConfig::Kmeans(kmeans_config(&p)?),
         StepKind::Tsne => StepConfig::Tsne(tsne_config(&p)?),
         StepKind::Segmentation => StepConfig::Segmentation(segmentation_config(&p)?),
+        StepKind::Finetune => StepConfig::Finetune(Box::new(finetune_config(&p)?)),
         StepKind::Table => StepConfig::Table(table_config(&p)?),
         StepKind::Plot => StepConfig::Plot(plot_config(&p, "")?),
     })
@@ -1367,6 +1456,18 @@ split parts {
         };
         match kind.category {
             Category::Method => pretrain_field(&plan_of(&pretrain_with("method", &c)), "method"),
+            // A backbone without weights is read by the features step only.
+            Category::Backbone if !kind.is_trainable() => {
+                let plan = plan_of(&format!(
+                    "{BASE}evaluate e = knn(backbone: {c}, train: parts.train, test: parts.test)\n"
+                ));
+                let step = plan
+                    .steps
+                    .iter()
+                    .find(|s| s.kind == StepKind::Features)
+                    .expect("a features step");
+                step.params["backbone"].as_map().expect("a call").clone()
+            }
             Category::Backbone => {
                 pretrain_field(&plan_of(&pretrain_with("backbone", &c)), "backbone")
             }
@@ -1413,6 +1514,10 @@ split parts {
         let at = format!("`{}`", kind.name);
         let typed = match kind.category {
             Category::Method => format!("{:?}", method_config(&Params::call(map, &at)?)?),
+            Category::Backbone if !kind.is_trainable() => {
+                let step = Map::from([("backbone".to_string(), Value::Map(map.clone()))]);
+                format!("{:?}", decode_step(StepKind::Features, &step)?)
+            }
             Category::Backbone => {
                 format!("{:?}", backbone_spec(&Params::call(map, &at)?, 32)?)
             }

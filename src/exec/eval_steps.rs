@@ -3,11 +3,13 @@
 //! segmentation fine-tune. Feature banks are steps of their own, so every
 //! evaluation of one backbone on one data part shares a single extraction.
 
-use super::decode::{self, ColorBy, Params, ProbeSolver};
+use super::decode::{self, ColorBy, FeatureSource, Params, ProbeSolver};
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::runner::{Engine, data_part};
 use super::store::Output;
 use super::train_steps::{Normalization, backbone_spec, rgb, stack};
+use crate::augment::normalize_into;
+use crate::data::ImageSet;
 use crate::eval::knn::{KnnParams, knn_scores};
 use crate::eval::linear::{LinearModel, LinearParams, Solver};
 use crate::eval::matrix::Matrix;
@@ -167,17 +169,22 @@ pub fn load_backbone(ctx: &StepCtx, key: &Key, device: &Device) -> Result<Loaded
 
 // ------------------------------------------------------------ steps
 
-/// Extracts frozen-backbone features of a data part (BN in eval mode, no augmentation).
+/// Extracts frozen-backbone features of a data part (BN in eval mode, no augmentation), or
+/// the normalised pixels themselves for `raw_pixels`.
 pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-    let encoder = *step
-        .inputs
-        .get("encoder")
-        .ok_or("features need an `encoder`")?;
+    let source = decode::features_config(&Params::step(step))?;
     let data = *step.inputs.get("data").ok_or("features need `data`")?;
     let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     if indices.is_empty() {
         return Err("the data part has no images".into());
     }
+    if source == FeatureSource::RawPixels {
+        return raw_pixel_features(&images, indices);
+    }
+    let encoder = *step
+        .inputs
+        .get("encoder")
+        .ok_or("features need an `encoder`")?;
     // A device without autodiff: BatchNorm uses its running statistics.
     let device = DeviceChoice::Cpu.plain_device()?;
     let loaded = load_backbone(ctx, &encoder, &device)?;
@@ -218,6 +225,29 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
     Ok(out)
 }
 
+/// `raw_pixels`: each image normalised per channel with the statistics of the part (as the
+/// features step normalises for a backbone that stores no normalisation), flattened
+/// channel-major (`3 x H x W`, the layout a network reads).
+fn raw_pixel_features(images: &ImageSet, indices: Vec<usize>) -> Result<StepOutput, String> {
+    let norm = Normalization::of(images, &indices);
+    let dim = 3 * images.width as usize * images.height as usize;
+    let mut data = vec![0f32; indices.len() * dim];
+    for (out, &i) in data.chunks_exact_mut(dim).zip(&indices) {
+        normalize_into(&rgb(images, i)?, norm.mean, norm.std, out);
+    }
+    let bank = FeatureBank {
+        labels: indices.iter().map(|&i| images.labels[i]).collect(),
+        features: Matrix::new(indices.len(), dim, data).map_err(|e| e.to_string())?,
+        indices,
+    };
+    let mut out = StepOutput::default();
+    out.metrics.insert("rows".into(), bank.indices.len() as f64);
+    out.metrics.insert("dim".into(), dim as f64);
+    out.outputs
+        .insert("features".into(), OutValue::Bytes(bank.to_bytes()));
+    Ok(out)
+}
+
 fn bank(ctx: &StepCtx, step: &Step, input: &str) -> Result<FeatureBank, String> {
     let key = step
         .inputs
@@ -227,7 +257,7 @@ fn bank(ctx: &StepCtx, step: &Step, input: &str) -> Result<FeatureBank, String> 
 }
 
 /// The labelled subset's dataset indices, when the evaluation uses a fraction of the labels.
-fn label_subset(ctx: &StepCtx, step: &Step) -> Result<Option<BTreeSet<usize>>, String> {
+pub(super) fn label_subset(ctx: &StepCtx, step: &Step) -> Result<Option<BTreeSet<usize>>, String> {
     let Some(key) = step.inputs.get("labels") else {
         return Ok(None);
     };
@@ -269,7 +299,8 @@ fn supervised(ctx: &StepCtx, step: &Step) -> Result<Supervised, String> {
     })
 }
 
-fn accuracy_output(
+/// Top-1 (and top-5 with more than 5 classes) of test scores, with the row counts.
+pub(super) fn accuracy_output(
     scores: &[Vec<f64>],
     labels: &[u32],
     train_rows: usize,

@@ -5,6 +5,7 @@ pub mod augment_steps;
 pub mod decode;
 pub mod eval_steps;
 pub mod executor;
+pub mod finetune_step;
 pub mod fingerprint;
 pub mod gsimclr_steps;
 pub mod progress;

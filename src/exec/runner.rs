@@ -48,7 +48,7 @@ impl StepRunner for Engine {
     /// Dispatches on the step kind: one function per kind.
     fn run(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
         use super::{augment_steps, eval_steps, gsimclr_steps, report_steps};
-        use super::{segmentation_step, train_steps};
+        use super::{finetune_step, segmentation_step, train_steps};
         match step.kind {
             StepKind::Dataset => self.dataset(step),
             StepKind::Split => self.split(step, ctx),
@@ -65,6 +65,7 @@ impl StepRunner for Engine {
             StepKind::Kmeans => eval_steps::kmeans(step, ctx),
             StepKind::Tsne => eval_steps::tsne(step, ctx),
             StepKind::Segmentation => segmentation_step::segmentation(self, step, ctx),
+            StepKind::Finetune => finetune_step::finetune(self, step, ctx),
             StepKind::Table => report_steps::table(step, ctx),
             StepKind::Plot => report_steps::plot(step, ctx),
         }

@@ -63,7 +63,7 @@ pub struct Normalization {
 
 impl Normalization {
     /// The policy's `normalize` op if it has one, else the statistics of the training images.
-    fn for_training(
+    pub fn for_training(
         normalize: Option<([f32; 3], [f32; 3])>,
         images: &ImageSet,
         indices: &[usize],
@@ -267,6 +267,45 @@ impl BatchSource for ViewBatches {
             out.push(stack(&views, self.norm, device));
         }
         Ok(out)
+    }
+}
+
+/// Labelled single-view batches of `indices` (every image labelled): each image through
+/// `policy` (no crop of its own), shuffled and drawn per (seed, step key, epoch, image) as
+/// pretraining's views are; the last partial batch of an epoch is dropped. The batches of a
+/// supervised fine-tune.
+#[allow(clippy::too_many_arguments)]
+pub fn labelled_batches(
+    images: Arc<ImageSet>,
+    indices: Vec<usize>,
+    policy: crate::augment::Policy,
+    seed: u64,
+    key: Key,
+    batch: usize,
+    norm: Normalization,
+    cache: OfflineCache,
+) -> impl crate::train::finetune::LabelledSource {
+    ViewBatches {
+        images,
+        indices,
+        specs: vec![ViewSpec::new(1, policy)],
+        seed,
+        key,
+        batch,
+        norm,
+        cache,
+        pseudo: None,
+        order: Mutex::new(None),
+    }
+}
+
+impl crate::train::finetune::LabelledSource for ViewBatches {
+    fn labels(&self, epoch: usize, index: usize) -> Vec<u32> {
+        let order = self.order(epoch);
+        order[index * self.batch..(index + 1) * self.batch]
+            .iter()
+            .map(|&p| self.images.labels[self.indices[p]].max(0) as u32)
+            .collect()
     }
 }
 

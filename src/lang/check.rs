@@ -45,6 +45,7 @@ pub fn check(loaded: &Loaded) -> (Option<Program>, Vec<Diagnostic>) {
     }
     c.find_cycles();
     c.resolve_directives();
+    c.check_trainable();
     let mut diags = std::mem::take(&mut c.diags);
     diags.extend(loaded.diagnostics.iter().cloned());
     super::diagnostic::sort(&mut diags);
@@ -1633,6 +1634,94 @@ impl<'a> Checker<'a> {
 
     // ------------------------------------------------------------ cycles
 
+    // ------------------------------------------------------------ trainable backbones
+
+    /// A backbone with nothing to train (`raw_pixels`) may only stand where frozen features
+    /// are read: a pretraining run's `backbone`, and the `backbone` of an evaluation that
+    /// trains the network (`segmentation`, `finetune`), are errors, through names, `let`s and
+    /// sweeps alike.
+    fn check_trainable(&mut self) {
+        let mut found = vec![];
+        for decl in self.hdecls.iter().flatten() {
+            let Some(call) = decl.call() else { continue };
+            let trains = match decl.kind {
+                DeclKind::Pretrain => true,
+                DeclKind::Evaluate => {
+                    matches!(
+                        call.kind.info,
+                        registry::Info::Eval {
+                            features: false,
+                            ..
+                        }
+                    )
+                }
+                _ => false,
+            };
+            let Some(value) = call.arg("backbone").filter(|_| trains) else {
+                continue;
+            };
+            let mut fixed = vec![];
+            let mut seen = BTreeSet::new();
+            self.fixed_backbones(value, &mut fixed, &mut seen);
+            for (name, at) in fixed {
+                found.push((call.arg_span("backbone"), call.kind.name, name, at));
+            }
+        }
+        for (span, user, name, at) in found {
+            let what = if user == "pretrain" {
+                "a pretraining run".to_string()
+            } else {
+                format!("`{user}`")
+            };
+            let mut d = Diagnostic::error(
+                Code::UntrainableBackbone,
+                span,
+                format!(
+                    "`{name}` is not a network: {what} trains its backbone, and `{name}` has nothing to train"
+                ),
+                "needs a trainable network",
+            );
+            if at.file == span.file && at != span {
+                d = d.with_label(at, format!("`{name}` here"));
+            }
+            let trainable: Vec<&str> = registry::names_in(Category::Backbone)
+                .into_iter()
+                .filter(|n| registry::kind_named(n).is_some_and(Kind::is_trainable))
+                .collect();
+            self.err(d.with_help(format!(
+                "`{name}` is a baseline for evaluations on frozen features (knn, linear_probe, kmeans, tsne); here use a network: {}",
+                trainable.join(", ")
+            )));
+        }
+    }
+
+    /// The untrainable backbone calls a value can be, with where each is written.
+    fn fixed_backbones(
+        &self,
+        h: &HExpr,
+        out: &mut Vec<(&'static str, Span)>,
+        seen: &mut BTreeSet<DeclId>,
+    ) {
+        match h {
+            HExpr::Call(c) if c.kind.category == Category::Backbone && !c.kind.is_trainable() => {
+                out.push((c.kind.name, c.span));
+            }
+            HExpr::Ref(d) if seen.insert(*d) => {
+                if let Some(decl) = &self.hdecls[*d]
+                    && matches!(decl.kind, DeclKind::Backbone | DeclKind::Let)
+                {
+                    self.fixed_backbones(&decl.value, out, seen);
+                }
+            }
+            HExpr::Sweep(s) => {
+                for alt in &self.sweeps[*s].alts {
+                    self.fixed_backbones(alt, out, seen);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn find_cycles(&mut self) {
         use petgraph::graph::DiGraph;
         let mut g = DiGraph::<DeclId, ()>::new();
@@ -2225,5 +2314,96 @@ split parts {
             "ignored_normalize_probability",
             rendered("policy p = [normalize() @ 0.5]")
         );
+    }
+}
+
+#[cfg(test)]
+mod trainable_tests {
+    use crate::lang::diagnostic::render;
+    use crate::lang::{Checked, Code, NoImports, check_source};
+
+    const BASE: &str = r#"
+dataset shapes = synthetic_shapes(count: 64, classes: 4)
+split parts {
+  data = shapes
+  train = 0.5
+}
+"#;
+
+    fn check(rest: &str) -> Checked {
+        let text = format!("{BASE}{rest}");
+        check_source("t.sslp", "t.sslp", &text, &mut NoImports)
+    }
+
+    /// (code, line) of every error.
+    fn errors(rest: &str) -> Vec<(Code, usize)> {
+        let c = check(rest);
+        c.diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| {
+                let text = format!("{BASE}{rest}");
+                let line = text[..d.primary.span.start as usize].lines().count();
+                (d.code, line)
+            })
+            .collect()
+    }
+
+    const DATA: &str = "train: parts.train, test: parts.test";
+
+    #[test]
+    fn raw_pixels_is_a_baseline_for_frozen_features() {
+        for eval in [
+            format!("knn(backbone: raw_pixels(), {DATA})"),
+            format!("linear_probe(backbone: raw_pixels(), {DATA})"),
+            "kmeans(backbone: raw_pixels(), data: parts.test, clusters: 4)".to_string(),
+            "tsne(backbone: raw_pixels(), data: parts.test)".to_string(),
+            format!("knn(backbone: sweep [tiny_convnet(), raw_pixels()], {DATA})"),
+        ] {
+            assert_eq!(errors(&format!("evaluate e = {eval}\n")), [], "{eval}");
+        }
+    }
+
+    #[test]
+    fn raw_pixels_where_a_network_is_trained_is_an_error() {
+        let pretrain = |backbone: &str| {
+            format!(
+                "pretrain ssl {{\n  data = parts.train\n  backbone = {backbone}\n  method = simclr()\n  policy = [horizontal_flip()]\n}}\n"
+            )
+        };
+        let e = Code::UntrainableBackbone;
+        // Line 7 is the first line after BASE.
+        assert_eq!(errors(&pretrain("raw_pixels()")), [(e, 9)]);
+        assert_eq!(
+            errors(&pretrain("sweep [tiny_convnet(), raw_pixels()]")),
+            [(e, 9)]
+        );
+        assert_eq!(
+            errors(&format!("let b = raw_pixels()\n{}", pretrain("b"))),
+            [(e, 10)]
+        );
+        assert_eq!(
+            errors(&format!(
+                "evaluate s = segmentation(backbone: raw_pixels(), {DATA})\n"
+            )),
+            [(e, 7)]
+        );
+        assert_eq!(
+            errors(&format!(
+                "evaluate f = finetune(backbone: raw_pixels(), {DATA})\n"
+            )),
+            [(e, 7)]
+        );
+        // G-SimCLR is a pretraining run like any other.
+        let g = pretrain("raw_pixels()").replace("simclr()", "g_simclr()");
+        assert_eq!(errors(&g), [(e, 9)]);
+    }
+
+    #[test]
+    fn untrainable_backbone_snapshot() {
+        let rest =
+            format!("backbone px = raw_pixels()\nevaluate f = finetune(backbone: px, {DATA})\n");
+        let c = check(&rest);
+        insta::assert_snapshot!(render::graphical_all(&c.diagnostics, &c.sources, false));
     }
 }

@@ -75,6 +75,8 @@ pub enum Code {
     QueueLongerThanData,
     /// An offline op that cannot be served from the content-hash cache.
     UncacheableOffline,
+    /// A backbone with nothing to train (`raw_pixels`) where a network is trained.
+    UntrainableBackbone,
 }
 
 impl Code {
@@ -112,6 +114,7 @@ impl Code {
             Code::Clamped => "sslp::plan::clamped",
             Code::QueueLongerThanData => "sslp::plan::queue_longer_than_data",
             Code::UncacheableOffline => "sslp::check::uncacheable_offline",
+            Code::UntrainableBackbone => "sslp::check::untrainable_backbone",
         }
     }
 }

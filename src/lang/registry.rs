@@ -340,6 +340,9 @@ pub enum Info {
         /// Accepts local (small) crops besides the two global views.
         multicrop: bool,
     },
+    /// A backbone that is not a network (`raw_pixels`): it has nothing to train, so it may
+    /// only stand where frozen features are read (the evaluations with `features: true`).
+    FixedBackbone,
     /// An evaluation and the metrics it reports.
     Eval {
         /// Metric names (`seg.miou`).
@@ -375,6 +378,11 @@ impl Kind {
     /// Whether this op is computed offline (cached per image).
     pub fn is_offline(&self) -> bool {
         matches!(self.info, Info::Op { offline: true, .. })
+    }
+
+    /// Whether this backbone can be trained (every backbone but `raw_pixels`; true for other kinds).
+    pub fn is_trainable(&self) -> bool {
+        !matches!(self.info, Info::FixedBackbone)
     }
 
     /// Metrics of an evaluation (empty for other kinds).
@@ -1621,6 +1629,15 @@ const BACKBONES: &[Kind] = &[
             ),
         ],
     ),
+    with_info(
+        kind(
+            "raw_pixels",
+            C::Backbone,
+            "No network: the features are the image's pixels, normalised per channel and flattened (3 x H x W values, channel-major). The mean and std are those the features step gives any backbone that stores none, as a random-init baseline: the statistics of the data part being extracted. A baseline for knn, linear_probe, kmeans and tsne; it has no weights, so pretrain, segmentation and finetune refuse it",
+            &[],
+        ),
+        Info::FixedBackbone,
+    ),
     kind(
         "tiny_convnet",
         C::Backbone,
@@ -2097,6 +2114,57 @@ const EVALS: &[Kind] = &[
         &["miou", "pixel_accuracy"],
         false,
     ),
+    eval(
+        kind(
+            "finetune",
+            C::Eval,
+            "Supervised fine-tuning: the backbone plus a linear head trained end to end with cross-entropy on the labelled train images, top-1 (and top-5) on the test images. From a pretraining run's weights, or from a random initialisation (drawn from the evaluation's seed) when `backbone:` is a backbone call: the supervised baseline",
+            &[
+                p(
+                    "backbone",
+                    Ty::Encoder,
+                    Default::Required,
+                    Bound::ANY,
+                    "A pretraining run (fine-tuned from its weights), or a backbone trained from scratch",
+                ),
+                req("train", Ty::Data, "Labelled train images"),
+                req("test", Ty::Data, "Test images"),
+                LABEL_FRACTION,
+                PER_CLASS,
+                d("epochs", Ty::Int, "30", Bound::ONE_PLUS, "Training epochs"),
+                d(
+                    "batch",
+                    Ty::Int,
+                    "64",
+                    Bound::TWO_PLUS,
+                    "Images per batch (at least 2 for BatchNorm); the last partial batch of an epoch is dropped, and fewer labelled images than one batch is an error",
+                ),
+                d(
+                    "optimizer",
+                    Ty::Kind(C::Optimizer),
+                    "sgd(lr: 0.05, momentum: 0.9, weight_decay: 5e-4)",
+                    Bound::ANY,
+                    "The optimiser; its `lr` is used as written (no batch scaling)",
+                ),
+                d(
+                    "schedule",
+                    Ty::Kind(C::Schedule),
+                    "cosine(warmup_epochs: 0)",
+                    Bound::ANY,
+                    "The learning-rate schedule, per step",
+                ),
+                opt(
+                    "policy",
+                    Ty::Policy,
+                    Bound::ANY,
+                    "Augmentation of the training images (default: none; the pretraining run's policy is not inherited). Test images are never augmented",
+                ),
+                EVAL_SEED,
+            ],
+        ),
+        &["top1", "top5"],
+        false,
+    ),
 ];
 
 // ------------------------------------------------------------------ reports
@@ -2310,6 +2378,9 @@ pub fn explain(k: &Kind) -> String {
             "  views: exactly two global views\n"
         });
     }
+    if let Info::FixedBackbone = k.info {
+        out.push_str("  not a network: nothing to train, so only evaluations on frozen features (knn, linear_probe, kmeans, tsne) take it\n");
+    }
     if let Info::Eval { metrics, .. } = k.info {
         out.push_str(&format!("  metrics: {}", metrics.join(", ")));
         if metrics.contains(&"top5") {
@@ -2465,6 +2536,8 @@ mod tests {
             "kmeans",
             "tsne",
             "segmentation",
+            "finetune",
+            "raw_pixels",
             "cifar10",
             "cifar100",
             "stl10",

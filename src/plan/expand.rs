@@ -82,6 +82,14 @@ pub fn registry_default(param: &registry::Param) -> Option<Value> {
     Some(planner.eval(&checked, &ctx))
 }
 
+/// An evaluation's backbone as planned.
+enum Encoder {
+    /// A step whose output is the network (`pretrain`, `init_backbone`).
+    Step(Key),
+    /// A backbone call the consuming step builds itself.
+    Call(BTreeMap<String, Value>),
+}
+
 /// A step declaration's output under one assignment, and the sweeps it read.
 type Memoised = (Value, BTreeSet<SweepId>);
 
@@ -1077,7 +1085,7 @@ impl<'p> Planner<'p> {
     fn features(
         &mut self,
         id: DeclId,
-        encoder: Key,
+        encoder: &Encoder,
         data: &Value,
         role: &str,
         site: &str,
@@ -1090,7 +1098,15 @@ impl<'p> Planner<'p> {
             p.insert("data_part".to_string(), Value::Str(port.clone()));
         }
         let mut i = BTreeMap::new();
-        i.insert("encoder".to_string(), encoder);
+        match encoder {
+            Encoder::Step(k) => {
+                i.insert("encoder".to_string(), *k);
+            }
+            // No network: the features step computes the pixels itself.
+            Encoder::Call(backbone) => {
+                p.insert("backbone".to_string(), Value::Map(backbone.clone()));
+            }
+        }
         i.insert("data".to_string(), *data_key);
         Some(self.add_step(
             StepKind::Features,
@@ -1099,6 +1115,34 @@ impl<'p> Planner<'p> {
             i,
             format!("{site}/features({role})"),
         ))
+    }
+
+    /// What an evaluation's `backbone:` lowers to: a step whose output holds the network (a
+    /// pretraining run, or an `init_backbone` step for a random-init baseline), or the
+    /// backbone call itself where the consuming step builds it (`raw_pixels` features; a
+    /// `finetune` from scratch, initialised at the data's image side from its own seed).
+    fn eval_encoder(
+        &mut self,
+        id: DeclId,
+        kind: &registry::Kind,
+        encoder: Option<Value>,
+        site: &str,
+    ) -> Option<Encoder> {
+        match encoder? {
+            Value::Map(backbone) => {
+                let fixed = backbone
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .and_then(registry::kind_named)
+                    .is_some_and(|k| !k.is_trainable());
+                if fixed || kind.name == "finetune" {
+                    return Some(Encoder::Call(backbone));
+                }
+                self.encoder_key(id, Some(Value::Map(backbone)), site)
+                    .map(Encoder::Step)
+            }
+            other => self.encoder_key(id, Some(other), site).map(Encoder::Step),
+        }
     }
 
     fn eval_step(
@@ -1114,7 +1158,7 @@ impl<'p> Planner<'p> {
         };
         self.fill_seed(&mut params);
         let encoder = params.remove("backbone");
-        let encoder = self.encoder_key(id, encoder, site)?;
+        let encoder = self.eval_encoder(id, kind, encoder, site)?;
         let mut inputs = BTreeMap::new();
         // Clamps known at plan time: the labelled train images (without a label subset).
         if let Some(train) = params.get("train")
@@ -1174,12 +1218,19 @@ impl<'p> Planner<'p> {
         if features {
             for role in ["train", "test", "data"] {
                 if let Some(data) = params.remove(role) {
-                    let k = self.features(id, encoder, &data, role, site)?;
+                    let k = self.features(id, &encoder, &data, role, site)?;
                     inputs.insert(format!("{role}_features"), k);
                 }
             }
         } else {
-            inputs.insert("encoder".to_string(), encoder);
+            match encoder {
+                Encoder::Step(k) => {
+                    inputs.insert("encoder".to_string(), k);
+                }
+                Encoder::Call(backbone) => {
+                    params.insert("backbone".to_string(), Value::Map(backbone));
+                }
+            }
             inputs.extend(Self::split_inputs(&mut params));
         }
         let step_kind: StepKind = kind_name.parse().ok()?;

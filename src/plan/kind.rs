@@ -54,6 +54,8 @@ pub mod version {
     /// `pseudo_labels`: G-SimCLR's k-means pseudo-labels.
     pub const PSEUDO_LABELS: u32 = 1;
     /// `features`: frozen features of a backbone on some images.
+    // (`raw_pixels` features are steps with a `backbone` parameter and no `encoder` input:
+    // new keys, and the outputs of the existing ones are unchanged, so no bump.)
     pub const FEATURES: u32 = 1;
     /// `linear_probe`: a linear classifier on frozen features.
     // 2: top-5 only with more than 5 classes; run-time notes.
@@ -67,6 +69,8 @@ pub mod version {
     pub const TSNE: u32 = 1;
     /// `segmentation`: a segmentation head trained on a backbone.
     pub const SEGMENTATION: u32 = 1;
+    /// `finetune`: a backbone and a linear head trained on labels, scored on the test part.
+    pub const FINETUNE: u32 = 1;
     /// `table`: a results table.
     // 2: no top-5 column that no arm has. 3: aggregated cells say n.
     pub const TABLE: u32 = 3;
@@ -109,6 +113,8 @@ pub enum StepKind {
     Tsne,
     /// Segmentation evaluation.
     Segmentation,
+    /// Supervised fine-tuning evaluation.
+    Finetune,
     /// Results table.
     Table,
     /// Results chart.
@@ -117,7 +123,7 @@ pub enum StepKind {
 
 impl StepKind {
     /// Every kind, in pipeline order.
-    pub const ALL: [StepKind; 17] = [
+    pub const ALL: [StepKind; 18] = [
         StepKind::Dataset,
         StepKind::Split,
         StepKind::LabelSubset,
@@ -133,6 +139,7 @@ impl StepKind {
         StepKind::Kmeans,
         StepKind::Tsne,
         StepKind::Segmentation,
+        StepKind::Finetune,
         StepKind::Table,
         StepKind::Plot,
     ];
@@ -155,6 +162,7 @@ impl StepKind {
             StepKind::Kmeans => "kmeans",
             StepKind::Tsne => "tsne",
             StepKind::Segmentation => "segmentation",
+            StepKind::Finetune => "finetune",
             StepKind::Table => "table",
             StepKind::Plot => "plot",
         }
@@ -178,6 +186,7 @@ impl StepKind {
             StepKind::Kmeans => version::KMEANS,
             StepKind::Tsne => version::TSNE,
             StepKind::Segmentation => version::SEGMENTATION,
+            StepKind::Finetune => version::FINETUNE,
             StepKind::Table => version::TABLE,
             StepKind::Plot => version::PLOT,
         }
@@ -192,6 +201,7 @@ impl StepKind {
                 | StepKind::Kmeans
                 | StepKind::Tsne
                 | StepKind::Segmentation
+                | StepKind::Finetune
         )
     }
 }
