@@ -10,6 +10,10 @@
 //! A new parameter needs nothing here when its type gives an obvious second
 //! value (numbers, booleans, enums, ranges); otherwise the test fails and
 //! names it, and a line in [`MANUAL`] says how to vary it.
+//!
+//! Execution-only parameters are walked for their key only: that they do not
+//! change what is trained is each one's own test (`pretrain.monitor_every` and
+//! `monitor_fraction`: tests/health.rs, byte-identical weights).
 
 mod common;
 
