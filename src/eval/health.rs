@@ -132,7 +132,11 @@ pub fn uniformity(m: &Matrix) -> Result<f64> {
 
 /// Whether a final embedding std of features of width `dim` means collapse.
 pub fn is_collapsed(std: f64, dim: usize) -> bool {
-    !(std >= collapse_floor(dim))
+    // Below the floor, or NaN (no figure at all).
+    matches!(
+        std.partial_cmp(&collapse_floor(dim)),
+        None | Some(std::cmp::Ordering::Less)
+    )
 }
 
 #[cfg(test)]

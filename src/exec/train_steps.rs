@@ -323,14 +323,12 @@ impl KnnMonitor {
         for j in 0..q {
             is_query[j * m / q] = true;
         }
-        let (queries, bank): (Vec<(usize, bool)>, Vec<(usize, bool)>) = pool
-            .into_iter()
-            .zip(is_query)
-            .partition(|&(_, query)| query);
+        let queries: Vec<usize> = (0..m).filter(|&p| is_query[p]).map(|p| pool[p]).collect();
+        let bank: Vec<usize> = (0..m).filter(|&p| !is_query[p]).map(|p| pool[p]).collect();
         Some(KnnMonitor {
             images,
-            bank: bank.into_iter().map(|(i, _)| i).collect(),
-            queries: queries.into_iter().map(|(i, _)| i).collect(),
+            bank,
+            queries,
             norm,
             every,
         })
@@ -371,7 +369,7 @@ impl KnnMonitor {
 
 impl Monitor for KnnMonitor {
     fn due(&self, epoch: usize, epochs: usize) -> bool {
-        self.every > 0 && (epoch % self.every == 0 || epoch == epochs)
+        self.every > 0 && (epoch.is_multiple_of(self.every) || epoch == epochs)
     }
 
     fn top1(&self, backbone: &Backbone, device: &Device) -> Result<Option<f64>, String> {
