@@ -668,8 +668,52 @@ pub fn run(path: &Path, args: &RunArgs) -> u8 {
         return OK;
     }
     match execute(&plan, path, args, vec![], store) {
-        Ok((_, summary)) => print_summary(&summary),
+        Ok((store, summary)) => {
+            let code = print_summary(&summary);
+            print_collapses(&plan, &store, &summary);
+            code
+        }
         Err(code) => code,
+    }
+}
+
+/// The training-health row of every pretraining step the store has, named by its arm.
+fn training_rows(plan: &Plan, store: &exec::Store) -> Vec<report::health::TrainingRow> {
+    plan.steps
+        .iter()
+        .filter(|s| s.kind == plan::StepKind::Pretrain)
+        .filter_map(|s| {
+            let record = store.get(&s.key).ok().flatten()?;
+            let arm = s.sites.first().map_or(s.decl.as_str(), |site| {
+                site.strip_suffix("/pretrain").unwrap_or(site)
+            });
+            Some(report::health::TrainingRow::from_metrics(
+                arm,
+                &s.key.short(),
+                &record.metrics,
+            ))
+        })
+        .collect()
+}
+
+/// Says which pretraining runs of this run (ran or cached) collapsed.
+fn print_collapses(plan: &Plan, store: &exec::Store, summary: &exec::RunSummary) {
+    let seen: std::collections::BTreeSet<String> = summary
+        .ran
+        .iter()
+        .chain(&summary.cached)
+        .map(|k| k.short())
+        .collect();
+    for row in training_rows(plan, store) {
+        if row.collapsed && seen.contains(&row.key) {
+            eprintln!(
+                "warning: pretrain {} ({}) collapsed: final embedding std {:.5}, {}",
+                row.arm,
+                row.key,
+                row.embedding_std.unwrap_or(f64::NAN),
+                row.status().to_lowercase()
+            );
+        }
     }
 }
 
@@ -727,7 +771,8 @@ pub fn report(path: &Path, out: Option<&Path>, args: &RunArgs) -> u8 {
     let arms = rs::evaluation_arms(&plan);
     let (rows, missing) = rs::collect_rows(&plan, &store, &arms);
     let mut sections = Vec::new();
-    if rows.is_empty() {
+    let training = training_rows(&plan, &store);
+    if rows.is_empty() && training.is_empty() {
         eprintln!(
             "error: no arm of {} has results in the store yet; run `sslp run {}` first",
             path.display(),
@@ -771,7 +816,47 @@ pub fn report(path: &Path, out: Option<&Path>, args: &RunArgs) -> u8 {
                     .then(|| format!("{} arms have no results yet.", missing.len())),
             });
         }
+        Err(_) if rows.is_empty() => {}
         Err(e) => problems.push(format!("results table: {e}")),
+    }
+    if !training.is_empty() {
+        use report::health;
+        write(
+            "training.md",
+            health::to_markdown(&training).as_bytes(),
+            &mut written,
+        );
+        write(
+            "training.csv",
+            health::to_csv(&training).as_bytes(),
+            &mut written,
+        );
+        let json = serde_json::to_vec_pretty(&health::to_json(&training)).unwrap_or_default();
+        write("training.json", &json, &mut written);
+        let collapsed: Vec<&str> = training
+            .iter()
+            .filter(|r| r.collapsed)
+            .map(|r| r.arm.as_str())
+            .collect();
+        for arm in &collapsed {
+            eprintln!("warning: pretrain {arm} collapsed (training.md)");
+        }
+        sections.push(report::Section {
+            heading: "Training health".into(),
+            table_html: Some(health::to_html(&training)),
+            images: vec![],
+            note: Some(format!(
+                "Final epoch of each pretraining run. Embedding std: SimSiam's collapse detector, \
+                 about 1/√d when features spread, 0 when collapsed (flagged below 0.1/√d). \
+                 Alignment and uniformity: Wang & Isola 2020 (lower is better for both). \
+                 kNN monitor: held-out training images, every `monitor_every` epochs.{}",
+                if collapsed.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{} collapsed: {}", collapsed.len(), collapsed.join(", "))
+                }
+            )),
+        });
     }
     for step in &plan.steps {
         let title = step.decl.clone();

@@ -8,6 +8,8 @@
 //! - [`linear`]: the linear probe, multinomial logistic regression solved by
 //!   L-BFGS (scikit-learn's objective) or by the SimCLR mini-batch SGD protocol;
 //! - [`kmeans`](mod@kmeans): k-means++ seeding and Lloyd iterations;
+//! - [`health`]: training health of features (SimSiam's embedding std,
+//!   Wang & Isola's alignment and uniformity);
 //! - [`metrics`]: NMI, ARI, Hungarian clustering accuracy and top-k accuracy;
 //! - [`tsne`](mod@tsne): t-SNE embeddings for plots (exact gradient, Barnes-Hut above a size).
 //!
@@ -16,6 +18,7 @@
 //! (shapes, empty sets, non-finite values, impossible parameters) is reported
 //! as an [`EvalError`] rather than a panic.
 
+pub mod health;
 pub mod kmeans;
 pub mod knn;
 pub mod linear;

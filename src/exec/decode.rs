@@ -964,6 +964,16 @@ pub fn checkpoint_every(exec: &Params) -> Decoded<usize> {
     exec.usize("checkpoint_every")
 }
 
+/// How often a `pretrain` step runs its kNN monitor (0: never); execution-only.
+pub fn monitor_every(exec: &Params) -> Decoded<usize> {
+    exec.usize("monitor_every")
+}
+
+/// The held-out fraction of the kNN monitor's slice; execution-only.
+pub fn monitor_fraction(exec: &Params) -> Decoded<f64> {
+    exec.f64("monitor_fraction")
+}
+
 /// G-SimCLR's autoencoder step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AutoencoderConfig {

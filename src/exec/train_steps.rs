@@ -12,11 +12,13 @@ use crate::augment::{
     Context, Image, OfflineCache, SampleDraw, ViewSpec, make_views, normalize_into,
 };
 use crate::data::ImageSet;
+use crate::eval::health::{collapse_floor, is_collapsed};
+use crate::eval::{KnnParams, Matrix, knn_accuracy};
 use crate::plan::{Key, Step, Value};
 use crate::train::backbone::{Backbone, BackboneSpec};
 use crate::train::device::DeviceChoice;
 use crate::train::trainer::{
-    self, BatchSource, CheckpointSink, EpochReport, TrainError, TrainSpec,
+    self, BatchSource, CheckpointSink, EpochReport, Monitor, Probes, TrainError, TrainSpec,
 };
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
@@ -309,6 +311,132 @@ impl crate::train::finetune::LabelledSource for ViewBatches {
     }
 }
 
+// ------------------------------------------------------------ the kNN monitor
+
+/// At most this many training images enter the kNN monitor (held-out queries
+/// and bank together), so it costs a bounded forward pass however large the data.
+pub const MONITOR_MAX_IMAGES: usize = 1024;
+
+/// Images per forward pass of the monitor.
+const MONITOR_BATCH: usize = 128;
+
+/// solo-learn-style online kNN: a fixed, held-out slice of the (labelled)
+/// training images classified against the rest of a slice, unaugmented,
+/// with the training normalisation; cosine weighted kNN (DINO's k = 20,
+/// T = 0.07, `k` clamped to the bank). The slice is chosen by position, so
+/// it draws no randomness at all.
+pub struct KnnMonitor {
+    images: Arc<ImageSet>,
+    bank: Vec<usize>,
+    queries: Vec<usize>,
+    norm: Normalization,
+    every: usize,
+}
+
+impl KnnMonitor {
+    /// The monitor over the training images `indices`: up to
+    /// [`MONITOR_MAX_IMAGES`] labelled ones evenly spaced over the part, of
+    /// which a `fraction` (evenly spaced, at least one) are the queries and
+    /// the rest the bank. `None` when `every` is 0 or fewer than two images
+    /// have labels.
+    pub fn new(
+        images: Arc<ImageSet>,
+        indices: &[usize],
+        fraction: f64,
+        every: usize,
+        norm: Normalization,
+    ) -> Option<KnnMonitor> {
+        let labelled: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| images.labels.get(i).is_some_and(|&l| l >= 0))
+            .collect();
+        let n = labelled.len();
+        if every == 0 || n < 2 {
+            return None;
+        }
+        let m = n.min(MONITOR_MAX_IMAGES);
+        let pool: Vec<usize> = (0..m).map(|i| labelled[i * n / m]).collect();
+        let q = ((m as f64 * fraction).round() as usize).clamp(1, m - 1);
+        let mut is_query = vec![false; m];
+        for j in 0..q {
+            is_query[j * m / q] = true;
+        }
+        let queries: Vec<usize> = (0..m).filter(|&p| is_query[p]).map(|p| pool[p]).collect();
+        let bank: Vec<usize> = (0..m).filter(|&p| !is_query[p]).map(|p| pool[p]).collect();
+        Some(KnnMonitor {
+            images,
+            bank,
+            queries,
+            norm,
+            every,
+        })
+    }
+
+    /// Held-out images classified, and bank images they are classified against.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.queries.len(), self.bank.len())
+    }
+
+    fn features(
+        &self,
+        backbone: &Backbone,
+        which: &[usize],
+        device: &Device,
+    ) -> Result<Matrix, String> {
+        let mut data = Vec::new();
+        let mut cols = 0;
+        for chunk in which.chunks(MONITOR_BATCH) {
+            let batch: Vec<Image> = chunk
+                .iter()
+                .map(|&i| rgb(&self.images, i))
+                .collect::<Result<_, _>>()?;
+            let f = trainer::features_of(backbone, stack(&batch, self.norm, device))?;
+            cols = f.cols;
+            data.extend(f.data);
+        }
+        Matrix::new(which.len(), cols, data).map_err(|e| e.to_string())
+    }
+
+    fn labels(&self, which: &[usize]) -> Vec<u32> {
+        which
+            .iter()
+            .map(|&i| self.images.labels[i] as u32)
+            .collect()
+    }
+}
+
+impl Monitor for KnnMonitor {
+    fn due(&self, epoch: usize, epochs: usize) -> bool {
+        self.every > 0 && (epoch.is_multiple_of(self.every) || epoch == epochs)
+    }
+
+    fn top1(&self, backbone: &Backbone, device: &Device) -> Result<Option<f64>, String> {
+        let bank = self.features(backbone, &self.bank, device)?;
+        let queries = self.features(backbone, &self.queries, device)?;
+        let (bank_labels, query_labels) = (self.labels(&self.bank), self.labels(&self.queries));
+        let classes = bank_labels
+            .iter()
+            .chain(&query_labels)
+            .max()
+            .map_or(1, |&l| l as usize + 1);
+        let params = KnnParams {
+            k: KnnParams::default().k.min(self.bank.len()),
+            ..KnnParams::default()
+        };
+        knn_accuracy(
+            &bank,
+            &bank_labels,
+            &queries,
+            &query_labels,
+            classes,
+            &params,
+        )
+        .map(|a| Some(a.top1))
+        .map_err(|e| e.to_string())
+    }
+}
+
 /// The store as the trainer's checkpoint sink.
 struct StoreCheckpoints<'a> {
     ctx: &'a StepCtx<'a>,
@@ -370,6 +498,14 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         );
     }
     let norm = Normalization::for_training(config.normalize, &images, &indices);
+    let exec = Params::exec(step);
+    let monitor = KnnMonitor::new(
+        Arc::clone(&images),
+        &indices,
+        decode::monitor_fraction(&exec)?,
+        decode::monitor_every(&exec)?,
+        norm,
+    );
     let source = ViewBatches {
         images,
         indices,
@@ -396,22 +532,14 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         &sink,
         &device,
         ctx.cancel,
+        Probes {
+            health: true,
+            monitor: monitor.as_ref().map(|m| m as &dyn Monitor),
+        },
         &mut |r| {
-            tracing::info!(
-                "{label}: epoch {}/{} loss {:.4} lr {:.4} {:.0} img/s",
-                r.epoch,
-                r.epochs,
-                r.loss,
-                r.lr,
-                r.images_per_sec
-            );
-            ctx.note(
-                step,
-                &format!(
-                    "{} epoch {}/{}: loss {:.4}, lr {:.3e}, {:.0} img/s",
-                    step.decl, r.epoch, r.epochs, r.loss, r.lr, r.images_per_sec
-                ),
-            );
+            let line = epoch_line(r);
+            tracing::info!("{label}: {line}");
+            ctx.note(step, &format!("{} {line}", step.decl));
             reports.push(r.clone());
         },
     )
@@ -427,6 +555,27 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         .insert("backbone".into(), OutValue::Bytes(backbone_bytes));
     out.outputs
         .insert("backbone.safetensors".into(), OutValue::Bytes(safetensors));
+    // Every epoch, also those before a resume; wall-clock figures only for
+    // the epochs this process ran.
+    let epochs: Vec<serde_json::Value> = trained
+        .history
+        .iter()
+        .map(|h| {
+            let timing = reports.iter().find(|r| r.epoch == h.epoch);
+            serde_json::json!({
+                "epoch": h.epoch,
+                "loss": h.loss,
+                "lr": h.lr,
+                "embedding_std": h.health.as_ref().map(|x| x.embedding_std),
+                "alignment": h.health.as_ref().map(|x| x.alignment),
+                "uniformity": h.health.as_ref().map(|x| x.uniformity),
+                "monitor_top1": h.monitor_top1,
+                "images_per_sec": timing.map(|r| r.images_per_sec),
+                "seconds": timing.map(|r| r.seconds),
+            })
+        })
+        .collect();
+    let verdict = health_verdict(&trained.history);
     out.outputs.insert(
         "summary".into(),
         OutValue::Inline(serde_json::json!({
@@ -435,12 +584,17 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
             "normalization": norm.to_json(),
             "losses": trained.losses,
             "resumed_after_epoch": trained.resumed_after,
-            "epochs": reports.iter().map(|r| serde_json::json!({
-                "epoch": r.epoch, "loss": r.loss, "lr": r.lr,
-                "images_per_sec": r.images_per_sec, "seconds": r.seconds,
-            })).collect::<Vec<_>>(),
+            "epochs": epochs,
+            "health": verdict.to_json(),
+            "monitor": monitor.as_ref().map(|m| {
+                let (queries, bank) = m.sizes();
+                serde_json::json!({ "every": m.every, "queries": queries, "bank": bank })
+            }),
         })),
     );
+    for (name, value) in verdict.metrics() {
+        out.metrics.insert(name.into(), value);
+    }
     if let Some(last) = trained.losses.last() {
         out.metrics.insert("loss".into(), *last);
     }
@@ -452,6 +606,97 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         out.metrics.insert("images_per_sec".into(), ips);
     }
     Ok(out)
+}
+
+/// One epoch as `sslp run` prints it.
+fn epoch_line(r: &EpochReport) -> String {
+    let mut line = format!(
+        "epoch {}/{}: loss {:.4}, lr {:.3e}",
+        r.epoch, r.epochs, r.loss, r.lr
+    );
+    if let Some(h) = &r.health {
+        line.push_str(&format!(
+            ", std {:.4} (1/√d {:.4}), align {:.3}, uniform {:.3}",
+            h.embedding_std,
+            1.0 / (h.dim.max(1) as f64).sqrt(),
+            h.alignment,
+            h.uniformity
+        ));
+        if is_collapsed(h.embedding_std, h.dim) {
+            line.push_str(" COLLAPSING");
+        }
+    }
+    if let Some(t) = r.monitor_top1 {
+        line.push_str(&format!(", knn {:.1}%", 100.0 * t));
+    }
+    line.push_str(&format!(", {:.0} img/s", r.images_per_sec));
+    line
+}
+
+/// The health of a finished run: its last epoch's figures and whether it collapsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthVerdict {
+    /// Feature width.
+    pub dim: Option<usize>,
+    /// Embedding std, alignment and uniformity of the last epoch that has them.
+    pub last: Option<trainer::EpochHealth>,
+    /// The embedding std of the first epoch that has one.
+    pub first_std: Option<f64>,
+    /// The last kNN monitor top-1.
+    pub monitor_top1: Option<f64>,
+    /// The final std is below [`collapse_floor`].
+    pub collapsed: bool,
+}
+
+/// The verdict of a run's epochs.
+pub fn health_verdict(history: &[trainer::EpochRecord]) -> HealthVerdict {
+    let last = history.iter().rev().find_map(|h| h.health.clone());
+    let first_std = history
+        .iter()
+        .find_map(|h| h.health.as_ref().map(|x| x.embedding_std));
+    let monitor_top1 = history.iter().rev().find_map(|h| h.monitor_top1);
+    HealthVerdict {
+        dim: last.as_ref().map(|h| h.dim),
+        collapsed: last
+            .as_ref()
+            .is_some_and(|h| is_collapsed(h.embedding_std, h.dim)),
+        first_std,
+        monitor_top1,
+        last,
+    }
+}
+
+impl HealthVerdict {
+    /// As stored in the pretrain summary (`health`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dim": self.dim,
+            "embedding_std": self.last.as_ref().map(|h| h.embedding_std),
+            "first_embedding_std": self.first_std,
+            "healthy_std": self.dim.map(|d| 1.0 / (d.max(1) as f64).sqrt()),
+            "collapse_below": self.dim.map(collapse_floor),
+            "alignment": self.last.as_ref().map(|h| h.alignment),
+            "uniformity": self.last.as_ref().map(|h| h.uniformity),
+            "monitor_top1": self.monitor_top1,
+            "collapsed": self.collapsed,
+        })
+    }
+
+    /// As step metrics (`embedding_std`, `alignment`, `uniformity`, `monitor_top1`, `collapsed`).
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        let mut m = vec![];
+        if let Some(h) = &self.last {
+            m.push(("embedding_std", h.embedding_std));
+            m.push(("alignment", h.alignment));
+            m.push(("uniformity", h.uniformity));
+            m.push(("feature_dim", h.dim as f64));
+            m.push(("collapsed", if self.collapsed { 1.0 } else { 0.0 }));
+        }
+        if let Some(t) = self.monitor_top1 {
+            m.push(("monitor_top1", t));
+        }
+        m
+    }
 }
 
 /// A backbone at its random initialisation (the baseline of every evaluation).

@@ -1882,6 +1882,23 @@ const PRETRAIN: Kind = kind(
             Bound::ONE_PLUS,
             "Checkpoint every N epochs",
         )),
+        exec_only(d(
+            "monitor_every",
+            Ty::Int,
+            "1",
+            Bound::NONNEG,
+            "Run the online kNN monitor every N epochs and after the last (0: never); it does not change what is trained",
+        )),
+        only(
+            When::Positive("monitor_every"),
+            exec_only(d(
+                "monitor_fraction",
+                Ty::Float,
+                "0.2",
+                Bound::new(0.0, false, 1.0, false),
+                "Held-out fraction of the kNN monitor's slice of the training images (at most 1,024, evenly spaced), classified against the rest",
+            )),
+        ),
     ],
 );
 

@@ -44,7 +44,9 @@ pub mod version {
     pub const OFFLINE_AUGMENT: u32 = 1;
     /// `pretrain`: self-supervised training of a backbone.
     // 2: weights written with positional parameter ids (byte-identical across runs).
-    pub const PRETRAIN: u32 = 2;
+    // 3: per-epoch health (embedding std, alignment, uniformity, kNN monitor) in the
+    //    summary and metrics; the weights are unchanged.
+    pub const PRETRAIN: u32 = 3;
     /// `init_backbone`: a backbone at its random initialisation.
     // 2: weights written with positional parameter ids (byte-identical across runs).
     pub const INIT_BACKBONE: u32 = 2;

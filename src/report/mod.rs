@@ -10,11 +10,14 @@
 //!   aggregated to mean ± std; Markdown, CSV, JSON and HTML.
 //! - [`plot`]: line, bar and scatter figures and 2-D embeddings, as PNG and
 //!   SVG, drawn with an embedded font (no system font needed).
+//! - [`health`]: the training-health table of pretraining arms (loss,
+//!   embedding std, alignment, uniformity, kNN monitor, collapse).
 //! - [`html`]: one self-contained page showing tables and figures together.
 //!
 //! Output is deterministic: the same rows, in any order, give byte-identical
 //! files. Bad data (NaN, missing values, empty input) never panics.
 
+pub mod health;
 pub mod html;
 pub mod plot;
 pub mod results;

@@ -152,6 +152,9 @@ pub fn finetune(
             lr,
             images_per_sec: (per_epoch * source.batch_images()) as f64 / seconds.max(1e-9),
             seconds,
+            // Supervised: no SSL embedding to probe, no monitor.
+            health: None,
+            monitor_top1: None,
         });
     }
     Ok(Finetuned { model, losses })

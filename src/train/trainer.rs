@@ -5,13 +5,23 @@
 //! after its epoch. Batches come from a [`BatchSource`] whose randomness is a
 //! function of (seed, step, epoch, index, view), so a resumed run computes
 //! exactly what an uninterrupted one would have.
+//!
+//! After every epoch the loop looks at the network without changing it
+//! ([`Probes`]): the health of the backbone's features on the views of the
+//! epoch's last batch ([`EpochHealth`]: SimSiam's embedding std, Wang &
+//! Isola's alignment and uniformity) and, when due, a kNN [`Monitor`]. Both
+//! run the backbone in eval mode on a copy without autodiff (BatchNorm uses
+//! its running statistics and updates nothing) and draw no randomness, so
+//! the trained weights are the same with or without them.
 
-use super::backbone::BackboneSpec;
+use super::backbone::{Backbone, BackboneSpec};
 use super::method::{Method, MethodConfig, Progress, Student};
 use super::optim::{LrScaling, OptimizerSpec, Schedule};
+use crate::eval::{Matrix, health};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,6 +94,96 @@ pub struct EpochReport {
     pub images_per_sec: f64,
     /// Wall time.
     pub seconds: f64,
+    /// Health of the backbone's features on the epoch's last batch, if probed.
+    pub health: Option<EpochHealth>,
+    /// kNN monitor top-1 after the epoch, if it ran.
+    pub monitor_top1: Option<f64>,
+}
+
+/// The health of a backbone's features on the two global views of a batch
+/// (see [`crate::eval::health`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochHealth {
+    /// Width of the features (`d`: a healthy embedding std is about `1/sqrt(d)`).
+    pub dim: usize,
+    /// Per-dimension std of the L2-normalised features of both views, averaged over dimensions.
+    pub embedding_std: f64,
+    /// Mean squared distance of the normalised features of the two views of an image.
+    pub alignment: f64,
+    /// Log mean Gaussian potential over pairs of images (mean of the two views').
+    pub uniformity: f64,
+}
+
+/// One finished epoch as recorded with the run (checkpoints keep them across a resume).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Mean loss over its batches.
+    pub loss: f64,
+    /// Learning rate at its last step.
+    pub lr: f64,
+    /// Feature health on its last batch.
+    pub health: Option<EpochHealth>,
+    /// kNN monitor top-1, when the monitor ran after it.
+    pub monitor_top1: Option<f64>,
+}
+
+/// An online kNN monitor: classifies held-out training images by their
+/// neighbours among other training images, with the backbone as it is now.
+pub trait Monitor {
+    /// Whether to run after epoch `epoch` (from 1) of `epochs`.
+    fn due(&self, epoch: usize, epochs: usize) -> bool;
+    /// The top-1 accuracy of `backbone` (eval mode, no autodiff, on `device`);
+    /// `None` when the data cannot say (no labels).
+    fn top1(&self, backbone: &Backbone, device: &Device) -> Result<Option<f64>, String>;
+}
+
+/// What the loop looks at after each epoch. Neither changes what is trained.
+#[derive(Clone, Copy, Default)]
+pub struct Probes<'a> {
+    /// Embedding std, alignment and uniformity on the last batch's views.
+    pub health: bool,
+    /// The kNN monitor, if any.
+    pub monitor: Option<&'a dyn Monitor>,
+}
+
+/// Rows of each view the health probe looks at (enough for stable figures, a
+/// small fraction of an epoch's work).
+pub const HEALTH_ROWS: usize = 256;
+
+/// Backbone features of a batch as a matrix (eval mode, no autodiff).
+pub fn features_of(backbone: &Backbone, x: Tensor<4>) -> Result<Matrix, String> {
+    let f = backbone.forward(x.without_autodiff());
+    let [rows, cols] = f.dims();
+    let data = f
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("reading features: {e:?}"))?;
+    Matrix::new(rows, cols, data).map_err(|e| e.to_string())
+}
+
+/// [`EpochHealth`] of `backbone` (eval mode) on the first two views of a batch.
+pub fn view_health(backbone: &Backbone, views: &[Tensor<4>]) -> Result<EpochHealth, String> {
+    if views.len() < 2 {
+        return Err("the health probe needs two views".into());
+    }
+    let rows = views[0].dims()[0].min(HEALTH_ROWS);
+    let x = features_of(backbone, views[0].clone().narrow(0, 0, rows))?;
+    let y = features_of(backbone, views[1].clone().narrow(0, 0, rows))?;
+    let both = Matrix::new(
+        x.rows + y.rows,
+        x.cols,
+        x.data.iter().chain(&y.data).copied().collect(),
+    )
+    .map_err(|e| e.to_string())?;
+    let e = |r: crate::eval::Result<f64>| r.map_err(|e| e.to_string());
+    Ok(EpochHealth {
+        dim: x.cols,
+        embedding_std: e(health::embedding_std(&both))?,
+        alignment: e(health::alignment(&x, &y))?,
+        uniformity: (e(health::uniformity(&x))? + e(health::uniformity(&y))?) / 2.0,
+    })
 }
 
 /// Why training stopped.
@@ -143,6 +243,8 @@ pub struct Trained {
     pub student: Student,
     /// Mean loss per epoch, from epoch 1.
     pub losses: Vec<f64>,
+    /// Every epoch's record, from epoch 1 (also those before a resume).
+    pub history: Vec<EpochRecord>,
     /// The epoch a checkpoint let training start after, if any.
     pub resumed_after: Option<usize>,
 }
@@ -211,6 +313,7 @@ pub fn train(
     checkpoints: &dyn CheckpointSink,
     device: &Device,
     cancel: &AtomicBool,
+    probes: Probes<'_>,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Trained, TrainError> {
     let (mut student, mut method) =
@@ -227,6 +330,7 @@ pub fn train(
     let total = per_epoch * spec.epochs;
     let base_lr = spec.lr_scaling.apply(spec.optimizer.base_lr(), spec.batch);
     let mut losses = Vec::new();
+    let mut history: Vec<EpochRecord> = Vec::new();
     let mut start = 0;
     let mut resumed_after = None;
     if let Some(bytes) = checkpoints.load() {
@@ -239,6 +343,21 @@ pub fn train(
         method
             .load_state(&ck.method)
             .map_err(|e| TrainError::Failed(format!("checkpoint method state: {e}")))?;
+        history = ck.history;
+        if history.len() != ck.losses.len() {
+            // A checkpoint written before epochs were recorded: keep what it knows.
+            history = (ck.losses.iter().enumerate())
+                .map(|(i, &loss)| EpochRecord {
+                    epoch: i + 1,
+                    loss,
+                    lr: spec
+                        .schedule
+                        .lr_at(base_lr, (i + 1) * per_epoch - 1, per_epoch, total),
+                    health: None,
+                    monitor_top1: None,
+                })
+                .collect();
+        }
         losses = ck.losses;
         start = ck.epoch;
         resumed_after = Some(ck.epoch);
@@ -247,6 +366,7 @@ pub fn train(
         let began = Instant::now();
         let mut sum = 0.0;
         let mut lr = base_lr;
+        let mut last_views = None;
         for b in 0..per_epoch {
             if cancel.load(Ordering::Relaxed) {
                 return Err(TrainError::Interrupted);
@@ -281,10 +401,22 @@ pub fn train(
             let grads = method.filter_grads(&student, grads, at);
             student = optim.step(lr, student, grads);
             student = method.after_step(student, at);
+            if b + 1 == per_epoch {
+                last_views = Some(views);
+            }
         }
         let seconds = began.elapsed().as_secs_f64();
         let mean = sum / per_epoch as f64;
         losses.push(mean);
+        let (health, monitor_top1) =
+            probe(&student, last_views, probes, epoch + 1, spec.epochs, device);
+        history.push(EpochRecord {
+            epoch: epoch + 1,
+            loss: mean,
+            lr,
+            health: health.clone(),
+            monitor_top1,
+        });
         on_epoch(&EpochReport {
             epoch: epoch + 1,
             epochs: spec.epochs,
@@ -292,12 +424,15 @@ pub fn train(
             lr,
             images_per_sec: (per_epoch * source.batch_images()) as f64 / seconds.max(1e-9),
             seconds,
+            health,
+            monitor_top1,
         });
         let last = epoch + 1 == spec.epochs;
         if !last && (epoch + 1) % spec.checkpoint_every.max(1) == 0 {
             let ck = Checkpoint {
                 epoch: epoch + 1,
                 losses: losses.clone(),
+                history: history.clone(),
                 student: super::bytes::module_to_bytes(&student).map_err(TrainError::Failed)?,
                 optimizer: optim
                     .into_bytes()
@@ -311,14 +446,48 @@ pub fn train(
     Ok(Trained {
         student,
         losses,
+        history,
         resumed_after,
     })
+}
+
+/// Runs the probes after epoch `epoch` (from 1) on an eval-mode copy of the
+/// backbone. A probe that fails records nothing: it must never stop training.
+fn probe(
+    student: &Student,
+    last_views: Option<Vec<Tensor<4>>>,
+    probes: Probes<'_>,
+    epoch: usize,
+    epochs: usize,
+    device: &Device,
+) -> (Option<EpochHealth>, Option<f64>) {
+    let monitor = probes.monitor.filter(|m| m.due(epoch, epochs));
+    if !probes.health && monitor.is_none() {
+        return (None, None);
+    }
+    // `valid()`: a copy without autodiff and with its own BatchNorm buffers,
+    // which eval-mode forwards only read.
+    let backbone = student.backbone.valid();
+    let health = match last_views {
+        Some(views) if probes.health => view_health(&backbone, &views)
+            .map_err(|e| tracing::warn!("epoch {epoch}: no health figures: {e}"))
+            .ok(),
+        _ => None,
+    };
+    let top1 = monitor.and_then(|m| {
+        m.top1(&backbone, &device.clone().without_autodiff())
+            .map_err(|e| tracing::warn!("epoch {epoch}: the kNN monitor failed: {e}"))
+            .ok()
+            .flatten()
+    });
+    (health, top1)
 }
 
 /// Everything needed to continue after an epoch.
 struct Checkpoint {
     epoch: usize,
     losses: Vec<f64>,
+    history: Vec<EpochRecord>,
     student: Vec<u8>,
     optimizer: Vec<u8>,
     method: Vec<u8>,
@@ -332,6 +501,7 @@ impl Checkpoint {
         let header = serde_json::json!({
             "epoch": self.epoch,
             "losses": self.losses,
+            "history": self.history,
             "parts": [self.student.len(), self.optimizer.len(), self.method.len()],
         })
         .to_string();
@@ -369,6 +539,10 @@ impl Checkpoint {
         Ok(Checkpoint {
             epoch: header["epoch"].as_u64().ok_or_else(bad)? as usize,
             losses: serde_json::from_value(header["losses"].clone()).map_err(|_| bad())?,
+            history: match header.get("history") {
+                None => Vec::new(),
+                Some(h) => serde_json::from_value(h.clone()).map_err(|_| bad())?,
+            },
             student: take(parts[0])?,
             optimizer: take(parts[1])?,
             method: take(parts[2])?,
@@ -390,6 +564,18 @@ mod tests {
         let ck = Checkpoint {
             epoch: 3,
             losses: vec![1.0, 0.5, 0.25],
+            history: vec![EpochRecord {
+                epoch: 1,
+                loss: 1.0,
+                lr: 0.1,
+                health: Some(EpochHealth {
+                    dim: 8,
+                    embedding_std: 0.3,
+                    alignment: 0.5,
+                    uniformity: -2.0,
+                }),
+                monitor_top1: Some(0.75),
+            }],
             student: vec![1, 2, 3],
             optimizer: vec![],
             method: vec![9; 10],
@@ -398,6 +584,7 @@ mod tests {
         let back = Checkpoint::decode(&bytes).unwrap();
         assert_eq!(back.epoch, 3);
         assert_eq!(back.losses, vec![1.0, 0.5, 0.25]);
+        assert_eq!(back.history, ck.history);
         assert_eq!(back.student, vec![1, 2, 3]);
         assert_eq!(back.method, vec![9; 10]);
         assert!(Checkpoint::decode(&bytes[..bytes.len() - 1]).is_err());
