@@ -305,9 +305,14 @@ fn the_quickstart_runs_and_reports_every_arm() {
         report.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    // 8 linear-probe, 8 kNN and 2 baseline arms.
+    // 8 linear-probe and 8 kNN arms; 2 untrained-network and 2 raw-pixel baselines.
     let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 18, "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 20, "{csv}");
+    let baselines = std::fs::read_to_string(report.join("baselines.md")).unwrap();
+    assert!(
+        baselines.contains("untrained.top1") && baselines.contains("pixels.top1"),
+        "{baselines}"
+    );
     let table = std::fs::read_to_string(report.join("accuracy.md")).unwrap();
     assert!(table.contains("lin.top1"), "{table}");
     let plot = image::open(report.join("fractions.png")).expect("the plot decodes");
