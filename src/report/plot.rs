@@ -463,17 +463,7 @@ fn render<DB: DrawingBackend>(
                         .map_err(draw_err)?;
                 }
                 for m in &layer.marks {
-                    if let Some(e) = m.err {
-                        area.draw(&ErrorBar::new_vertical(
-                            m.x,
-                            m.y - e,
-                            m.y,
-                            m.y + e,
-                            layer.color.stroke_width(1),
-                            8,
-                        ))
-                        .map_err(draw_err)?;
-                    }
+                    draw_error_bar(area, m, layer.color)?;
                     draw_marker(area, (m.x, m.y), layer.shape, 4, layer.color)?;
                 }
             }
@@ -538,17 +528,27 @@ fn draw_baseline<DB: DrawingBackend>(
     ))
     .map_err(draw_err)?;
     for m in &layer.marks {
-        if let Some(e) = m.err {
-            area.draw(&ErrorBar::new_vertical(
-                m.x,
-                m.y - e,
-                m.y,
-                m.y + e,
-                layer.color.stroke_width(1),
-                8,
-            ))
-            .map_err(draw_err)?;
-        }
+        draw_error_bar(area, m, layer.color)?;
+    }
+    Ok(())
+}
+
+/// A mark's ± std error bar (if it has one) on a line or baseline, in its colour.
+fn draw_error_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Cartesian2d<Axis, Axis>>,
+    m: &Mark,
+    color: RGBColor,
+) -> Result<(), ReportError> {
+    if let Some(e) = m.err {
+        area.draw(&ErrorBar::new_vertical(
+            m.x,
+            m.y - e,
+            m.y,
+            m.y + e,
+            color.stroke_width(1),
+            8,
+        ))
+        .map_err(draw_err)?;
     }
     Ok(())
 }
