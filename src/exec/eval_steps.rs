@@ -212,6 +212,16 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
     if data.iter().any(|v| !v.is_finite()) {
         return Err("the backbone produced NaN or infinite features".into());
     }
+    bank_output(&images, indices, dim, data)
+}
+
+/// The output of a features step: the bank of `dim`-wide rows `data` of `indices`, with their labels.
+fn bank_output(
+    images: &ImageSet,
+    indices: Vec<usize>,
+    dim: usize,
+    data: Vec<f32>,
+) -> Result<StepOutput, String> {
     let bank = FeatureBank {
         labels: indices.iter().map(|&i| images.labels[i]).collect(),
         features: Matrix::new(indices.len(), dim, data).map_err(|e| e.to_string())?,
@@ -235,17 +245,7 @@ fn raw_pixel_features(images: &ImageSet, indices: Vec<usize>) -> Result<StepOutp
     for (out, &i) in data.chunks_exact_mut(dim).zip(&indices) {
         normalize_into(&rgb(images, i)?, norm.mean, norm.std, out);
     }
-    let bank = FeatureBank {
-        labels: indices.iter().map(|&i| images.labels[i]).collect(),
-        features: Matrix::new(indices.len(), dim, data).map_err(|e| e.to_string())?,
-        indices,
-    };
-    let mut out = StepOutput::default();
-    out.metrics.insert("rows".into(), bank.indices.len() as f64);
-    out.metrics.insert("dim".into(), dim as f64);
-    out.outputs
-        .insert("features".into(), OutValue::Bytes(bank.to_bytes()));
-    Ok(out)
+    bank_output(images, indices, dim, data)
 }
 
 fn bank(ctx: &StepCtx, step: &Step, input: &str) -> Result<FeatureBank, String> {
