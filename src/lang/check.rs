@@ -2155,7 +2155,7 @@ mod relevance_tests {
     use crate::lang::diagnostic::render;
     use crate::lang::{Checked, Code, NoImports, check_source};
 
-    const BASE: &str = r#"
+    pub(super) const BASE: &str = r#"
 dataset shapes = synthetic_shapes(count: 64, classes: 4)
 split parts {
   data = shapes
@@ -2163,7 +2163,8 @@ split parts {
 }
 "#;
 
-    fn check(rest: &str) -> Checked {
+    /// Checks `rest` after a small dataset and split (shared with `trainable_tests`).
+    pub(super) fn check(rest: &str) -> Checked {
         let text = format!("{BASE}{rest}");
         check_source("t.sslp", "t.sslp", &text, &mut NoImports)
     }
@@ -2319,21 +2320,10 @@ split parts {
 
 #[cfg(test)]
 mod trainable_tests {
+    use crate::lang::Code;
     use crate::lang::diagnostic::render;
-    use crate::lang::{Checked, Code, NoImports, check_source};
 
-    const BASE: &str = r#"
-dataset shapes = synthetic_shapes(count: 64, classes: 4)
-split parts {
-  data = shapes
-  train = 0.5
-}
-"#;
-
-    fn check(rest: &str) -> Checked {
-        let text = format!("{BASE}{rest}");
-        check_source("t.sslp", "t.sslp", &text, &mut NoImports)
-    }
+    use super::relevance_tests::{BASE, check};
 
     /// (code, line) of every error.
     fn errors(rest: &str) -> Vec<(Code, usize)> {
