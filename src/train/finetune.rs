@@ -11,7 +11,7 @@
 
 use super::backbone::Backbone;
 use super::optim::{OptimizerSpec, Schedule};
-use super::trainer::{self, BatchSource, EpochReport, TrainError};
+use super::trainer::{self, BatchSource, EpochReport, TrainError, finite_loss};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
@@ -130,14 +130,7 @@ pub fn finetune(
                 device,
             );
             let loss = ce.forward(logits, targets);
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite {
-                    epoch: epoch + 1,
-                    batch: b,
-                    loss: value,
-                });
-            }
+            let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, epoch, b)?;
             sum += value;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);

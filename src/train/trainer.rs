@@ -235,6 +235,20 @@ impl fmt::Display for TrainError {
     }
 }
 
+/// `value`, the loss of batch `batch` of epoch `epoch` (from 0), or
+/// [`TrainError::NonFinite`] when it is NaN or infinite: a diverged run stops its arm.
+pub fn finite_loss(value: f64, epoch: usize, batch: usize) -> Result<f64, TrainError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(TrainError::NonFinite {
+            epoch: epoch + 1,
+            batch,
+            loss: value,
+        })
+    }
+}
+
 impl std::error::Error for TrainError {}
 
 /// The result of training.
@@ -388,14 +402,7 @@ pub fn train(
                         batch: b,
                         reason,
                     })?;
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite {
-                    epoch: epoch + 1,
-                    batch: b,
-                    loss: value,
-                });
-            }
+            let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, epoch, b)?;
             sum += value;
             let grads = GradientsParams::from_grads(loss.backward(), &student);
             let grads = method.filter_grads(&student, grads, at);
