@@ -6,8 +6,7 @@ use common::*;
 use sslp::exec::executor::{self, Quiet, RunOptions};
 use sslp::exec::runner::Engine;
 use sslp::exec::store::{Output, Store};
-use sslp::lang::{self, NoImports};
-use sslp::plan::{self, Plan};
+use sslp::plan::Plan;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -33,18 +32,6 @@ policy heavy = [
 report a = preview(data: parts.train, policy: light, count: 16)
 report b = preview(data: parts.test, policy: heavy, count: 16)
 "#;
-
-fn plan_of(text: &str) -> Plan {
-    let checked = lang::check_source("t.sslp", "t.sslp", text, &mut NoImports);
-    assert!(
-        checked.diagnostics.iter().all(|d| !d.is_error()),
-        "{:#?}",
-        checked.diagnostics
-    );
-    plan::plan(&checked.program.expect("checks"))
-        .0
-        .expect("plans")
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);

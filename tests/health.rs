@@ -7,25 +7,12 @@ mod common;
 use common::*;
 use sslp::exec::decode::{self, Params};
 use sslp::exec::store::{Output, Store};
-use sslp::lang::{self, NoImports};
 use sslp::plan::{self, Plan, Step};
 use sslp::train::backbone::Backbone;
 use sslp::train::device::DeviceChoice;
 use sslp::train::trainer::{self, BatchSource, Monitor, NoCheckpoints, Probes, TrainSpec};
 
 use burn::tensor::{Device, Tensor, TensorData};
-
-fn plan_of(text: &str) -> Plan {
-    let checked = lang::check_source("t.sslp", "t.sslp", text, &mut NoImports);
-    assert!(
-        checked.diagnostics.iter().all(|d| !d.is_error()),
-        "{:#?}",
-        checked.diagnostics
-    );
-    plan::plan(&checked.program.expect("checks"))
-        .0
-        .expect("plans")
-}
 
 fn program(extra: &str) -> String {
     format!(

@@ -6,22 +6,9 @@
 mod common;
 use common::*;
 use sslp::exec::store::{Output, Store};
-use sslp::lang::{self, NoImports};
-use sslp::plan::{self, Plan};
+use sslp::plan;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-
-fn plan_of(text: &str) -> Plan {
-    let checked = lang::check_source("t.sslp", "t.sslp", text, &mut NoImports);
-    assert!(
-        checked.diagnostics.iter().all(|d| !d.is_error()),
-        "{:#?}",
-        checked.diagnostics
-    );
-    plan::plan(&checked.program.expect("checks"))
-        .0
-        .expect("plans")
-}
 
 fn blob_hash(store: &Store, key: &plan::Key, output: &str) -> String {
     let record = store.get(key).unwrap().expect("record");

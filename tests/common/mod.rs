@@ -73,3 +73,16 @@ pub fn run_plan(
         executor::run(plan, &store, &engine, &opts, &Quiet, &cancel).expect("the store works");
     (store, summary)
 }
+
+/// The plan of a program that must check without errors (file name `t.sslp`, no imports).
+pub fn plan_of(text: &str) -> sslp::plan::Plan {
+    let checked = sslp::lang::check_source("t.sslp", "t.sslp", text, &mut sslp::lang::NoImports);
+    assert!(
+        checked.diagnostics.iter().all(|d| !d.is_error()),
+        "{:#?}",
+        checked.diagnostics
+    );
+    sslp::plan::plan(&checked.program.expect("checks"))
+        .0
+        .expect("plans")
+}
