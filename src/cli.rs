@@ -981,12 +981,14 @@ pub struct PreviewArgs {
     pub policy: String,
     /// The images (`parts.train`, a dataset name); default: the first split's train part, else the first dataset.
     pub data: Option<String>,
-    /// How many images.
-    pub count: u32,
-    /// Grid columns.
-    pub cols: u32,
-    /// Which epoch's draws.
-    pub epoch: u32,
+    /// How many images (default: the `preview` report's).
+    pub count: Option<u32>,
+    /// Grid columns (default: the `preview` report's).
+    pub cols: Option<u32>,
+    /// Smallest cell side in pixels (default: the `preview` report's).
+    pub tile: Option<u32>,
+    /// Which epoch's draws (default: the `preview` report's).
+    pub epoch: Option<u32>,
     /// Output PNG.
     pub out: PathBuf,
     /// Store and locking.
@@ -1034,9 +1036,19 @@ pub fn preview(path: &Path, args: &PreviewArgs) -> u8 {
         eprintln!("error: --policy and --data take names such as `sgd` or `parts.train`");
         return USAGE;
     }
+    // Only the options given are written: the defaults are the registry's.
+    let options: String = [
+        ("count", args.count),
+        ("cols", args.cols),
+        ("tile", args.tile),
+        ("epoch", args.epoch),
+    ]
+    .iter()
+    .filter_map(|(name, v)| v.map(|v| format!(", {name}: {v}")))
+    .collect();
     let source = format!(
-        "{text}\nreport __sslp_preview = preview(data: {data}, policy: {}, count: {}, cols: {}, epoch: {})\n",
-        args.policy, args.count, args.cols, args.epoch
+        "{text}\nreport __sslp_preview = preview(data: {data}, policy: {}{options})\n",
+        args.policy
     );
     let id = path
         .canonicalize()

@@ -136,15 +136,18 @@ enum Command {
         /// The images: `parts.train`, a dataset name (default: the first split's train part).
         #[arg(long)]
         data: Option<String>,
-        /// How many images.
-        #[arg(short = 'n', long, default_value_t = 40)]
-        count: u32,
-        /// Grid columns.
-        #[arg(long, default_value_t = 8)]
-        cols: u32,
-        /// Which epoch's random draws.
-        #[arg(long, default_value_t = 0)]
-        epoch: u32,
+        /// How many images [default: the `preview` report's, 40].
+        #[arg(short = 'n', long)]
+        count: Option<u32>,
+        /// Grid columns [default: 8].
+        #[arg(long)]
+        cols: Option<u32>,
+        /// Smallest cell side in pixels; smaller views are enlarged by a whole factor [default: 128].
+        #[arg(long)]
+        tile: Option<u32>,
+        /// Which epoch's random draws [default: 0].
+        #[arg(long)]
+        epoch: Option<u32>,
         /// Output PNG.
         #[arg(short = 'o', long)]
         out: PathBuf,
@@ -254,6 +257,7 @@ fn main() -> ExitCode {
             data,
             count,
             cols,
+            tile,
             epoch,
             out,
             store,
@@ -264,6 +268,7 @@ fn main() -> ExitCode {
                 data,
                 count,
                 cols,
+                tile,
                 epoch,
                 out,
                 run: cli::RunArgs {

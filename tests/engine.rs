@@ -239,7 +239,8 @@ fn preview_writes_a_grid_of_different_tiles() {
     let img = image::open(&png).expect("a PNG").to_rgb8();
     let (w, h) = img.dimensions();
     let img = &img;
-    assert!(w >= 4 * 32 && h >= 4 * 32, "{w}x{h}");
+    // 32-pixel views are enlarged 4x to the default 128-pixel tile, with 2-pixel gaps.
+    assert_eq!((w, h), (4 * 130 + 2, 4 * 130 + 2));
     // Tiles differ: compare the top-left tile with its right neighbour.
     let tile = |tx: u32| -> Vec<u8> {
         let step = w / 4;

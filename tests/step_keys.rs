@@ -88,7 +88,7 @@ const GOLDEN: &[&str] = &[
     "features embedding embedding[]/features(data) 0f54f469160d",
     "tsne embedding embedding[]/tsne 15b431c39357",
     "segmentation seg seg[]/segmentation 331912d8ce73",
-    "preview look look[]/preview 4627ea38f0bf",
+    "preview look look[]/preview 819bd5254eaa",
     "table results results[]/table ad1ab23991f1",
     "plot curve curve[]/plot 9ccc1f4286f7",
     "features pixels pixels[]/features(train) 3741efe11bc9",

@@ -39,6 +39,52 @@ pub fn grid(images: &[Image], cols: u32, pad: u32) -> Image {
     sheet
 }
 
+/// The whole factor that brings a cell of `side` pixels (its larger side) up
+/// to at least `tile` pixels: 1 when it already is, so large views are never
+/// shrunk.
+pub fn zoom_for(side: u32, tile: u32) -> u32 {
+    if side == 0 {
+        1
+    } else {
+        tile.div_ceil(side).max(1)
+    }
+}
+
+/// `img` enlarged `factor` times in each direction by pixel replication
+/// (nearest neighbour: what the model sees, pixel for pixel, only bigger).
+pub fn enlarge(img: &Image, factor: u32) -> Image {
+    if factor <= 1 {
+        return img.clone();
+    }
+    let (w, h) = (img.width() * factor, img.height() * factor);
+    let mut out = Image::black(w, h);
+    let f = factor as usize;
+    let src_stride = img.stride();
+    let dst_stride = out.stride();
+    for y in 0..h as usize {
+        let src = &img.data[(y / f) * src_stride..(y / f + 1) * src_stride];
+        let dst = &mut out.data[y * dst_stride..(y + 1) * dst_stride];
+        for (x, px) in dst.chunks_exact_mut(3).enumerate() {
+            let s = (x / f) * 3;
+            px.copy_from_slice(&src[s..s + 3]);
+        }
+    }
+    out
+}
+
+/// The contact sheet of `images` (as [`grid`]), every cell enlarged by one
+/// whole factor so that the largest is at least `tile` pixels on a side.
+pub fn zoomed_grid(images: &[Image], cols: u32, tile: u32, pad: u32) -> Image {
+    let side = images
+        .iter()
+        .map(|v| v.width().max(v.height()))
+        .max()
+        .unwrap_or(0);
+    let zoom = zoom_for(side, tile);
+    let big: Vec<Image> = images.iter().map(|v| enlarge(v, zoom)).collect();
+    grid(&big, cols, pad)
+}
+
 /// An image that could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {source}")]
@@ -98,6 +144,22 @@ mod tests {
         assert_eq!(sheet.pixel(1, 4), [255, 0, 0]);
         assert_eq!(sheet.pixel(4, 4), [255, 255, 255]);
         assert_eq!(grid(&[], 3, 2), Image::default());
+    }
+
+    #[test]
+    fn enlarging_replicates_pixels_and_never_shrinks() {
+        let img = Image::new(2, 1, vec![1, 2, 3, 4, 5, 6]).unwrap();
+        let big = enlarge(&img, 3);
+        assert_eq!((big.width(), big.height()), (6, 3));
+        for y in 0..3 {
+            assert_eq!(big.pixel(2, y), [1, 2, 3]);
+            assert_eq!(big.pixel(3, y), [4, 5, 6]);
+        }
+        assert_eq!(enlarge(&img, 1), img);
+        assert_eq!(zoom_for(32, 128), 4);
+        assert_eq!(zoom_for(28, 128), 5);
+        assert_eq!(zoom_for(224, 128), 1);
+        assert_eq!(zoom_for(0, 128), 1);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub mod saliency_op;
 pub mod segments;
 pub mod views;
 
-pub use grid::{SaveError, encode_png, grid, save_png};
+pub use grid::{SaveError, encode_png, grid, save_png, zoomed_grid};
 pub use img::{Image, ImageError};
 pub use normalize::{normalize, normalize_into};
 pub use offline::{

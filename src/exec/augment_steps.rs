@@ -6,8 +6,8 @@ use super::decode::{self, Params};
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::runner::{Engine, data_part};
 use crate::augment::{
-    Context, Image, OfflineCache, OfflineStore, Policy, SampleDraw, ViewSpec, encode_png, grid,
-    make_views,
+    Context, Image, OfflineCache, OfflineStore, Policy, SampleDraw, ViewSpec, encode_png,
+    make_views, zoomed_grid,
 };
 use crate::plan::{Step, Value};
 use rayon::prelude::*;
@@ -44,6 +44,7 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
         policy,
         count,
         cols,
+        tile,
         epoch,
         seed,
     } = decode::preview_config(&Params::step(step))?;
@@ -88,7 +89,9 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
     let mut out = StepOutput::default();
     out.outputs.insert(
         "grid".into(),
-        OutValue::Bytes(encode_png(&grid(&views, cols, 2)).map_err(|e| e.to_string())?),
+        OutValue::Bytes(
+            encode_png(&zoomed_grid(&views, cols, tile, 2)).map_err(|e| e.to_string())?,
+        ),
     );
     out.outputs.insert("batch".into(), OutValue::Bytes(batch));
     out.outputs.insert(

@@ -1239,6 +1239,8 @@ pub struct PreviewConfig {
     pub count: usize,
     /// Grid columns.
     pub cols: u32,
+    /// Smallest cell side: smaller views are enlarged by a whole factor.
+    pub tile: u32,
     /// The epoch whose draws are shown.
     pub epoch: u32,
     /// Seed.
@@ -1251,6 +1253,7 @@ pub fn preview_config(p: &Params) -> Decoded<PreviewConfig> {
         policy: policy(p.value("policy")?, &p.at)?,
         count: p.usize("count")?,
         cols: p.u32("cols")?,
+        tile: p.u32("tile")?,
         epoch: p.u32("epoch")?,
         seed: p.u64("seed")?,
     })

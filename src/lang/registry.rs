@@ -2174,7 +2174,7 @@ const EVALS: &[Kind] = &[
                     "policy",
                     Ty::Policy,
                     Bound::ANY,
-                    "Augmentation of the training images (default: none; the pretraining run's policy is not inherited). Test images are never augmented",
+                    "Augmentation of the training images. Default: fine-tuning a pretraining run inherits its policy (its first view's), so both see the same augmentation; from scratch, none (state the compared pretraining's policy to compare like with like). Test images are never augmented",
                 ),
                 EVAL_SEED,
             ],
@@ -2264,6 +2264,13 @@ const REPORTS: &[Kind] = &[
                 "How many images",
             ),
             d("cols", Ty::Int, "8", Bound::ONE_PLUS, "Grid columns"),
+            d(
+                "tile",
+                Ty::Int,
+                "128",
+                Bound::new(1.0, true, 4096.0, true),
+                "Smallest cell side in pixels: smaller views are enlarged by a whole factor (pixel replication), so 32-pixel images can be judged by eye; larger views are shown as they are",
+            ),
             d(
                 "epoch",
                 Ty::Int,

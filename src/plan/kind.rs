@@ -38,8 +38,8 @@ pub mod version {
     pub const SPLIT: u32 = 1;
     /// `label_subset`: the labelled part of an evaluation's train data.
     pub const LABEL_SUBSET: u32 = 1;
-    /// `preview`: a contact sheet of augmented views.
-    pub const PREVIEW: u32 = 1;
+    /// `preview`: a contact sheet of augmented views (v2: tiles enlarged to `tile` px).
+    pub const PREVIEW: u32 = 2;
     /// `offline_augment`: an offline op applied once per image.
     pub const OFFLINE_AUGMENT: u32 = 1;
     /// `pretrain`: self-supervised training of a backbone.
