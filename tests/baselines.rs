@@ -168,3 +168,48 @@ fn explain_describes_both() {
         assert!(text.contains(needle), "{needle}: {text}");
     }
 }
+
+#[test]
+fn finetune_inherits_the_pretraining_policy_unless_it_states_one() {
+    let text = PIPELINE.replace(
+        "epochs: 2, batch: 16, policy: [horizontal_flip() @ 0.5])",
+        "epochs: 2, batch: 16)",
+    );
+    let plan = plan_of(&text);
+    let policy_of = |step: &sslp::plan::Step| step.params.get("policy").cloned();
+    let pretrain = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == sslp::plan::StepKind::Pretrain)
+        .expect("a pretraining step");
+    let sslp::plan::Value::List(views) = &pretrain.params["views"] else {
+        panic!("views are a list");
+    };
+    let pretrain_policy = views[0].as_map().unwrap().get("policy").cloned();
+    assert!(pretrain_policy.is_some());
+    let finetunes: Vec<_> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind == sslp::plan::StepKind::Finetune)
+        .collect();
+    assert_eq!(finetunes.len(), 2);
+    for ft in finetunes {
+        if ft.inputs.contains_key("encoder") {
+            assert_eq!(policy_of(ft), pretrain_policy, "fine-tuning inherits");
+        } else {
+            assert_eq!(policy_of(ft), None, "from scratch has no policy to inherit");
+        }
+    }
+    // A stated policy wins.
+    let stated = plan_of(PIPELINE);
+    for ft in stated
+        .steps
+        .iter()
+        .filter(|s| s.kind == sslp::plan::StepKind::Finetune)
+    {
+        let sslp::plan::Value::List(ops) = &ft.params["policy"] else {
+            panic!("a policy list");
+        };
+        assert_eq!(ops.len(), 1);
+    }
+}

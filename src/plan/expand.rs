@@ -1145,6 +1145,19 @@ impl<'p> Planner<'p> {
         }
     }
 
+    /// The policy a pretraining step's first view draws with: what a `finetune` of it
+    /// inherits when it states none, so that fine-tuning sees the augmentation pretraining saw.
+    fn pretraining_policy(&self, key: &Key) -> Option<Value> {
+        let step = &self.steps[*self.index.get(key)?];
+        if step.kind != StepKind::Pretrain {
+            return None;
+        }
+        let Some(Value::List(views)) = step.params.get("views") else {
+            return None;
+        };
+        views.first()?.as_map()?.get("policy").cloned()
+    }
+
     fn eval_step(
         &mut self,
         id: DeclId,
@@ -1159,6 +1172,13 @@ impl<'p> Planner<'p> {
         self.fill_seed(&mut params);
         let encoder = params.remove("backbone");
         let encoder = self.eval_encoder(id, kind, encoder, site)?;
+        if kind_name == "finetune"
+            && !params.contains_key("policy")
+            && let Encoder::Step(k) = &encoder
+            && let Some(policy) = self.pretraining_policy(k)
+        {
+            params.insert("policy".into(), policy);
+        }
         let mut inputs = BTreeMap::new();
         // Clamps known at plan time: the labelled train images (without a label subset).
         if let Some(train) = params.get("train")
