@@ -384,6 +384,9 @@ report by_let = plot(metric: lin.top1, x: fr, series: ssl.method.temperature)
 
     let unswept = src.replace("series: ssl.method.temperature", "series: ssl.epochs");
     assert_eq!(plan_errors(&unswept), ["sslp::plan::unswept_axis"]);
+    // The value holding a nested sweep groups by it too (rows labelled `temperature=0.1`).
+    let holder = src.replace("series: ssl.method.temperature", "series: ssl.method");
+    assert!(plan_errors(&holder).is_empty());
 }
 
 #[test]

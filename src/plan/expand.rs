@@ -1307,10 +1307,8 @@ impl<'p> Planner<'p> {
             };
             for name in names {
                 // `ssl.method` names the axis `method`; a swept `let` names itself.
-                let axis = name.split_once('.').map_or(name, |(_, rest)| rest);
-                let swept = axes
-                    .iter()
-                    .any(|a| a == axis || a.ends_with(&format!(".{axis}")));
+                let axis = crate::report::axis_key(name);
+                let swept = axes.iter().any(|a| crate::report::axis_covers(axis, a));
                 if !swept {
                     let listed: Vec<&str> = axes.iter().map(String::as_str).collect();
                     let help = if listed.is_empty() {

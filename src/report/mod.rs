@@ -2,7 +2,7 @@
 //!
 //! Every report reads [`ResultRow`]s, one per evaluated arm. A report names
 //! axes as the pipeline writes them (`ssl.method`, `lin.label_fraction`) and
-//! matches them on the rows' bare parameter names ([`axis_key`]); it names
+//! matches them on the rows' swept parameter names ([`axis_key`], [`axis_covers`]); it names
 //! metrics `decl.metric` (`lin.top1`), which select the rows of evaluation
 //! `decl` ([`metric_parts`]).
 //!
@@ -25,5 +25,5 @@ pub mod table;
 
 pub use html::Section;
 pub use plot::{Figure, PlotSpec, Style, scatter_2d};
-pub use results::{ReportError, ResultRow, Stats, axis_key, metric_parts};
+pub use results::{ReportError, ResultRow, Stats, axis_covers, axis_key, metric_parts};
 pub use table::{Table, TableSpec};

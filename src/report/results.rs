@@ -52,9 +52,24 @@ pub enum ReportError {
     Png(String),
 }
 
-/// The row key of an axis written `decl.param`: the part after the last dot.
+/// The row key of an axis written `decl.param`: the part after the declaration's name
+/// (`ssl.method` → `method`, `ssl.backbone.depth` → `backbone.depth`); a bare name is its own key.
 pub fn axis_key(axis: &str) -> &str {
-    axis.rsplit_once('.').map_or(axis, |(_, key)| key)
+    axis.split_once('.').map_or(axis, |(_, key)| key)
+}
+
+/// Whether a report axis with row key `key` ([`axis_key`]) covers the swept parameter `swept`:
+/// the same name, a nested sweep named by its last part (`depth` covers `backbone.depth`), or the
+/// value that holds it (`backbone` covers `backbone.depth`). The planner's unswept-axis warning
+/// and every report use this one rule, so an axis the checker accepts is one reports can fill.
+pub fn axis_covers(key: &str, swept: &str) -> bool {
+    swept == key
+        || swept
+            .strip_suffix(key)
+            .is_some_and(|head| head.ends_with('.'))
+        || swept
+            .strip_prefix(key)
+            .is_some_and(|tail| tail.starts_with('.'))
 }
 
 /// Splits a metric written `decl.metric` into `(decl, metric)`; `None` if malformed.
@@ -73,12 +88,33 @@ pub fn parse_metric(metric: &str) -> Result<(&str, &str), ReportError> {
 }
 
 /// The value label of an axis (`decl.param` or bare) on a row; `seed` falls back to the row's seed.
+///
+/// An axis that holds several swept parameters (`ssl.backbone` over `backbone.depth` and
+/// `backbone.width`) is labelled by all of them, `depth=3,width=16`, in name order.
 pub fn axis_value(row: &ResultRow, axis: &str) -> Option<String> {
     let key = axis_key(axis);
-    match row.axes.get(key) {
-        Some(v) => Some(v.clone()),
-        None if key == "seed" => Some(row.seed.to_string()),
-        None => None,
+    if let Some(v) = row.axes.get(key) {
+        return Some(v.clone());
+    }
+    let covered: Vec<(&String, &String)> = row
+        .axes
+        .iter()
+        .filter(|(name, _)| axis_covers(key, name))
+        .collect();
+    match covered.as_slice() {
+        [] if key == "seed" => Some(row.seed.to_string()),
+        [] => None,
+        [(name, v)] if !name.starts_with(&format!("{key}.")) => Some((*v).clone()),
+        parts => Some(
+            parts
+                .iter()
+                .map(|(name, v)| {
+                    let inner = name.strip_prefix(&format!("{key}.")).unwrap_or(name);
+                    format!("{inner}={v}")
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
     }
 }
 
@@ -237,9 +273,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nested_sweeps_are_found_by_their_full_name_or_their_holder() {
+        let row = ResultRow {
+            axes: [
+                ("backbone.depth", "3"),
+                ("backbone.width", "16"),
+                ("method", "byol"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+            seed: 7,
+            ..ResultRow::default()
+        };
+        let value = |axis| axis_value(&row, axis);
+        assert_eq!(value("ssl.backbone.depth").as_deref(), Some("3"));
+        assert_eq!(value("ssl.backbone").as_deref(), Some("depth=3,width=16"));
+        assert_eq!(value("ssl.method").as_deref(), Some("byol"));
+        assert_eq!(value("seed").as_deref(), Some("7"));
+        assert_eq!(value("ssl.policy"), None);
+        assert!(axis_covers("depth", "backbone.depth"));
+        assert!(!axis_covers("pth", "backbone.depth"));
+        assert!(!axis_covers("back", "backbone.depth"));
+    }
+
+    #[test]
     fn names() {
         assert_eq!(axis_key("ssl.method"), "method");
-        assert_eq!(axis_key("a.b.label_fraction"), "label_fraction");
+        assert_eq!(axis_key("a.b.label_fraction"), "b.label_fraction");
         assert_eq!(axis_key("seed"), "seed");
         assert_eq!(metric_parts("lin.top1"), Some(("lin", "top1")));
         assert_eq!(metric_parts("top1"), None);
