@@ -595,3 +595,33 @@ fn clamps_and_long_queues_are_warned_where_sizes_are_known() {
     );
     assert!(diags.iter().all(|d| !d.is_error()));
 }
+
+#[test]
+fn an_untrained_baseline_is_initialised_from_its_evaluations_seed() {
+    let plan = plan_text(
+        "t.sslp",
+        &with_base(
+            r#"
+let trial = sweep [0, 1, 2]
+evaluate untrained = linear_probe(backbone: tiny_convnet(), train: parts.train, test: parts.test, seed: trial)
+evaluate fixed = linear_probe(backbone: tiny_convnet(), train: parts.train, test: parts.test)
+"#,
+        ),
+    );
+    let init_seeds: Vec<(String, String)> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind.to_string() == "init_backbone")
+        .map(|s| (s.decl.clone(), format!("{:?}", s.params["seed"])))
+        .collect();
+    // One initialisation per trial, and one at the pipeline seed for the evaluation that
+    // states none (shared with trial 0 when the pipeline seed is 0).
+    let mut seeds: Vec<&str> = init_seeds.iter().map(|(_, s)| s.as_str()).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    assert_eq!(seeds.len(), 3, "{init_seeds:?}");
+    assert!(
+        init_seeds.iter().any(|(d, _)| d == "untrained"),
+        "{init_seeds:?}"
+    );
+}

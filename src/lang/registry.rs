@@ -1930,7 +1930,7 @@ const EVAL_SEED: Param = opt(
     "seed",
     Ty::Int,
     Bound::NONNEG,
-    "Seed (default: the pipeline seed)",
+    "Seed of the labelled subset, of the evaluation's own randomness and of a backbone call's random initialisation (default: the pipeline seed)",
 );
 
 const EVALS: &[Kind] = &[

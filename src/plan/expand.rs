@@ -1063,13 +1063,22 @@ impl<'p> Planner<'p> {
         }
     }
 
-    fn encoder_key(&mut self, id: DeclId, encoder: Option<Value>, site: &str) -> Option<Key> {
+    /// The step holding an evaluation's network: the pretraining run it names, or an
+    /// `init_backbone` step drawing a backbone call's initialisation from `seed` (the
+    /// evaluation's own, so that `seed: trial` varies the untrained baseline too).
+    fn encoder_key(
+        &mut self,
+        id: DeclId,
+        encoder: Option<Value>,
+        seed: Value,
+        site: &str,
+    ) -> Option<Key> {
         match encoder? {
             Value::Step(k, _) => Some(k),
             Value::Map(backbone) => {
                 let mut p = BTreeMap::new();
                 p.insert("backbone".to_string(), Value::Map(backbone));
-                p.insert("seed".to_string(), Value::Int(self.prog.settings.seed));
+                p.insert("seed".to_string(), seed);
                 Some(self.add_step(
                     StepKind::InitBackbone,
                     id,
@@ -1126,6 +1135,7 @@ impl<'p> Planner<'p> {
         id: DeclId,
         kind: &registry::Kind,
         encoder: Option<Value>,
+        seed: Value,
         site: &str,
     ) -> Option<Encoder> {
         match encoder? {
@@ -1138,10 +1148,12 @@ impl<'p> Planner<'p> {
                 if fixed || kind.name == "finetune" {
                     return Some(Encoder::Call(backbone));
                 }
-                self.encoder_key(id, Some(Value::Map(backbone)), site)
+                self.encoder_key(id, Some(Value::Map(backbone)), seed, site)
                     .map(Encoder::Step)
             }
-            other => self.encoder_key(id, Some(other), site).map(Encoder::Step),
+            other => self
+                .encoder_key(id, Some(other), seed, site)
+                .map(Encoder::Step),
         }
     }
 
@@ -1170,8 +1182,9 @@ impl<'p> Planner<'p> {
             return None;
         };
         self.fill_seed(&mut params);
+        let seed = params.get("seed").cloned()?;
         let encoder = params.remove("backbone");
-        let encoder = self.eval_encoder(id, kind, encoder, site)?;
+        let encoder = self.eval_encoder(id, kind, encoder, seed, site)?;
         if kind_name == "finetune"
             && !params.contains_key("policy")
             && let Encoder::Step(k) = &encoder
