@@ -225,7 +225,7 @@ fn preview_writes_a_grid_of_different_tiles() {
         "preview",
         "examples/quickstart.sslp",
         "--policy",
-        "simclr_cifar",
+        "shapes_policy",
         "-n",
         "16",
         "--cols",

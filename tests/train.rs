@@ -292,16 +292,43 @@ fn the_quickstart_runs_and_reports_every_arm() {
         report.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    // 8 linear-probe and 8 kNN arms; 2 untrained-network and 2 raw-pixel baselines.
+    // Linear probe, kNN, untrained network and raw pixels, each at 10 % and 100 %.
     let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 20, "{csv}");
-    let baselines = std::fs::read_to_string(report.join("baselines.md")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 8, "{csv}");
+    // The quickstart's point: at 10 % labels SSL + linear beats both baselines
+    // under the same probe (44.6 % against 28.4 and 30.0 % on the reference
+    // machine; a clear margin is asserted, not the exact figures).
+    let top1 = |arm: &str, column: &str| metric_in_csv(&csv, arm, column);
+    let ssl = top1("lin[fraction=0.1]", "lin.top1");
+    let untrained = top1("untrained[fraction=0.1]", "untrained.top1");
+    let pixels = top1("pixels[fraction=0.1]", "pixels.top1");
     assert!(
-        baselines.contains("untrained.top1") && baselines.contains("pixels.top1"),
-        "{baselines}"
+        ssl > untrained.max(pixels) + 0.05,
+        "SSL {ssl} against untrained {untrained} and pixels {pixels}\n{csv}"
     );
     let table = std::fs::read_to_string(report.join("accuracy.md")).unwrap();
-    assert!(table.contains("lin.top1"), "{table}");
+    for column in ["lin.top1", "nn.top1", "untrained.top1", "pixels.top1"] {
+        assert!(table.contains(column), "{column}: {table}");
+    }
     let plot = image::open(report.join("fractions.png")).expect("the plot decodes");
     assert!(plot.width() > 100 && plot.height() > 100);
+}
+
+/// The value of `column` on the row of `arm` in a report's `results.csv`
+/// (no quoted commas precede the metric columns' values in those rows).
+fn metric_in_csv(csv: &str, arm: &str, column: &str) -> f64 {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let index = header
+        .iter()
+        .position(|h| *h == column)
+        .expect("the column");
+    let from_end = header.len() - index;
+    let row = lines
+        .find(|l| l.starts_with(&format!("{arm},")))
+        .unwrap_or_else(|| panic!("no row {arm} in\n{csv}"));
+    let cells: Vec<&str> = row.split(',').collect();
+    cells[cells.len() - from_end]
+        .parse()
+        .unwrap_or_else(|_| panic!("{arm}.{column} is not a number in\n{csv}"))
 }
