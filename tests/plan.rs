@@ -611,7 +611,7 @@ evaluate fixed = linear_probe(backbone: tiny_convnet(), train: parts.train, test
     let init_seeds: Vec<(String, String)> = plan
         .steps
         .iter()
-        .filter(|s| s.kind.to_string() == "init_backbone")
+        .filter(|s| s.kind == sslp::plan::StepKind::InitBackbone)
         .map(|s| (s.decl.clone(), format!("{:?}", s.params["seed"])))
         .collect();
     // One initialisation per trial, and one at the pipeline seed for the evaluation that
