@@ -625,3 +625,39 @@ evaluate fixed = linear_probe(backbone: tiny_convnet(), train: parts.train, test
         "{init_seeds:?}"
     );
 }
+
+#[test]
+fn calls_of_one_kind_are_labelled_by_the_arguments_that_differ() {
+    let arms = |extra: &str| -> Vec<String> {
+        let plan = plan_text(
+            "t.sslp",
+            &with_base(&format!(
+                r#"
+pretrain ssl {{
+  data = parts.train
+  backbone = tiny_convnet()
+  method = sweep [simclr(temperature: 0.1, proj_dim: 64), simclr(temperature: 0.5, proj_dim: 64), byol()]
+  policy = p
+  {extra}
+}}
+"#
+            )),
+        );
+        plan.arms.iter().map(|a| a.name.clone()).collect()
+    };
+    assert_eq!(
+        arms(""),
+        [
+            "ssl[method=simclr(temperature=0.1)]",
+            "ssl[method=simclr(temperature=0.5)]",
+            "ssl[method=byol]"
+        ]
+    );
+    // `exclude` takes the label, or the call as written.
+    let kept = ["ssl[method=simclr(temperature=0.5)]", "ssl[method=byol]"];
+    assert_eq!(arms("exclude(method: simclr(temperature: 0.1))"), kept);
+    assert_eq!(
+        arms("exclude(method: simclr(temperature: 0.1, proj_dim: 64))"),
+        kept
+    );
+}

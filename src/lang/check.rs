@@ -1310,15 +1310,60 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The labels of a sweep's alternatives: short (a call's kind) where that tells
+    /// them apart; otherwise the call with the written arguments that differ among the
+    /// alternatives sharing the short label (`simclr(temperature=0.1)`), or, failing
+    /// that, with every written argument.
     fn labels(&self, alts: &[HExpr]) -> Vec<String> {
         let short: Vec<String> = alts.iter().map(|a| self.label(a, false)).collect();
         let mut labels = short.clone();
         for (i, l) in short.iter().enumerate() {
-            if short.iter().filter(|x| *x == l).count() > 1 {
-                labels[i] = self.label(&alts[i], true);
+            let twins: Vec<usize> = (0..alts.len()).filter(|&j| short[j] == *l).collect();
+            if twins.len() > 1 {
+                labels[i] = self
+                    .differing_args_label(alts, &twins, i)
+                    .unwrap_or_else(|| self.label(&alts[i], true));
             }
         }
+        if labels
+            .iter()
+            .enumerate()
+            .any(|(i, l)| labels[..i].contains(l))
+        {
+            return alts.iter().map(|a| self.label(a, true)).collect();
+        }
         labels
+    }
+
+    /// `kind(arg=value,...)` of call `alts[i]` with only the written arguments that
+    /// are not written alike in every call of `twins`; `None` unless all are calls.
+    fn differing_args_label(&self, alts: &[HExpr], twins: &[usize], i: usize) -> Option<String> {
+        let written = |h: &HExpr| -> Option<Vec<String>> {
+            let HExpr::Call(c) = h else { return None };
+            Some(
+                c.kind
+                    .params
+                    .iter()
+                    .zip(&c.args)
+                    .zip(&c.explicit)
+                    .filter(|(_, e)| **e)
+                    .map(|((p, v), _)| format!("{}={}", p.name, self.label(v, true)))
+                    .collect(),
+            )
+        };
+        let all: Vec<Vec<String>> = twins
+            .iter()
+            .map(|&j| written(&alts[j]))
+            .collect::<Option<_>>()?;
+        let HExpr::Call(c) = &alts[i] else {
+            return None;
+        };
+        let own = written(&alts[i])?;
+        let differing: Vec<String> = own
+            .into_iter()
+            .filter(|a| !all.iter().all(|w| w.contains(a)))
+            .collect();
+        Some(format!("{}({})", c.kind.name, differing.join(",")))
     }
 
     /// A readable label of a value; `long` spells out a call's written arguments.
@@ -1963,8 +2008,17 @@ impl<'a> Checker<'a> {
             };
             let sweep = self.find_axis(id, name)?;
             let label = ast_label(&arg.value);
+            // The value as labelled, or as a call with every written argument.
+            let found = self.sweeps[sweep]
+                .labels
+                .iter()
+                .position(|l| *l == label)
+                .or_else(|| {
+                    let alts = &self.sweeps[sweep].alts;
+                    alts.iter().position(|a| self.label(a, true) == label)
+                });
             let labels = &self.sweeps[sweep].labels;
-            match labels.iter().position(|l| *l == label) {
+            match found {
                 Some(i) => rule.push((sweep, i)),
                 None => {
                     let help = registry::suggest(&label, labels.iter().map(String::as_str))
