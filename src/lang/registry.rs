@@ -936,7 +936,7 @@ const OPS: &[Kind] = &[
                     Ty::Enum(&["palette", "swap", "mask"]),
                     "palette",
                     Bound::ANY,
-                    "How segments are drawn per draw: random palette, colour swap, or the binary mask",
+                    "How segments are drawn per draw: random palette, colour swap, or the binary mask. On small images where the segmentation often fails, `palette` views are flat colours that can stop SimCLR learning (BENCHMARKS.md, quickstart); `swap` keeps the texture",
                 ),
             ],
         ),
