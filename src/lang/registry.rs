@@ -2309,14 +2309,30 @@ pub fn all_schemas() -> impl Iterator<Item = &'static Kind> {
         .chain(all_kinds())
 }
 
+/// Name -> kind, the first of a name winning (as a linear search would): the
+/// planner looks kinds up for every call of every arm.
+fn index_by_name(
+    kinds: impl Iterator<Item = &'static Kind>,
+) -> std::collections::HashMap<&'static str, &'static Kind> {
+    let mut index = std::collections::HashMap::new();
+    for k in kinds {
+        index.entry(k.name).or_insert(k);
+    }
+    index
+}
+
 /// A callable kind by name.
 pub fn kind_named(name: &str) -> Option<&'static Kind> {
-    all_kinds().find(|k| k.name == name)
+    static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Kind>> =
+        std::sync::LazyLock::new(|| index_by_name(all_kinds()));
+    INDEX.get(name).copied()
 }
 
 /// A schema by name, block kinds and settings included (for `sslp explain`).
 pub fn schema_named(name: &str) -> Option<&'static Kind> {
-    all_schemas().find(|k| k.name == name)
+    static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Kind>> =
+        std::sync::LazyLock::new(|| index_by_name(all_schemas()));
+    INDEX.get(name).copied()
 }
 
 /// The `set` settings schema.

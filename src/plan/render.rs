@@ -4,7 +4,7 @@
 //! sorted keys, arms in plan order (YAML: sorted by name), so two runs on
 //! the same design print the same bytes and designs can be diffed as text.
 
-use super::{Fingerprint, Plan, Step, Value};
+use super::{Fingerprint, Key, Plan, Step, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -79,14 +79,14 @@ pub fn text(plan: &Plan, title: &str) -> String {
 
 #[derive(Serialize)]
 struct JsonStep<'a> {
-    key: String,
+    key: Key,
     short: String,
     kind: &'a str,
     decl: &'a str,
     version: u32,
     params: &'a BTreeMap<String, Value>,
     exec: &'a BTreeMap<String, Value>,
-    inputs: BTreeMap<&'a str, String>,
+    inputs: &'a BTreeMap<String, Key>,
     sites: &'a [String],
     arms: usize,
     status: &'static str,
@@ -104,7 +104,7 @@ struct JsonArm<'a> {
     name: &'a str,
     decl: &'a str,
     axes: BTreeMap<&'a str, &'a str>,
-    output: String,
+    output: Key,
     steps: usize,
 }
 
@@ -121,18 +121,14 @@ struct JsonPlan<'a> {
 
 fn json_step(s: &Step) -> JsonStep<'_> {
     JsonStep {
-        key: s.key.hex(),
+        key: s.key,
         short: s.key.short(),
         kind: s.kind.as_str(),
         decl: &s.decl,
         version: s.version,
         params: &s.params,
         exec: &s.exec,
-        inputs: s
-            .inputs
-            .iter()
-            .map(|(n, k)| (n.as_str(), k.hex()))
-            .collect(),
+        inputs: &s.inputs,
         sites: &s.sites,
         arms: s.arms.len(),
         status: STATUS_UNKNOWN,
@@ -159,7 +155,7 @@ pub fn json(plan: &Plan) -> String {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect(),
-                output: a.output.hex(),
+                output: a.output,
                 steps: a.lineage.len(),
             })
             .collect(),

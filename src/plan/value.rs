@@ -18,14 +18,28 @@ use std::fmt;
 pub struct Key(pub [u8; 32]);
 
 impl Key {
+    /// Full lowercase hex, written into a fixed buffer (no allocation).
+    pub fn hex_digits(&self) -> [u8; 64] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xf)];
+        }
+        out
+    }
+
     /// Full lowercase hex.
     pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        self.hex_digits().iter().map(|&b| char::from(b)).collect()
     }
 
     /// The first 12 hex digits, for display.
     pub fn short(&self) -> String {
-        self.hex()[..12].to_string()
+        self.hex_digits()[..12]
+            .iter()
+            .map(|&b| char::from(b))
+            .collect()
     }
 
     /// Parses full hex.
@@ -50,13 +64,18 @@ impl fmt::Debug for Key {
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.hex())
+        let digits = self.hex_digits();
+        f.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
     }
 }
 
 impl Serialize for Key {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.hex())
+        let digits = self.hex_digits();
+        match std::str::from_utf8(&digits) {
+            Ok(text) => s.serialize_str(text),
+            Err(e) => Err(serde::ser::Error::custom(e)),
+        }
     }
 }
 
@@ -138,15 +157,7 @@ impl Value {
                     x.hash_into(h);
                 }
             }
-            Value::Map(m) => {
-                h.update(b"m");
-                h.update(&(m.len() as u64).to_le_bytes());
-                for (k, v) in m {
-                    h.update(&(k.len() as u64).to_le_bytes());
-                    h.update(k.as_bytes());
-                    v.hash_into(h);
-                }
-            }
+            Value::Map(m) => hash_map_into(m, h),
             Value::Step(key, port) => {
                 h.update(b"k");
                 h.update(&key.0);
@@ -216,6 +227,17 @@ impl Serialize for Value {
     }
 }
 
+/// Feeds a map's canonical encoding (that of [`Value::Map`]) into a hasher, without copying it.
+fn hash_map_into(m: &BTreeMap<String, Value>, h: &mut blake3::Hasher) {
+    h.update(b"m");
+    h.update(&(m.len() as u64).to_le_bytes());
+    for (k, v) in m {
+        h.update(&(k.len() as u64).to_le_bytes());
+        h.update(k.as_bytes());
+        v.hash_into(h);
+    }
+}
+
 /// Salt of the key scheme: bump it when the way keys are computed changes
 /// (not when a kind's outputs change: bump that kind's version instead, see
 /// [`super::kind`]).
@@ -244,7 +266,7 @@ pub fn step_key(
         h.update(name.as_bytes());
         h.update(&version.to_le_bytes());
     }
-    Value::Map(params.clone()).hash_into(&mut h);
+    hash_map_into(params, &mut h);
     h.update(&(inputs.len() as u64).to_le_bytes());
     for (name, key) in inputs {
         h.update(&(name.len() as u64).to_le_bytes());
