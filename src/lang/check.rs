@@ -1340,16 +1340,7 @@ impl<'a> Checker<'a> {
     fn differing_args_label(&self, alts: &[HExpr], twins: &[usize], i: usize) -> Option<String> {
         let written = |h: &HExpr| -> Option<Vec<String>> {
             let HExpr::Call(c) = h else { return None };
-            Some(
-                c.kind
-                    .params
-                    .iter()
-                    .zip(&c.args)
-                    .zip(&c.explicit)
-                    .filter(|(_, e)| **e)
-                    .map(|((p, v), _)| format!("{}={}", p.name, self.label(v, true)))
-                    .collect(),
-            )
+            Some(self.written_args(c))
         };
         let all: Vec<Vec<String>> = twins
             .iter()
@@ -1364,6 +1355,18 @@ impl<'a> Checker<'a> {
             .filter(|a| !all.iter().all(|w| w.contains(a)))
             .collect();
         Some(format!("{}({})", c.kind.name, differing.join(",")))
+    }
+
+    /// The arguments a call writes, as `name=value` labels in parameter order.
+    fn written_args(&self, c: &HCall) -> Vec<String> {
+        c.kind
+            .params
+            .iter()
+            .zip(&c.args)
+            .zip(&c.explicit)
+            .filter(|(_, e)| **e)
+            .map(|((p, v), _)| format!("{}={}", p.name, self.label(v, true)))
+            .collect()
     }
 
     /// A readable label of a value; `long` spells out a call's written arguments.
@@ -1386,16 +1389,7 @@ impl<'a> Checker<'a> {
                 if !long {
                     return c.kind.name.to_string();
                 }
-                let args: Vec<String> = c
-                    .kind
-                    .params
-                    .iter()
-                    .zip(&c.args)
-                    .zip(&c.explicit)
-                    .filter(|(_, e)| **e)
-                    .map(|((p, v), _)| format!("{}={}", p.name, self.label(v, true)))
-                    .collect();
-                format!("{}({})", c.kind.name, args.join(","))
+                format!("{}({})", c.kind.name, self.written_args(c).join(","))
             }
             HExpr::Ref(d) => self.slots[*d].decl.name.name.clone(),
             HExpr::Member(d, m) => format!("{}.{m}", self.slots[*d].decl.name.name),

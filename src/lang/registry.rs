@@ -2309,8 +2309,10 @@ pub fn all_schemas() -> impl Iterator<Item = &'static Kind> {
         .chain(all_kinds())
 }
 
-/// Name -> kind, the first of a name winning (as a linear search would): the
-/// planner looks kinds up for every call of every arm.
+/// Kinds by name: the planner looks kinds up for every call of every arm.
+type NameIndex = std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Kind>>;
+
+/// Name -> kind, the first of a name winning (as a linear search would).
 fn index_by_name(
     kinds: impl Iterator<Item = &'static Kind>,
 ) -> std::collections::HashMap<&'static str, &'static Kind> {
@@ -2323,15 +2325,13 @@ fn index_by_name(
 
 /// A callable kind by name.
 pub fn kind_named(name: &str) -> Option<&'static Kind> {
-    static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Kind>> =
-        std::sync::LazyLock::new(|| index_by_name(all_kinds()));
+    static INDEX: NameIndex = NameIndex::new(|| index_by_name(all_kinds()));
     INDEX.get(name).copied()
 }
 
 /// A schema by name, block kinds and settings included (for `sslp explain`).
 pub fn schema_named(name: &str) -> Option<&'static Kind> {
-    static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Kind>> =
-        std::sync::LazyLock::new(|| index_by_name(all_schemas()));
+    static INDEX: NameIndex = NameIndex::new(|| index_by_name(all_schemas()));
     INDEX.get(name).copied()
 }
 
