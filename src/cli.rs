@@ -202,7 +202,14 @@ pub fn load_and_plan(path: &Path) -> Result<(Checked, Option<Plan>), u8> {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+    if n == 1 {
+        return format!("{n} {word}");
+    }
+    match word.strip_suffix('y') {
+        // entry → entries (but day → days)
+        Some(stem) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
+    }
 }
 
 /// Writes to stdout; a closed pipe (`sslp plan | head`) ends output quietly.
@@ -547,6 +554,13 @@ fn print_summary(summary: &exec::RunSummary) -> u8 {
     );
     for (key, message) in &summary.failed {
         eprintln!("  failed {}: {message}", key.short());
+    }
+    if let Some((key, bytes)) = summary.peak_rss {
+        eprintln!(
+            "peak memory {} (step {})",
+            exec::memory::human(bytes),
+            key.short()
+        );
     }
     if !summary.notes.is_empty() {
         eprintln!(
@@ -1191,7 +1205,7 @@ pub fn cache(dir: &Path, wait: bool, cmd: &CacheCommand) -> u8 {
             for (k, r) in &records {
                 let size: u64 = r.blobs().map(|b| b.size).sum();
                 text.push_str(&format!(
-                    "{}  {:6}  {:16} {:12} {:>10} B  {:>8.2} s\n",
+                    "{}  {:6}  {:16} {:12} {:>10} B  {:>8.2} s  {:>8}\n",
                     k.short(),
                     match r.status {
                         exec::store::Status::Done => "done",
@@ -1200,7 +1214,8 @@ pub fn cache(dir: &Path, wait: bool, cmd: &CacheCommand) -> u8 {
                     r.kind,
                     r.decl,
                     size,
-                    r.duration_ms as f64 / 1000.0
+                    r.duration_ms as f64 / 1000.0,
+                    r.peak_rss.map_or("-".to_string(), exec::memory::human)
                 ));
             }
             text.push_str(&format!(

@@ -123,14 +123,51 @@ struct Packed {
 }
 
 impl Packed {
-    /// Packs the rows of `m`.
-    fn new(m: &Matrix) -> Self {
+    /// Packs the rows of `m`, each divided by its L2 norm when `normalize` (as
+    /// [`Matrix::l2_normalized`], without a normalised copy of the whole matrix).
+    fn new(m: &Matrix, normalize: bool) -> Self {
         let (d, panels) = (m.cols, m.rows.div_ceil(PANEL));
         let mut data = vec![0.0f32; panels * d * PANEL];
+        let mut unit = vec![0.0f32; d];
         for (i, row) in m.rows_iter().enumerate() {
             let (p, r) = (i / PANEL, i % PANEL);
+            let row = if normalize {
+                unit.copy_from_slice(row);
+                super::matrix::l2_normalize_row(&mut unit);
+                &unit[..]
+            } else {
+                row
+            };
             for (k, &v) in row.iter().enumerate() {
                 data[(p * d + k) * PANEL + r] = v;
+            }
+        }
+        Self {
+            data,
+            dim: d,
+            panels,
+        }
+    }
+
+    /// Packs `m` in its own memory (no second copy of a large train set): the `PANEL` rows of a
+    /// full panel are already contiguous, so each panel is transposed through a small scratch
+    /// buffer; only the zero rows padding the last panel are new memory.
+    fn from_owned(m: Matrix, normalize: bool) -> Self {
+        let (d, panels) = (m.cols, m.rows.div_ceil(PANEL));
+        let mut data = m.data;
+        if normalize && d > 0 {
+            data.chunks_exact_mut(d)
+                .for_each(super::matrix::l2_normalize_row);
+        }
+        data.reserve_exact(panels * d * PANEL - data.len());
+        data.resize(panels * d * PANEL, 0.0);
+        let mut scratch = vec![0.0f32; d * PANEL];
+        for block in data.chunks_exact_mut(d * PANEL) {
+            scratch.copy_from_slice(block);
+            for (r, row) in scratch.chunks_exact(d.max(1)).enumerate().take(PANEL) {
+                for (k, &v) in row.iter().enumerate() {
+                    block[k * PANEL + r] = v;
+                }
             }
         }
         Self {
@@ -218,45 +255,74 @@ fn fill_block<const EUCLID: bool>(tests: &[&[f32]], train: &Packed, n: usize, si
 /// Finds the `k` nearest training rows of every test row (parallel over blocks of test rows).
 pub fn knn_neighbors(train: &Matrix, test: &Matrix, p: &KnnParams) -> Result<Vec<KnnNeighbors>> {
     check(train, test, p)?;
+    let packed = Packed::new(train, p.distance == Distance::Cosine);
+    Ok(neighbors_of_packed(&packed, train.rows, test, p))
+}
+
+/// [`knn_neighbors`] consuming the train set, packed in its own memory: the peak is one copy
+/// of the train features, not two.
+fn knn_neighbors_owned(train: Matrix, test: &Matrix, p: &KnnParams) -> Result<Vec<KnnNeighbors>> {
+    check(&train, test, p)?;
+    let n = train.rows;
+    let packed = Packed::from_owned(train, p.distance == Distance::Cosine);
+    Ok(neighbors_of_packed(&packed, n, test, p))
+}
+
+/// The `k` nearest of the `n` packed train rows for every test row.
+fn neighbors_of_packed(
+    packed: &Packed,
+    n: usize,
+    test: &Matrix,
+    p: &KnnParams,
+) -> Vec<KnnNeighbors> {
     let test_n;
-    let (packed, test) = match p.distance {
+    let test = match p.distance {
         Distance::Cosine => {
             test_n = test.l2_normalized();
-            (Packed::new(&train.l2_normalized()), &test_n)
+            &test_n
         }
-        Distance::Euclidean => (Packed::new(train), test),
+        Distance::Euclidean => test,
     };
-    let n = train.rows;
     let starts: Vec<usize> = (0..test.rows).step_by(TEST_BLOCK).collect();
     let blocks: Vec<Vec<KnnNeighbors>> = starts
         .into_par_iter()
-        .map_init(Vec::new, |sims: &mut Vec<f64>, start| {
-            let end = (start + TEST_BLOCK).min(test.rows);
-            let tests: Vec<&[f32]> = (start..end).map(|t| test.row(t)).collect();
-            sims.clear();
-            sims.resize(tests.len() * n, 0.0);
-            match p.distance {
-                Distance::Cosine => fill_block::<false>(&tests, &packed, n, sims),
-                Distance::Euclidean => {
-                    fill_block::<true>(&tests, &packed, n, sims);
-                    sims.iter_mut()
-                        .for_each(|v| *v = 1.0 / (v.sqrt() + EUCLIDEAN_EPS));
+        .map_init(
+            Default::default,
+            |(sims, order): &mut (Vec<f64>, Vec<usize>), start| {
+                let end = (start + TEST_BLOCK).min(test.rows);
+                let tests: Vec<&[f32]> = (start..end).map(|t| test.row(t)).collect();
+                sims.clear();
+                sims.resize(tests.len() * n, 0.0);
+                match p.distance {
+                    Distance::Cosine => fill_block::<false>(&tests, packed, n, sims),
+                    Distance::Euclidean => {
+                        fill_block::<true>(&tests, packed, n, sims);
+                        sims.iter_mut()
+                            .for_each(|v| *v = 1.0 / (v.sqrt() + EUCLIDEAN_EPS));
+                    }
                 }
-            }
-            sims.chunks_exact(n).map(|row| top_k(row, p)).collect()
-        })
+                sims.chunks_exact(n)
+                    .map(|row| top_k(row, p, order))
+                    .collect()
+            },
+        )
         .collect();
-    Ok(blocks.into_iter().flatten().collect())
+    blocks.into_iter().flatten().collect()
 }
 
 /// Selects the `k` largest similarities of one row (descending, ties to the lower index) and weights them.
-fn top_k(sims: &[f64], p: &KnnParams) -> KnnNeighbors {
+///
+/// `scratch` holds the row's candidate indices between calls; the result owns only its `k`
+/// entries (keeping the whole row's index buffer per test row once cost 5 GB on MNIST-60k).
+fn top_k(sims: &[f64], p: &KnnParams, scratch: &mut Vec<usize>) -> KnnNeighbors {
     let order = |a: &usize, b: &usize| sims[*b].total_cmp(&sims[*a]).then(a.cmp(b));
-    let mut idx: Vec<usize> = (0..sims.len()).collect();
-    if p.k < idx.len() {
-        idx.select_nth_unstable_by(p.k - 1, order);
-        idx.truncate(p.k);
+    scratch.clear();
+    scratch.extend(0..sims.len());
+    if p.k < scratch.len() {
+        scratch.select_nth_unstable_by(p.k - 1, order);
+        scratch.truncate(p.k);
     }
+    let mut idx = scratch.clone();
     idx.sort_unstable_by(order);
     let s: Vec<f64> = idx.iter().map(|&i| sims[i]).collect();
     let weights = match p.distance {
@@ -278,6 +344,16 @@ pub fn knn_scores(
     classes: usize,
     p: &KnnParams,
 ) -> Result<Vec<Vec<f64>>> {
+    check_scores_input(train, train_labels, classes)?;
+    Ok(class_scores(
+        &knn_neighbors(train, test, p)?,
+        train_labels,
+        classes,
+    ))
+}
+
+/// Labels that match the train rows and lie below `classes`.
+fn check_scores_input(train: &Matrix, train_labels: &[u32], classes: usize) -> Result<()> {
     if train_labels.len() != train.rows {
         return Err(EvalError::Shape {
             context: "kNN: train labels vs. train rows".into(),
@@ -288,9 +364,28 @@ pub fn knn_scores(
     if classes == 0 {
         return Err(super::invalid("classes", "must be >= 1"));
     }
-    super::check_labels(train_labels, classes)?;
-    let neighbors = knn_neighbors(train, test, p)?;
-    Ok(neighbors
+    super::check_labels(train_labels, classes)
+}
+
+/// [`knn_scores`] consuming the train features, so a large train set is held once, not twice.
+pub fn knn_scores_owned(
+    train: Matrix,
+    train_labels: &[u32],
+    test: &Matrix,
+    classes: usize,
+    p: &KnnParams,
+) -> Result<Vec<Vec<f64>>> {
+    check_scores_input(&train, train_labels, classes)?;
+    Ok(class_scores(
+        &knn_neighbors_owned(train, test, p)?,
+        train_labels,
+        classes,
+    ))
+}
+
+/// Sums neighbour weights per class.
+fn class_scores(neighbors: &[KnnNeighbors], train_labels: &[u32], classes: usize) -> Vec<Vec<f64>> {
+    neighbors
         .iter()
         .map(|nb| {
             let mut scores = vec![0.0f64; classes];
@@ -299,7 +394,7 @@ pub fn knn_scores(
             }
             scores
         })
-        .collect())
+        .collect()
 }
 
 /// Top-1 / top-5 accuracy of the weighted kNN classifier on a labelled test set.
@@ -341,6 +436,30 @@ mod tests {
         ])
         .unwrap();
         (m, vec![0, 0, 1, 1, 2])
+    }
+
+    #[test]
+    fn packing_in_place_matches_packing_a_copy() {
+        // 11 rows: one full panel and a padded one; 3 dims.
+        let rows: Vec<[f32; 3]> = (0..11)
+            .map(|i| [i as f32, 1.0 - i as f32 * 0.5, (i * i) as f32 * 0.1])
+            .collect();
+        let m = Matrix::from_rows(&rows).unwrap();
+        for normalize in [false, true] {
+            let copied = Packed::new(&m, normalize);
+            let owned = Packed::from_owned(m.clone(), normalize);
+            assert_eq!(copied.data, owned.data, "normalize {normalize}");
+            assert_eq!((copied.panels, copied.dim), (owned.panels, owned.dim));
+        }
+        let (train, labels) = toy();
+        let p = KnnParams {
+            k: 3,
+            ..KnnParams::default()
+        };
+        assert_eq!(
+            knn_scores(&train, &labels, &train, 3, &p).unwrap(),
+            knn_scores_owned(train.clone(), &labels, &train, 3, &p).unwrap()
+        );
     }
 
     #[test]

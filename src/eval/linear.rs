@@ -419,6 +419,13 @@ where
     )
 }
 
+/// `(v − mean) · inv_std` per column, computed in `f64` and stored as `f32`.
+fn standardize_row(row: &mut [f32], mean: &[f64], inv_std: &[f64]) {
+    for ((v, mj), sj) in row.iter_mut().zip(mean).zip(inv_std) {
+        *v = ((f64::from(*v) - mj) * sj) as f32;
+    }
+}
+
 impl LinearModel {
     /// Trains the probe on `x` (rows = samples) with labels `y < classes`.
     pub fn fit(
@@ -427,6 +434,28 @@ impl LinearModel {
         classes: usize,
         params: &LinearParams,
     ) -> Result<LinearModel> {
+        Self::fit_from(Cow::Borrowed(x), y, classes, params, false).map(|(m, _)| m)
+    }
+
+    /// [`LinearModel::fit`] on an owned matrix, standardised in place (no second copy of the
+    /// features), returning also the class logits of the training rows (what
+    /// [`LinearModel::scores`] would give on the original `x`).
+    pub fn fit_scoring_train(
+        x: Matrix,
+        y: &[u32],
+        classes: usize,
+        params: &LinearParams,
+    ) -> Result<(LinearModel, Vec<Vec<f64>>)> {
+        Self::fit_from(Cow::Owned(x), y, classes, params, true)
+    }
+
+    fn fit_from(
+        x: Cow<'_, Matrix>,
+        y: &[u32],
+        classes: usize,
+        params: &LinearParams,
+        score_train: bool,
+    ) -> Result<(LinearModel, Vec<Vec<f64>>)> {
         x.validate_non_empty("linear-probe train features")?;
         if y.len() != x.rows {
             return Err(EvalError::Shape {
@@ -464,11 +493,17 @@ impl LinearModel {
                 converged: false,
             },
         };
-        let xs = model.transform(x);
-        let n = x.rows;
+        let xs: Cow<'_, Matrix> = match x {
+            Cow::Borrowed(b) => model.transform(b),
+            Cow::Owned(mut m) => {
+                model.standardize(&mut m);
+                Cow::Owned(m)
+            }
+        };
+        let n = xs.rows;
         let k = classes;
         let all: Vec<usize> = (0..n).collect();
-        let theta0 = vec![0.0f64; k * x.cols + k];
+        let theta0 = vec![0.0f64; k * xs.cols + k];
         let (theta, info) = match params.solver {
             Solver::Lbfgs { c, max_iter, tol } => {
                 let lambda = 1.0 / (c * n as f64);
@@ -498,27 +533,48 @@ impl LinearModel {
                 seed,
             ),
         };
-        let (w, b) = theta.split_at(k * x.cols);
+        let (w, b) = theta.split_at(k * xs.cols);
         model.weights = w.to_vec();
         model.bias = b.to_vec();
         model.info = info;
-        Ok(model)
+        let train_scores = if score_train {
+            model.logits_of_standardized(&xs)
+        } else {
+            Vec::new()
+        };
+        Ok((model, train_scores))
     }
 
     /// Applies the training standardisation (if any) to `x`, borrowing when there is none.
     fn transform<'a>(&self, x: &'a Matrix) -> Cow<'a, Matrix> {
-        match (&self.mean, &self.inv_std) {
-            (Some(m), Some(s)) => {
-                let mut out = x.clone();
-                for row in out.data.chunks_exact_mut(x.cols.max(1)) {
-                    for ((v, mj), sj) in row.iter_mut().zip(m).zip(s) {
-                        *v = ((f64::from(*v) - mj) * sj) as f32;
-                    }
-                }
-                Cow::Owned(out)
-            }
-            _ => Cow::Borrowed(x),
+        if self.mean.is_none() {
+            return Cow::Borrowed(x);
         }
+        let mut out = x.clone();
+        self.standardize(&mut out);
+        Cow::Owned(out)
+    }
+
+    /// Standardises the rows of `x` in place with the training mean and scale (if any).
+    fn standardize(&self, x: &mut Matrix) {
+        if let (Some(m), Some(s)) = (&self.mean, &self.inv_std) {
+            let cols = x.cols.max(1);
+            for row in x.data.chunks_exact_mut(cols) {
+                standardize_row(row, m, s);
+            }
+        }
+    }
+
+    /// Class logits of rows that are already standardised.
+    fn logits_of_standardized(&self, xs: &Matrix) -> Vec<Vec<f64>> {
+        (0..xs.rows)
+            .into_par_iter()
+            .map(|i| {
+                let mut z = vec![0.0; self.classes];
+                logits(&self.weights, &self.bias, xs.row(i), &mut z);
+                z
+            })
+            .collect()
     }
 
     /// Class logits `W x + b` for every row of `x` (the argmax is the prediction).
@@ -531,12 +587,20 @@ impl LinearModel {
                 got: x.cols,
             });
         }
-        let xs = self.transform(x);
-        Ok((0..xs.rows)
+        // Row by row: standardising a copy of the whole matrix would double its memory.
+        Ok((0..x.rows)
             .into_par_iter()
-            .map(|i| {
+            .map_init(Vec::new, |row: &mut Vec<f32>, i| {
                 let mut z = vec![0.0; self.classes];
-                logits(&self.weights, &self.bias, xs.row(i), &mut z);
+                match (&self.mean, &self.inv_std) {
+                    (Some(m), Some(s)) => {
+                        row.clear();
+                        row.extend_from_slice(x.row(i));
+                        standardize_row(row, m, s);
+                        logits(&self.weights, &self.bias, row, &mut z);
+                    }
+                    _ => logits(&self.weights, &self.bias, x.row(i), &mut z),
+                }
                 z
             })
             .collect())

@@ -115,17 +115,7 @@ impl Matrix {
     pub fn l2_normalized(&self) -> Matrix {
         let mut data = self.data.clone();
         if self.cols > 0 {
-            for row in data.chunks_exact_mut(self.cols) {
-                let norm = row
-                    .iter()
-                    .map(|&v| f64::from(v) * f64::from(v))
-                    .sum::<f64>()
-                    .sqrt()
-                    .max(1e-12);
-                for v in row.iter_mut() {
-                    *v = (f64::from(*v) / norm) as f32;
-                }
-            }
+            data.chunks_exact_mut(self.cols).for_each(l2_normalize_row);
         }
         Matrix {
             rows: self.rows,
@@ -153,6 +143,19 @@ impl Matrix {
         }
         let std = var.into_iter().map(|s| (s / n).sqrt()).collect();
         (mean, std)
+    }
+}
+
+/// Divides a row by its L2 norm in `f64` (clamped at 1e-12 as `F.normalize`, so a zero row stays zero).
+pub fn l2_normalize_row(row: &mut [f32]) {
+    let norm = row
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt()
+        .max(1e-12);
+    for v in row.iter_mut() {
+        *v = (f64::from(*v) / norm) as f32;
     }
 }
 

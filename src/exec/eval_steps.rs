@@ -6,11 +6,11 @@
 use super::decode::{self, ColorBy, FeatureSource, Params, ProbeSolver};
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::runner::{Engine, data_part};
-use super::store::Output;
+use super::store::{BlobRef, Output};
 use super::train_steps::{Normalization, backbone_spec, rgb, stack};
 use crate::augment::normalize_into;
 use crate::data::ImageSet;
-use crate::eval::knn::{KnnParams, knn_scores};
+use crate::eval::knn::{KnnParams, knn_scores_owned};
 use crate::eval::linear::{LinearModel, LinearParams, Solver};
 use crate::eval::matrix::Matrix;
 use crate::eval::metrics::{ari, hungarian_accuracy, nmi, top_k_accuracy};
@@ -19,6 +19,7 @@ use crate::train::backbone::Backbone;
 use crate::train::device::DeviceChoice;
 use burn::tensor::Device;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{ErrorKind, Read};
 
 /// Images per forward pass when extracting features.
 const EXTRACT_BATCH: usize = 256;
@@ -35,69 +36,161 @@ pub struct FeatureBank {
 }
 
 const BANK_MAGIC: &[u8; 8] = b"SSLPFEA1";
+/// Bytes of the bank header: magic, rows (u64), dim (u64).
+const BANK_HEADER: usize = 24;
+
+/// The stored size of a bank of `n` rows of `dim` features, if it fits in memory at all.
+fn bank_size(n: usize, dim: usize) -> Option<usize> {
+    BANK_HEADER
+        .checked_add(n.checked_mul(12)?)?
+        .checked_add(n.checked_mul(dim)?.checked_mul(4)?)
+}
+
+/// Builds a feature bank's stored bytes row by row (little-endian: magic, rows, dim, indices
+/// as u64, labels as i32, features as f32), so the features are never held twice in memory.
+pub struct BankWriter {
+    bytes: Vec<u8>,
+    rows: usize,
+    dim: usize,
+    finite: bool,
+}
+
+impl BankWriter {
+    /// Starts a bank of the given rows (dataset indices and labels) with `dim` features each.
+    pub fn new(indices: &[usize], labels: &[i32], dim: usize) -> Result<Self, String> {
+        let n = indices.len();
+        if labels.len() != n {
+            return Err(format!("{} labels for {n} rows", labels.len()));
+        }
+        let size = bank_size(n, dim).ok_or("the feature bank would not fit in memory")?;
+        let mut bytes = Vec::with_capacity(size);
+        bytes.extend_from_slice(BANK_MAGIC);
+        bytes.extend_from_slice(&(n as u64).to_le_bytes());
+        bytes.extend_from_slice(&(dim as u64).to_le_bytes());
+        for &i in indices {
+            bytes.extend_from_slice(&(i as u64).to_le_bytes());
+        }
+        for &l in labels {
+            bytes.extend_from_slice(&l.to_le_bytes());
+        }
+        Ok(BankWriter {
+            bytes,
+            rows: n,
+            dim,
+            finite: true,
+        })
+    }
+
+    /// Appends features of the next rows (a whole number of `dim`-wide rows).
+    pub fn push(&mut self, values: &[f32]) {
+        for &v in values {
+            self.finite &= v.is_finite();
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// The stored bytes; an error when rows are missing or a value is NaN or infinite.
+    pub fn finish(self) -> Result<Vec<u8>, String> {
+        if !self.finite {
+            return Err("the backbone produced NaN or infinite features".into());
+        }
+        if Some(self.bytes.len()) != bank_size(self.rows, self.dim) {
+            return Err(format!(
+                "the feature bank is incomplete: {} bytes for {} rows of {}",
+                self.bytes.len(),
+                self.rows,
+                self.dim
+            ));
+        }
+        Ok(self.bytes)
+    }
+}
 
 impl FeatureBank {
-    /// Little-endian: magic, rows, dim, indices (u64), labels (i32), features (f32).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let n = self.indices.len();
-        let mut out = Vec::with_capacity(24 + n * 12 + self.features.data.len() * 4);
-        out.extend_from_slice(BANK_MAGIC);
-        out.extend_from_slice(&(n as u64).to_le_bytes());
-        out.extend_from_slice(&(self.features.cols as u64).to_le_bytes());
-        for &i in &self.indices {
-            out.extend_from_slice(&(i as u64).to_le_bytes());
-        }
-        for &l in &self.labels {
-            out.extend_from_slice(&l.to_le_bytes());
-        }
-        for &v in &self.features.data {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out
+    /// The stored bytes of the bank (see [`BankWriter`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let mut w = BankWriter::new(&self.indices, &self.labels, self.features.cols)?;
+        w.push(&self.features.data);
+        w.finish()
     }
 
     /// Reads [`FeatureBank::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<FeatureBank, String> {
-        let bad = || "the feature bank is damaged".to_string();
-        if bytes.len() < 24 || &bytes[..8] != BANK_MAGIC {
+        Self::read_from(&mut &bytes[..], bytes.len() as u64).map_err(|e| e.to_string())
+    }
+
+    /// Reads a bank of `size` stored bytes from a stream, converting the features in chunks
+    /// (peak memory: the bank itself, not its bytes besides).
+    pub fn read_from(r: &mut dyn Read, size: u64) -> std::io::Result<FeatureBank> {
+        let bad = || std::io::Error::new(ErrorKind::InvalidData, "the feature bank is damaged");
+        let mut head = [0u8; BANK_HEADER];
+        r.read_exact(&mut head).map_err(|_| bad())?;
+        if &head[..8] != BANK_MAGIC {
             return Err(bad());
         }
-        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
-        let (n, d) = (word(8) as usize, word(16) as usize);
-        let need = 24usize
-            .checked_add(n.checked_mul(12).ok_or_else(bad)?)
-            .and_then(|v| v.checked_add(n.checked_mul(d)?.checked_mul(4)?))
-            .ok_or_else(bad)?;
-        if bytes.len() != need {
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&head[at..at + 8]);
+            usize::try_from(u64::from_le_bytes(w)).ok()
+        };
+        let (n, d) = word(8).zip(word(16)).ok_or_else(bad)?;
+        // Check the claimed shape against the real size before allocating anything.
+        if bank_size(n, d).map(|s| s as u64) != Some(size) {
             return Err(bad());
         }
-        let mut at = 24;
-        let indices = (0..n).map(|k| word(at + 8 * k) as usize).collect();
-        at += 8 * n;
-        let labels = bytes[at..at + 4 * n]
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        at += 4 * n;
-        let data = bytes[at..]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let mut indices = Vec::with_capacity(n);
+        read_words(r, n, 8, |c| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            indices.push(u64::from_le_bytes(w) as usize);
+        })?;
+        let mut labels = Vec::with_capacity(n);
+        read_words(r, n, 4, |c| {
+            labels.push(i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        })?;
+        let mut data = Vec::with_capacity(n * d);
+        read_words(r, n * d, 4, |c| {
+            data.push(f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        })?;
         Ok(FeatureBank {
             indices,
             labels,
-            features: Matrix::new(n, d, data).map_err(|e| e.to_string())?,
+            features: Matrix::new(n, d, data)
+                .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e.to_string()))?,
         })
     }
 
-    /// The rows whose dataset index is in `keep` and whose label is known.
-    fn labelled(&self, keep: Option<&BTreeSet<usize>>) -> (Matrix, Vec<u32>) {
+    /// The rows whose dataset index is in `keep` and whose label is known (the bank itself,
+    /// without a copy, when that is every row).
+    fn labelled(self, keep: Option<&BTreeSet<usize>>) -> (Matrix, Vec<u32>) {
         let rows: Vec<usize> = (0..self.indices.len())
             .filter(|&r| self.labels[r] >= 0 && keep.is_none_or(|k| k.contains(&self.indices[r])))
             .collect();
         let labels = rows.iter().map(|&r| self.labels[r] as u32).collect();
+        if rows.len() == self.indices.len() {
+            return (self.features, labels);
+        }
         (self.features.select_rows(&rows), labels)
     }
+}
+
+/// Reads `count` little-endian words of `width` bytes, in chunks, handing each to `take`.
+fn read_words(
+    r: &mut dyn Read,
+    count: usize,
+    width: usize,
+    mut take: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; (1 << 16) * width];
+    let mut left = count;
+    while left > 0 {
+        let now = left.min(1 << 16);
+        let chunk = &mut buf[..now * width];
+        r.read_exact(chunk)?;
+        chunk.chunks_exact(width).for_each(&mut take);
+        left -= now;
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------ loading backbones
@@ -110,16 +203,22 @@ pub struct LoadedBackbone {
     pub norm: Option<Normalization>,
 }
 
-fn record_blob(ctx: &StepCtx, key: &Key, name: &str) -> Result<Vec<u8>, String> {
+/// The blob an input step stored as its output `name`.
+fn record_blob_ref(ctx: &StepCtx, key: &Key, name: &str) -> Result<BlobRef, String> {
     let record = ctx
         .store
         .get(key)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("input {} is not in the store", key.short()))?;
     match record.outputs.get(name) {
-        Some(Output::Blob { blob }) => ctx.store.get_blob(blob).map_err(|e| e.to_string()),
+        Some(Output::Blob { blob }) => Ok(blob.clone()),
         _ => Err(format!("step {} has no output `{name}`", key.short())),
     }
+}
+
+fn record_blob(ctx: &StepCtx, key: &Key, name: &str) -> Result<Vec<u8>, String> {
+    let blob = record_blob_ref(ctx, key, name)?;
+    ctx.store.get_blob(&blob).map_err(|e| e.to_string())
 }
 
 fn record_summary(ctx: &StepCtx, key: &Key) -> Result<serde_json::Value, String> {
@@ -192,7 +291,7 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         .norm
         .unwrap_or_else(|| Normalization::of(&images, &indices));
     let dim = loaded.backbone.feature_dim();
-    let mut data = Vec::with_capacity(indices.len() * dim);
+    let mut bank = bank_writer(&images, &indices, dim)?;
     for chunk in indices.chunks(EXTRACT_BATCH) {
         if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
             return Err("interrupted".into());
@@ -207,31 +306,31 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| format!("reading features: {e:?}"))?;
-        data.extend(values);
+        if values.len() != chunk.len() * dim {
+            return Err(format!(
+                "the backbone gave {} values for {} images of {dim} features",
+                values.len(),
+                chunk.len()
+            ));
+        }
+        bank.push(&values);
     }
-    if data.iter().any(|v| !v.is_finite()) {
-        return Err("the backbone produced NaN or infinite features".into());
-    }
-    bank_output(&images, indices, dim, data)
+    bank_output(bank, indices.len(), dim)
 }
 
-/// The output of a features step: the bank of `dim`-wide rows `data` of `indices`, with their labels.
-fn bank_output(
-    images: &ImageSet,
-    indices: Vec<usize>,
-    dim: usize,
-    data: Vec<f32>,
-) -> Result<StepOutput, String> {
-    let bank = FeatureBank {
-        labels: indices.iter().map(|&i| images.labels[i]).collect(),
-        features: Matrix::new(indices.len(), dim, data).map_err(|e| e.to_string())?,
-        indices,
-    };
+/// A bank writer for the rows `indices` of `images`, with their labels.
+fn bank_writer(images: &ImageSet, indices: &[usize], dim: usize) -> Result<BankWriter, String> {
+    let labels: Vec<i32> = indices.iter().map(|&i| images.labels[i]).collect();
+    BankWriter::new(indices, &labels, dim)
+}
+
+/// The output of a features step: the finished bank of `rows` rows of `dim` features.
+fn bank_output(bank: BankWriter, rows: usize, dim: usize) -> Result<StepOutput, String> {
     let mut out = StepOutput::default();
-    out.metrics.insert("rows".into(), bank.indices.len() as f64);
+    out.metrics.insert("rows".into(), rows as f64);
     out.metrics.insert("dim".into(), dim as f64);
     out.outputs
-        .insert("features".into(), OutValue::Bytes(bank.to_bytes()));
+        .insert("features".into(), OutValue::Bytes(bank.finish()?));
     Ok(out)
 }
 
@@ -241,11 +340,13 @@ fn bank_output(
 fn raw_pixel_features(images: &ImageSet, indices: Vec<usize>) -> Result<StepOutput, String> {
     let norm = Normalization::of(images, &indices);
     let dim = 3 * images.width as usize * images.height as usize;
-    let mut data = vec![0f32; indices.len() * dim];
-    for (out, &i) in data.chunks_exact_mut(dim).zip(&indices) {
-        normalize_into(&rgb(images, i)?, norm.mean, norm.std, out);
+    let mut bank = bank_writer(images, &indices, dim)?;
+    let mut row = vec![0f32; dim];
+    for &i in &indices {
+        normalize_into(&rgb(images, i)?, norm.mean, norm.std, &mut row);
+        bank.push(&row);
     }
-    bank_output(images, indices, dim, data)
+    bank_output(bank, indices.len(), dim)
 }
 
 fn bank(ctx: &StepCtx, step: &Step, input: &str) -> Result<FeatureBank, String> {
@@ -253,7 +354,10 @@ fn bank(ctx: &StepCtx, step: &Step, input: &str) -> Result<FeatureBank, String> 
         .inputs
         .get(input)
         .ok_or_else(|| format!("`{}` needs `{input}`", step.kind))?;
-    FeatureBank::from_bytes(&record_blob(ctx, key, "features")?)
+    let blob = record_blob_ref(ctx, key, "features")?;
+    ctx.store
+        .read_blob(&blob, |r| FeatureBank::read_from(r, blob.size))
+        .map_err(|e| e.to_string())
 }
 
 /// The labelled subset's dataset indices, when the evaluation uses a fraction of the labels.
@@ -345,16 +449,17 @@ pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
         solver,
         standardize: true,
     };
-    let model = LinearModel::fit(&d.train, &d.train_labels, d.classes, &params)
-        .map_err(|e| e.to_string())?;
+    let train_rows = d.train_labels.len();
+    let (model, train_scores) =
+        LinearModel::fit_scoring_train(d.train, &d.train_labels, d.classes, &params)
+            .map_err(|e| e.to_string())?;
     if let Solver::Lbfgs { max_iter, .. } = params.solver
         && !model.info.converged
     {
         crate::notes::clamped(crate::notes::NoteCode::LbfgsNotConverged, max_iter as u64);
     }
     let scores = model.scores(&d.test).map_err(|e| e.to_string())?;
-    let mut out = accuracy_output(&scores, &d.test_labels, d.train_labels.len())?;
-    let train_scores = model.scores(&d.train).map_err(|e| e.to_string())?;
+    let mut out = accuracy_output(&scores, &d.test_labels, train_rows)?;
     out.metrics.insert(
         "train_top1".into(),
         top_k_accuracy(&train_scores, &d.train_labels, 1).map_err(|e| e.to_string())?,
@@ -376,7 +481,7 @@ pub fn knn(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
         temperature: config.temperature,
         distance: config.distance,
     };
-    let scores = knn_scores(&d.train, &d.train_labels, &d.test, d.classes, &params)
+    let scores = knn_scores_owned(d.train, &d.train_labels, &d.test, d.classes, &params)
         .map_err(|e| e.to_string())?;
     let mut out = accuracy_output(&scores, &d.test_labels, d.train_labels.len())?;
     out.metrics.insert("k".into(), params.k as f64);
@@ -485,4 +590,63 @@ pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
         OutValue::Bytes(serde_json::to_vec(&points).map_err(|e| e.to_string())?),
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bank() -> FeatureBank {
+        FeatureBank {
+            indices: vec![4, 0, 7],
+            labels: vec![1, -1, 0],
+            features: Matrix::new(3, 2, vec![0.5, -1.0, 2.0, 0.0, 1e-3, 3.25]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn banks_round_trip_through_bytes_and_streams() {
+        let b = bank();
+        let bytes = b.to_bytes().unwrap();
+        assert_eq!(FeatureBank::from_bytes(&bytes).unwrap(), b);
+        let streamed = FeatureBank::read_from(&mut &bytes[..], bytes.len() as u64).unwrap();
+        assert_eq!(streamed, b);
+    }
+
+    #[test]
+    fn damaged_banks_are_refused_before_allocating() {
+        let bytes = bank().to_bytes().unwrap();
+        assert!(FeatureBank::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        let mut huge = bytes.clone();
+        huge[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(FeatureBank::from_bytes(&huge).is_err());
+        let mut magic = bytes;
+        magic[0] = b'X';
+        assert!(FeatureBank::from_bytes(&magic).is_err());
+    }
+
+    #[test]
+    fn the_writer_refuses_missing_rows_and_non_finite_values() {
+        let mut w = BankWriter::new(&[0, 1], &[0, 0], 2).unwrap();
+        w.push(&[1.0, 2.0]);
+        assert!(w.finish().unwrap_err().contains("incomplete"));
+        let mut w = BankWriter::new(&[0], &[0], 2).unwrap();
+        w.push(&[1.0, f32::NAN]);
+        assert!(w.finish().unwrap_err().contains("NaN"));
+        assert!(BankWriter::new(&[0, 1], &[0], 2).is_err());
+    }
+
+    #[test]
+    fn a_whole_bank_is_labelled_without_a_copy() {
+        let all_labelled = FeatureBank {
+            labels: vec![1, 2, 0],
+            ..bank()
+        };
+        let ptr = all_labelled.features.data.as_ptr();
+        let (m, labels) = all_labelled.labelled(None);
+        assert_eq!((m.data.as_ptr(), labels), (ptr, vec![1, 2, 0]));
+        let keep: BTreeSet<usize> = [4, 7].into();
+        let (m, labels) = bank().labelled(Some(&keep));
+        assert_eq!((m.rows, labels), (2, vec![1, 0]));
+    }
 }

@@ -89,6 +89,8 @@ pub enum Outcome {
     Ran {
         /// Wall time in seconds.
         seconds: f64,
+        /// Peak resident bytes while it ran (see [`super::memory`]), where the OS reports it.
+        peak_rss: Option<u64>,
     },
     /// Failed with this message.
     Failed(String),
@@ -129,6 +131,8 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// Steps that ran now and used fallbacks or clamps, with their notes.
     pub notes: Vec<(Key, Vec<StepNote>)>,
+    /// The step that ran now with the highest peak resident memory, and that peak in bytes.
+    pub peak_rss: Option<(Key, u64)>,
 }
 
 impl RunSummary {
@@ -190,15 +194,21 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// When a step ran, for how long, and its peak resident memory.
+#[derive(Clone, Copy)]
+struct Timing {
+    started_ms: u64,
+    duration_ms: u64,
+    peak_rss: Option<u64>,
+}
+
 fn record_for(
     step: &Step,
     status: Status,
     outputs: BTreeMap<String, Output>,
     metrics: BTreeMap<String, f64>,
     notes: Vec<StepNote>,
-    started: u64,
-    duration_ms: u64,
+    timing: Timing,
     message: Option<String>,
 ) -> Record {
     Record {
@@ -214,20 +224,15 @@ fn record_for(
         outputs,
         metrics,
         notes,
-        started_ms: started,
-        duration_ms,
+        started_ms: timing.started_ms,
+        duration_ms: timing.duration_ms,
+        peak_rss: timing.peak_rss,
         message,
     }
 }
 
 /// Writes a step's blobs, then its record.
-fn commit(
-    store: &Store,
-    step: &Step,
-    out: StepOutput,
-    started: u64,
-    duration_ms: u64,
-) -> Result<(), StoreError> {
+fn commit(store: &Store, step: &Step, out: StepOutput, timing: Timing) -> Result<(), StoreError> {
     let mut outputs = BTreeMap::new();
     for (name, v) in out.outputs {
         let o = match v {
@@ -246,8 +251,7 @@ fn commit(
             outputs,
             out.metrics,
             out.notes,
-            started,
-            duration_ms,
+            timing,
             None,
         ),
     )
@@ -272,7 +276,8 @@ fn merge_notes(into: &mut Vec<StepNote>, counted: Vec<StepNote>) {
 }
 
 type Task = usize;
-type Done = (usize, Result<StepOutput, String>, u64, f64);
+/// A finished step: its index, result, start time (ms), wall seconds and peak resident bytes.
+type Done = (usize, Result<StepOutput, String>, u64, f64, Option<u64>);
 
 /// Runs the needed steps of a plan. Store errors abort the run; step errors do not.
 pub fn run(
@@ -335,6 +340,7 @@ pub fn run(
                     let Ok(Ok(i)) = next else { break };
                     let started = now_ms();
                     let t = Instant::now();
+                    super::memory::step_started();
                     let step = &ctx.plan.steps[i];
                     let tally = Some(Arc::new(crate::notes::Tally::default()));
                     let result = crate::notes::within(&tally, || {
@@ -351,8 +357,9 @@ pub fn run(
                         }
                         out
                     });
+                    let peak = super::memory::step_ended();
                     if tx
-                        .send((i, result, started, t.elapsed().as_secs_f64()))
+                        .send((i, result, started, t.elapsed().as_secs_f64(), peak))
                         .is_err()
                     {
                         break;
@@ -390,7 +397,7 @@ pub fn run(
             if running == 0 {
                 break;
             }
-            let Ok((i, result, started, seconds)) = done_rx.recv() else {
+            let Ok((i, result, started, seconds, peak_rss)) = done_rx.recv() else {
                 break;
             };
             running -= 1;
@@ -399,14 +406,24 @@ pub fn run(
                 Ok(out) => {
                     tracing::info!(key = %step.key.short(), kind = %step.kind, decl = %step.decl, seconds, "step done");
                     let notes = out.notes.clone();
-                    commit(store, step, out, started, (seconds * 1000.0) as u64)?;
+                    let timing = Timing {
+                        started_ms: started,
+                        duration_ms: (seconds * 1000.0) as u64,
+                        peak_rss,
+                    };
+                    commit(store, step, out, timing)?;
+                    if let Some(bytes) = peak_rss
+                        && summary.peak_rss.is_none_or(|(_, top)| bytes > top)
+                    {
+                        summary.peak_rss = Some((step.key, bytes));
+                    }
                     if !notes.is_empty() {
                         progress.notes(step, &notes);
                         summary.notes.push((step.key, notes));
                     }
                     state[i] = State::Done;
                     summary.ran.push(step.key);
-                    progress.ended(step, &Outcome::Ran { seconds });
+                    progress.ended(step, &Outcome::Ran { seconds, peak_rss });
                 }
                 Err(message) => {
                     tracing::warn!(key = %step.key.short(), kind = %step.kind, %message, "step failed");
@@ -418,8 +435,11 @@ pub fn run(
                             BTreeMap::new(),
                             BTreeMap::new(),
                             vec![],
-                            started,
-                            (seconds * 1000.0) as u64,
+                            Timing {
+                                started_ms: started,
+                                duration_ms: (seconds * 1000.0) as u64,
+                                peak_rss,
+                            },
                             Some(message.clone()),
                         ),
                     )?;

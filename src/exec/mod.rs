@@ -8,6 +8,7 @@ pub mod executor;
 pub mod finetune_step;
 pub mod fingerprint;
 pub mod gsimclr_steps;
+pub mod memory;
 pub mod progress;
 pub mod report_steps;
 pub mod runner;

@@ -102,8 +102,14 @@ impl Progress for Printer {
         }
         let text = match outcome {
             Outcome::Cached => return,
-            Outcome::Ran { seconds } => {
-                format!("[{n}/{total}] ran     {} ({seconds:.2} s)", describe(step))
+            Outcome::Ran { seconds, peak_rss } => {
+                let peak = peak_rss.map_or(String::new(), |b| {
+                    format!(", peak {}", super::memory::human(b))
+                });
+                format!(
+                    "[{n}/{total}] ran     {} ({seconds:.2} s{peak})",
+                    describe(step)
+                )
             }
             Outcome::Failed(m) => format!("[{n}/{total}] FAILED  {}: {m}", describe(step)),
             Outcome::Skipped => {

@@ -64,6 +64,22 @@ pub enum StoreError {
     },
 }
 
+/// A reader that hashes (blake3) and counts every byte passing through.
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    read: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 fn io_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Io {
         path: path.to_path_buf(),
@@ -130,6 +146,9 @@ pub struct Record {
     pub started_ms: u64,
     /// Wall time of the step in milliseconds.
     pub duration_ms: u64,
+    /// Peak resident memory while the step ran, in bytes (see [`super::memory`]; older records have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss: Option<u64>,
     /// The error message of a failed step.
     pub message: Option<String>,
 }
@@ -360,6 +379,31 @@ impl Store {
         Ok(blob)
     }
 
+    /// Reads a blob as a stream through `parse`, checking its size and hash once it is read:
+    /// a large blob (a feature bank) is never held twice, as bytes and as parsed values.
+    /// A parse error (`InvalidData` for a malformed layout) comes back with the blob's path;
+    /// a blob whose bytes do not match its hash is [`StoreError::Corrupt`] whatever was parsed.
+    pub fn read_blob<T>(
+        &self,
+        blob: &BlobRef,
+        parse: impl FnOnce(&mut dyn Read) -> std::io::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = self.blob_path(&blob.hash);
+        let file = File::open(&path).map_err(|e| io_err(&path, e))?;
+        let mut reader = HashingReader {
+            inner: std::io::BufReader::with_capacity(1 << 20, file),
+            hasher: blake3::Hasher::new(),
+            read: 0,
+        };
+        let parsed = parse(&mut reader);
+        // Hash whatever the parser left unread, so trailing garbage is caught too.
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| io_err(&path, e))?;
+        if reader.read != blob.size || reader.hasher.finalize().to_hex().as_str() != blob.hash {
+            return Err(StoreError::Corrupt { path });
+        }
+        parsed.map_err(|e| io_err(&path, e))
+    }
+
     /// Reads a blob and checks its hash.
     pub fn get_blob(&self, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {
         let path = self.blob_path(&blob.hash);
@@ -533,6 +577,7 @@ mod tests {
             notes: vec![],
             started_ms: 0,
             duration_ms: 1,
+            peak_rss: None,
             message: None,
         }
     }
@@ -551,6 +596,37 @@ mod tests {
         ));
         let report = store.verify().unwrap();
         assert_eq!(report.damaged.len(), 1);
+    }
+
+    #[test]
+    fn streamed_reads_check_the_hash_after_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let b = store.put_blob(b"hello world").unwrap();
+        let first5 = |r: &mut dyn Read| {
+            let mut buf = [0u8; 5];
+            r.read_exact(&mut buf).map(|()| buf)
+        };
+        // A parser that stops early still has the rest hashed.
+        assert_eq!(&store.read_blob(&b, first5).unwrap(), b"hello");
+        let path = store.blob_path(&b.hash);
+        fs::write(&path, b"hello worlD").unwrap();
+        assert!(matches!(
+            store.read_blob(&b, first5),
+            Err(StoreError::Corrupt { .. })
+        ));
+        fs::write(&path, b"hello world").unwrap();
+        let refuse = |_: &mut dyn Read| -> std::io::Result<()> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "bad layout",
+            ))
+        };
+        let err = store.read_blob(&b, refuse).unwrap_err().to_string();
+        assert!(
+            err.contains("bad layout") && err.contains(&b.hash[2..]),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,0 +1,104 @@
+//! Peak resident memory per step, from the kernel's own high-water mark.
+//!
+//! Linux keeps a process's peak resident set size (`VmHWM` in
+//! `/proc/self/status`) and resets it when `5` is written to
+//! `/proc/self/clear_refs` (Linux ≥ 4.0). The scheduler resets it when a step
+//! starts on an otherwise idle process and reads it when the step ends, so with
+//! one job at a time (the default) the figure is that step's own peak; with
+//! several jobs it is the process's peak while the step ran, other steps
+//! included. Elsewhere (another OS, a kernel without the file) there is no
+//! figure, never a wrong one.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Steps running now; the peak is reset only when the first one starts.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Serialises resets against reads so a reset never lands between a step's start and its read.
+static GATE: Mutex<()> = Mutex::new(());
+
+/// Marks a step started; resets the process's peak when no other step is running.
+pub fn step_started() {
+    let _g = GATE.lock();
+    if RUNNING.fetch_add(1, Ordering::SeqCst) == 0 {
+        reset_peak();
+    }
+}
+
+/// Marks a step ended and returns the peak resident bytes since it (or an overlapping step) began.
+pub fn step_ended() -> Option<u64> {
+    let _g = GATE.lock();
+    RUNNING.fetch_sub(1, Ordering::SeqCst);
+    peak_bytes()
+}
+
+/// Resets the kernel's high-water mark of resident memory (no-op where unsupported).
+pub fn reset_peak() {
+    // Best effort: a kernel without the file simply keeps the process-wide peak.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident set size in bytes, when the kernel reports it.
+pub fn peak_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_hwm(&status)
+}
+
+/// `VmHWM:   123456 kB` → bytes.
+fn parse_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Bytes for people: `812 MB`, `5.1 GB` (decimal units, as `ls -h --si`).
+pub fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", b / 1e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_high_water_mark() {
+        let status = "Name:\tsslp\nVmPeak:\t  9000 kB\nVmHWM:\t   5120 kB\nVmRSS:\t 4000 kB\n";
+        assert_eq!(parse_hwm(status), Some(5120 * 1024));
+        assert_eq!(parse_hwm("Name: x\n"), None);
+    }
+
+    #[test]
+    fn formats_sizes() {
+        assert_eq!(human(812_000_000), "812 MB");
+        assert_eq!(human(5_100_000_000), "5.1 GB");
+        assert_eq!(human(3_000), "3 kB");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_peak_follows_a_large_allocation() {
+        reset_peak();
+        let before = peak_bytes().expect("linux reports VmHWM");
+        let big = vec![1u8; 64 << 20];
+        std::hint::black_box(&big);
+        let after = peak_bytes().expect("linux reports VmHWM");
+        assert!(after >= before, "{after} < {before}");
+        assert!(
+            after >= 64 << 20,
+            "peak {after} below the 64 MiB just touched"
+        );
+    }
+}
