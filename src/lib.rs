@@ -8,6 +8,9 @@
 //! [`train`] (burn), [`eval`] and [`report`]. Nothing in [`lang`] touches
 //! the file system except through the [`lang::Loader`] the caller provides.
 
+#[macro_use]
+mod multiversion;
+
 pub mod augment;
 pub mod cli;
 pub mod data;

@@ -376,7 +376,8 @@ impl Gmm {
     }
 
     /// As [`refine`](Self::refine), with a caller-provided label buffer; on
-    /// return `labels` holds the final reassignment to the refined components.
+    /// return `labels` holds the assignment the refit used (indices of the
+    /// components before refitting: dropped empty ones shift later indices).
     ///
     /// # Panics
     /// If the three slices differ in length.
@@ -399,13 +400,32 @@ impl Gmm {
             .map(Some)
             .collect();
         self.sum_w = total;
-        self.assign_all(samples, labels);
     }
 
     /// Write [`assign`](Self::assign) of every sample into `labels`.
+    ///
+    /// Components outermost over blocks of samples, so the per-sample work
+    /// vectorises; each sample sees the components in index order with the
+    /// same arithmetic as [`assign`](Self::assign), so the labels are the same.
     pub fn assign_all(&self, samples: &[[f32; 3]], labels: &mut [u8]) {
-        for (&c, l) in samples.iter().zip(labels.iter_mut()) {
-            *l = self.assign(c) as u8;
+        let comps: Vec<Compact> = self
+            .comps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| {
+                g.as_ref().map(|g| Compact {
+                    index: i as u8,
+                    inv: g.inv,
+                    mean: g.mean,
+                    log_norm: g.log_norm,
+                })
+            })
+            .collect();
+        for (block, out) in samples
+            .chunks(ASSIGN_BLOCK)
+            .zip(labels.chunks_mut(ASSIGN_BLOCK))
+        {
+            assign_block(&comps, block, out);
         }
     }
 
@@ -497,6 +517,104 @@ impl Gmm {
     #[inline]
     pub fn neg_log_density(&self, c: [f32; 3]) -> f64 {
         -self.log_density(c)
+    }
+
+    /// [`neg_log_density`](Self::neg_log_density) of every sample into `out`, bit for bit:
+    /// the per-component terms are computed a block of samples at a time (vectorised), the
+    /// log-sum-exp per sample as before.
+    ///
+    /// # Panics
+    /// If `out` is shorter than `samples`.
+    pub fn neg_log_density_all(&self, samples: &[[f32; 3]], out: &mut [f64]) {
+        assert!(out.len() >= samples.len(), "one output per sample");
+        let comps: Vec<Compact> = self
+            .components()
+            .map(|g| Compact {
+                index: 0,
+                inv: g.inv,
+                mean: g.mean,
+                log_norm: g.log_wnorm,
+            })
+            .collect();
+        let mut terms = vec![[0.0f64; ASSIGN_BLOCK]; comps.len()];
+        for (block, out) in samples
+            .chunks(ASSIGN_BLOCK)
+            .zip(out.chunks_mut(ASSIGN_BLOCK))
+        {
+            log_terms_block(&comps, block, &mut terms);
+            for (j, o) in out.iter_mut().enumerate().take(block.len()) {
+                *o = -log_sum_exp(terms.iter().map(|t| t[j]));
+            }
+        }
+    }
+}
+
+/// Samples per block of [`Gmm::assign_all`].
+const ASSIGN_BLOCK: usize = 64;
+
+/// What the block loops need of a non-empty component.
+struct Compact {
+    /// Its index among all components (for labels).
+    index: u8,
+    inv: [[f64; 3]; 3],
+    mean: [f64; 3],
+    /// The additive constant of its log-term: ln norm (assignment) or ln(weight·norm) (density).
+    log_norm: f64,
+}
+
+/// Channels of up to [`ASSIGN_BLOCK`] samples as f64 columns, so per-sample loops are plain
+/// vector arithmetic.
+#[inline(always)]
+fn columns(samples: &[[f32; 3]]) -> [[f64; ASSIGN_BLOCK]; 3] {
+    let mut x = [[0.0f64; ASSIGN_BLOCK]; 3];
+    for (j, s) in samples.iter().take(ASSIGN_BLOCK).enumerate() {
+        for k in 0..3 {
+            x[k][j] = f64::from(s[k]);
+        }
+    }
+    x
+}
+
+/// `log_norm − ½ dᵀΣ⁻¹d` of sample `j` of the columns `x`: [`mahalanobis`], term for term.
+#[inline(always)]
+fn log_term(c: &Compact, x: &[[f64; ASSIGN_BLOCK]; 3], j: usize) -> f64 {
+    let (m, inv) = (&c.mean, &c.inv);
+    let d = [x[0][j] - m[0], x[1][j] - m[1], x[2][j] - m[2]];
+    let q = d[0] * (d[0] * inv[0][0] + d[1] * inv[1][0] + d[2] * inv[2][0])
+        + d[1] * (d[0] * inv[0][1] + d[1] * inv[1][1] + d[2] * inv[2][1])
+        + d[2] * (d[0] * inv[0][2] + d[1] * inv[1][2] + d[2] * inv[2][2]);
+    c.log_norm - 0.5 * q
+}
+
+multiversion! {
+    /// The log-terms of every component for one block of samples (`terms[c][j]`).
+    fn log_terms_block(comps: &[Compact], samples: &[[f32; 3]], terms: &mut [[f64; ASSIGN_BLOCK]]) {
+        let x = columns(samples);
+        for (c, t) in comps.iter().zip(terms.iter_mut()) {
+            for (j, tj) in t.iter_mut().enumerate() {
+                *tj = log_term(c, &x, j);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Labels one block (at most [`ASSIGN_BLOCK`] samples): the first component of largest
+    /// log-density `log_norm − ½ dᵀΣ⁻¹d`, 0 when none is finite.
+    fn assign_block(comps: &[Compact], samples: &[[f32; 3]], labels: &mut [u8]) {
+        let n = samples.len().min(ASSIGN_BLOCK);
+        let x = columns(samples);
+        let mut best_l = [f64::NEG_INFINITY; ASSIGN_BLOCK];
+        let mut best = [0u8; ASSIGN_BLOCK];
+        for c in comps {
+            for j in 0..ASSIGN_BLOCK {
+                let l = log_term(c, &x, j);
+                let better = l > best_l[j];
+                best_l[j] = if better { l } else { best_l[j] };
+                best[j] = if better { c.index } else { best[j] };
+            }
+        }
+        labels[..n].copy_from_slice(&best[..n]);
     }
 }
 
@@ -1042,6 +1160,33 @@ mod tests {
         assert_eq!(v, [5.0, 2.0, 1.0]);
         let (v, _) = sym_eigen3([[1.0; 3]; 3]);
         assert!((v[0] - 3.0).abs() < 1e-12 && v[1].abs() < 1e-12 && v[2].abs() < 1e-12);
+    }
+
+    #[test]
+    fn batched_assignment_and_densities_match_the_per_sample_ones_bit_for_bit() {
+        let mut seed = 11u64;
+        // 1,000 colours (not a multiple of the block), soft weights, and an empty component.
+        let xs: Vec<[f32; 3]> = (0..1000)
+            .map(|_| [lcg(&mut seed), lcg(&mut seed), lcg(&mut seed)])
+            .collect();
+        let w: Vec<f32> = (0..xs.len()).map(|_| lcg(&mut seed)).collect();
+        let mut zero_half = w.clone();
+        zero_half[..500].fill(0.0);
+        for weights in [&w, &zero_half] {
+            let g = Gmm::build_weighted(&xs, weights, 5);
+            let mut labels = vec![0u8; xs.len()];
+            g.assign_all(&xs, &mut labels);
+            let mut costs = vec![0.0f64; xs.len()];
+            g.neg_log_density_all(&xs, &mut costs);
+            for (i, &c) in xs.iter().enumerate() {
+                assert_eq!(labels[i] as usize, g.assign(c), "sample {i}");
+                assert_eq!(
+                    costs[i].to_bits(),
+                    g.neg_log_density(c).to_bits(),
+                    "sample {i}"
+                );
+            }
+        }
     }
 
     #[test]

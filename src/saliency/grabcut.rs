@@ -427,6 +427,10 @@ pub struct RefCut {
     height: usize,
     beta: f64,
     graph: GridGraph<f32>,
+    /// Scratch of [`RefCut::cut`]: the unknown pixels' colours and their −ln P under each mixture.
+    colours: Vec<[f32; 3]>,
+    bg_cost: Vec<f64>,
+    fg_cost: Vec<f64>,
 }
 
 impl RefCut {
@@ -455,6 +459,9 @@ impl RefCut {
             height,
             beta,
             graph,
+            colours: Vec::new(),
+            bg_cost: Vec::new(),
+            fg_cost: Vec::new(),
         }
     }
 
@@ -496,14 +503,31 @@ impl RefCut {
             "slice sizes must match the image"
         );
         let hard = REF_HARD as f32;
-        for (i, (&c, &t)) in bgr.iter().zip(trimap).enumerate() {
+        // The unknown pixels' −ln P under both mixtures, computed in batches.
+        self.colours.clear();
+        self.colours.extend(
+            bgr.iter()
+                .zip(trimap)
+                .filter(|&(_, &t)| t != TRIMAP_BG && t != TRIMAP_FG)
+                .map(|(&c, _)| c),
+        );
+        let m = self.colours.len();
+        self.bg_cost.resize(m, 0.0);
+        self.fg_cost.resize(m, 0.0);
+        bg.neg_log_density_all(&self.colours, &mut self.bg_cost);
+        fg.neg_log_density_all(&self.colours, &mut self.fg_cost);
+        let mut next = 0;
+        for (i, &t) in trimap.iter().enumerate() {
             let (s, k) = match t {
                 TRIMAP_BG => (0.0, hard),
                 TRIMAP_FG => (hard, 0.0),
-                _ => (
-                    bg.neg_log_density(c).min(MAX_TLINK) as f32,
-                    fg.neg_log_density(c).min(MAX_TLINK) as f32,
-                ),
+                _ => {
+                    next += 1;
+                    (
+                        self.bg_cost[next - 1].min(MAX_TLINK) as f32,
+                        self.fg_cost[next - 1].min(MAX_TLINK) as f32,
+                    )
+                }
             };
             // Only s − t matters for the cut (−ln P < 0 where P > 1).
             let (s, k) = (s - k, k - s);
