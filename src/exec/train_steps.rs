@@ -572,6 +572,7 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
                 "monitor_top1": h.monitor_top1,
                 "images_per_sec": timing.map(|r| r.images_per_sec),
                 "seconds": timing.map(|r| r.seconds),
+                "data_wait_seconds": timing.map(|r| r.data_wait),
             })
         })
         .collect();
@@ -629,7 +630,11 @@ fn epoch_line(r: &EpochReport) -> String {
     if let Some(t) = r.monitor_top1 {
         line.push_str(&format!(", knn {:.1}%", 100.0 * t));
     }
-    line.push_str(&format!(", {:.0} img/s", r.images_per_sec));
+    line.push_str(&format!(
+        ", {:.0} img/s, {:.0}% waiting for data",
+        r.images_per_sec,
+        100.0 * r.data_wait / r.seconds.max(1e-9)
+    ));
     line
 }
 

@@ -210,7 +210,8 @@ impl StepKind {
 
 impl fmt::Display for StepKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, not `write_str`: tables format kinds with a width.
+        f.pad(self.as_str())
     }
 }
 

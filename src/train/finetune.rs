@@ -91,66 +91,75 @@ pub fn finetune(
     let mut optim = spec.optimizer.build(None);
     let ce = CrossEntropyLossConfig::new().init(device);
     let mut losses = Vec::with_capacity(spec.epochs);
-    for epoch in 0..spec.epochs {
-        let began = Instant::now();
-        let mut sum = 0.0;
-        let mut lr = base_lr;
-        for b in 0..per_epoch {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(TrainError::Interrupted);
-            }
-            let misfit = |reason: String| TrainError::Batch {
-                epoch: epoch + 1,
-                batch: b,
-                reason,
-            };
-            lr = spec
-                .schedule
-                .lr_at(base_lr, epoch * per_epoch + b, per_epoch, total);
-            let x = source
-                .batch(epoch, b, device)
-                .map_err(TrainError::Failed)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| misfit("the batch has no view".into()))?;
-            let labels = source.labels(epoch, b);
-            let n = x.dims()[0];
-            if labels.len() != n {
-                return Err(misfit(format!("{n} images but {} labels", labels.len())));
-            }
-            let logits = model.forward(x);
-            let classes = logits.dims()[1];
-            if let Some(&bad) = labels.iter().find(|&&l| l as usize >= classes) {
-                return Err(misfit(format!(
-                    "label {bad} is outside the head's {classes} classes"
-                )));
-            }
-            let targets = Tensor::<1, Int>::from_data(
-                TensorData::new(labels.iter().map(|&l| i64::from(l)).collect(), [n]),
-                device,
-            );
-            let loss = ce.forward(logits, targets);
-            let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, epoch, b)?;
-            sum += value;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-        }
-        let seconds = began.elapsed().as_secs_f64();
-        let mean = sum / per_epoch as f64;
-        losses.push(mean);
-        on_epoch(&EpochReport {
-            epoch: epoch + 1,
-            epochs: spec.epochs,
-            loss: mean,
-            lr,
-            images_per_sec: (per_epoch * source.batch_images()) as f64 / seconds.max(1e-9),
-            seconds,
-            // Supervised: no SSL embedding to probe, no monitor.
-            health: None,
-            monitor_top1: None,
+    // Batches are made ahead, on a helper thread, in step order.
+    std::thread::scope(|scope| {
+        let mut feed = super::feed::Feed::start(scope, 0..total, |step| {
+            source.batch(step / per_epoch, step % per_epoch, device)
         });
-    }
-    Ok(Finetuned { model, losses })
+        for epoch in 0..spec.epochs {
+            let began = Instant::now();
+            let mut sum = 0.0;
+            let mut lr = base_lr;
+            for b in 0..per_epoch {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(TrainError::Interrupted);
+                }
+                let misfit = |reason: String| TrainError::Batch {
+                    epoch: epoch + 1,
+                    batch: b,
+                    reason,
+                };
+                lr = spec
+                    .schedule
+                    .lr_at(base_lr, epoch * per_epoch + b, per_epoch, total);
+                let x = feed
+                    .next()
+                    .ok_or_else(|| TrainError::Failed("the batch maker stopped".into()))?
+                    .map_err(TrainError::Failed)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| misfit("the batch has no view".into()))?;
+                let labels = source.labels(epoch, b);
+                let n = x.dims()[0];
+                if labels.len() != n {
+                    return Err(misfit(format!("{n} images but {} labels", labels.len())));
+                }
+                let logits = model.forward(x);
+                let classes = logits.dims()[1];
+                if let Some(&bad) = labels.iter().find(|&&l| l as usize >= classes) {
+                    return Err(misfit(format!(
+                        "label {bad} is outside the head's {classes} classes"
+                    )));
+                }
+                let targets = Tensor::<1, Int>::from_data(
+                    TensorData::new(labels.iter().map(|&l| i64::from(l)).collect(), [n]),
+                    device,
+                );
+                let loss = ce.forward(logits, targets);
+                let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, epoch, b)?;
+                sum += value;
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(lr, model, grads);
+            }
+            let seconds = began.elapsed().as_secs_f64();
+            let data_wait = feed.take_waited().as_secs_f64();
+            let mean = sum / per_epoch as f64;
+            losses.push(mean);
+            on_epoch(&EpochReport {
+                epoch: epoch + 1,
+                epochs: spec.epochs,
+                loss: mean,
+                lr,
+                images_per_sec: (per_epoch * source.batch_images()) as f64 / seconds.max(1e-9),
+                seconds,
+                data_wait,
+                // Supervised: no SSL embedding to probe, no monitor.
+                health: None,
+                monitor_top1: None,
+            });
+        }
+        Ok(Finetuned { model, losses })
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod decoder;
 pub mod device;
 pub mod ema;
 pub mod export;
+pub mod feed;
 pub mod finetune;
 pub mod heads;
 pub mod loss;

@@ -15,6 +15,7 @@
 //! the trained weights are the same with or without them.
 
 use super::backbone::{Backbone, BackboneSpec};
+use super::feed::Feed;
 use super::method::{Method, MethodConfig, Progress, Student};
 use super::optim::{LrScaling, OptimizerSpec, Schedule};
 use crate::eval::{Matrix, health};
@@ -94,6 +95,8 @@ pub struct EpochReport {
     pub images_per_sec: f64,
     /// Wall time.
     pub seconds: f64,
+    /// Seconds of `seconds` the step spent waiting for its batch (see [`super::feed`]).
+    pub data_wait: f64,
     /// Health of the backbone's features on the epoch's last batch, if probed.
     pub health: Option<EpochHealth>,
     /// kNN monitor top-1 after the epoch, if it ran.
@@ -376,85 +379,96 @@ pub fn train(
         start = ck.epoch;
         resumed_after = Some(ck.epoch);
     }
-    for epoch in start..spec.epochs {
-        let began = Instant::now();
-        let mut sum = 0.0;
-        let mut lr = base_lr;
-        let mut last_views = None;
-        for b in 0..per_epoch {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(TrainError::Interrupted);
-            }
-            let step = epoch * per_epoch + b;
-            let at = Progress {
-                epoch,
-                epochs: spec.epochs,
-                step,
-                total_steps: total,
-            };
-            lr = spec.schedule.lr_at(base_lr, step, per_epoch, total);
-            let views = source.batch(epoch, b, device).map_err(TrainError::Failed)?;
-            let loss =
-                method
-                    .try_loss(&student, &views, at)
-                    .map_err(|reason| TrainError::Batch {
-                        epoch: epoch + 1,
-                        batch: b,
-                        reason,
-                    })?;
-            let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, epoch, b)?;
-            sum += value;
-            let grads = GradientsParams::from_grads(loss.backward(), &student);
-            let grads = method.filter_grads(&student, grads, at);
-            student = optim.step(lr, student, grads);
-            student = method.after_step(student, at);
-            if b + 1 == per_epoch {
-                last_views = Some(views);
-            }
-        }
-        let seconds = began.elapsed().as_secs_f64();
-        let mean = sum / per_epoch as f64;
-        losses.push(mean);
-        let (health, monitor_top1) =
-            probe(&student, last_views, probes, epoch + 1, spec.epochs, device);
-        history.push(EpochRecord {
-            epoch: epoch + 1,
-            loss: mean,
-            lr,
-            health: health.clone(),
-            monitor_top1,
+    // Batches are made ahead, on a helper thread, in step order.
+    std::thread::scope(|scope| {
+        let mut feed = Feed::start(scope, start * per_epoch..total, |step| {
+            source.batch(step / per_epoch, step % per_epoch, device)
         });
-        on_epoch(&EpochReport {
-            epoch: epoch + 1,
-            epochs: spec.epochs,
-            loss: mean,
-            lr,
-            images_per_sec: (per_epoch * source.batch_images()) as f64 / seconds.max(1e-9),
-            seconds,
-            health,
-            monitor_top1,
-        });
-        let last = epoch + 1 == spec.epochs;
-        if !last && (epoch + 1) % spec.checkpoint_every.max(1) == 0 {
-            let ck = Checkpoint {
+        for epoch in start..spec.epochs {
+            let began = Instant::now();
+            let mut sum = 0.0;
+            let mut lr = base_lr;
+            let mut last_views = None;
+            for b in 0..per_epoch {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(TrainError::Interrupted);
+                }
+                let step = epoch * per_epoch + b;
+                let at = Progress {
+                    epoch,
+                    epochs: spec.epochs,
+                    step,
+                    total_steps: total,
+                };
+                lr = spec.schedule.lr_at(base_lr, step, per_epoch, total);
+                let views = feed
+                    .next()
+                    .ok_or_else(|| TrainError::Failed("the batch maker stopped".into()))?
+                    .map_err(TrainError::Failed)?;
+                let loss =
+                    method
+                        .try_loss(&student, &views, at)
+                        .map_err(|reason| TrainError::Batch {
+                            epoch: epoch + 1,
+                            batch: b,
+                            reason,
+                        })?;
+                let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, epoch, b)?;
+                sum += value;
+                let grads = GradientsParams::from_grads(loss.backward(), &student);
+                let grads = method.filter_grads(&student, grads, at);
+                student = optim.step(lr, student, grads);
+                student = method.after_step(student, at);
+                if b + 1 == per_epoch {
+                    last_views = Some(views);
+                }
+            }
+            let seconds = began.elapsed().as_secs_f64();
+            let data_wait = feed.take_waited().as_secs_f64();
+            let mean = sum / per_epoch as f64;
+            losses.push(mean);
+            let (health, monitor_top1) =
+                probe(&student, last_views, probes, epoch + 1, spec.epochs, device);
+            history.push(EpochRecord {
                 epoch: epoch + 1,
-                losses: losses.clone(),
-                history: history.clone(),
-                student: super::bytes::module_to_bytes(&student).map_err(TrainError::Failed)?,
-                optimizer: optim
-                    .into_bytes()
-                    .map_err(|e| TrainError::Failed(format!("saving the optimiser: {e:?}")))?
-                    .to_vec(),
-                method: method.save_state().map_err(TrainError::Failed)?,
-            };
-            checkpoints.save(&ck.encode()).map_err(TrainError::Failed)?;
+                loss: mean,
+                lr,
+                health: health.clone(),
+                monitor_top1,
+            });
+            on_epoch(&EpochReport {
+                epoch: epoch + 1,
+                epochs: spec.epochs,
+                loss: mean,
+                lr,
+                images_per_sec: (per_epoch * source.batch_images()) as f64 / seconds.max(1e-9),
+                seconds,
+                data_wait,
+                health,
+                monitor_top1,
+            });
+            let last = epoch + 1 == spec.epochs;
+            if !last && (epoch + 1) % spec.checkpoint_every.max(1) == 0 {
+                let ck = Checkpoint {
+                    epoch: epoch + 1,
+                    losses: losses.clone(),
+                    history: history.clone(),
+                    student: super::bytes::module_to_bytes(&student).map_err(TrainError::Failed)?,
+                    optimizer: optim
+                        .into_bytes()
+                        .map_err(|e| TrainError::Failed(format!("saving the optimiser: {e:?}")))?
+                        .to_vec(),
+                    method: method.save_state().map_err(TrainError::Failed)?,
+                };
+                checkpoints.save(&ck.encode()).map_err(TrainError::Failed)?;
+            }
         }
-    }
-    Ok(Trained {
-        student,
-        losses,
-        history,
-        resumed_after,
+        Ok(Trained {
+            student,
+            losses,
+            history,
+            resumed_after,
+        })
     })
 }
 
