@@ -98,7 +98,7 @@ impl BatchSource for Noise {
     fn batch_images(&self) -> usize {
         self.b
     }
-    fn batch(&self, epoch: usize, index: usize, device: &Device) -> Result<Vec<Tensor<4>>, String> {
+    fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String> {
         Ok((0..2)
             .map(|view| {
                 let n = self.b * 3 * 16 * 16;
@@ -112,7 +112,7 @@ impl BatchSource for Noise {
                         h.as_bytes()[0] as f32 / 128.0 - 1.0
                     })
                     .collect();
-                Tensor::from_data(TensorData::new(data, [self.b, 3, 16, 16]), device)
+                TensorData::new(data, [self.b, 3, 16, 16])
             })
             .collect())
     }

@@ -140,13 +140,18 @@ pub fn rgb(images: &ImageSet, i: usize) -> Result<Image, String> {
 
 /// Stacks same-sized images into a normalised `[B, 3, H, W]` tensor.
 pub fn stack(views: &[Image], norm: Normalization, device: &Device) -> Tensor<4> {
+    Tensor::from_data(stack_data(views, norm), device)
+}
+
+/// [`stack`] as plain data (`[N, 3, H, W]`), for batches made off the training thread.
+pub fn stack_data(views: &[Image], norm: Normalization) -> TensorData {
     let (w, h) = (views[0].width() as usize, views[0].height() as usize);
     let per = 3 * w * h;
     let mut data = vec![0f32; per * views.len()];
     data.par_chunks_mut(per)
         .zip(views.par_iter())
         .for_each(|(out, img)| normalize_into(img, norm.mean, norm.std, out));
-    Tensor::from_data(TensorData::new(data, [views.len(), 3, h, w]), device)
+    TensorData::new(data, [views.len(), 3, h, w])
 }
 
 // ------------------------------------------------------------ batches
@@ -239,7 +244,7 @@ impl BatchSource for ViewBatches {
         self.batch
     }
 
-    fn batch(&self, epoch: usize, index: usize, device: &Device) -> Result<Vec<Tensor<4>>, String> {
+    fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String> {
         let order = self.order(epoch);
         let chosen = &order[index * self.batch..(index + 1) * self.batch];
         let tally = crate::notes::current();
@@ -266,7 +271,7 @@ impl BatchSource for ViewBatches {
         let mut out = Vec::with_capacity(n_views);
         for v in 0..n_views {
             let views: Vec<Image> = per_sample.iter().map(|s| s[v].clone()).collect();
-            out.push(stack(&views, self.norm, device));
+            out.push(stack_data(&views, self.norm));
         }
         Ok(out)
     }

@@ -94,7 +94,7 @@ pub fn finetune(
     // Batches are made ahead, on a helper thread, in step order.
     std::thread::scope(|scope| {
         let mut feed = super::feed::Feed::start(scope, 0..total, |step| {
-            source.batch(step / per_epoch, step % per_epoch, device)
+            source.batch(step / per_epoch, step % per_epoch)
         });
         for epoch in 0..spec.epochs {
             let began = Instant::now();
@@ -118,6 +118,7 @@ pub fn finetune(
                     .map_err(TrainError::Failed)?
                     .into_iter()
                     .next()
+                    .map(|data| Tensor::<4>::from_data(data, device))
                     .ok_or_else(|| misfit("the batch has no view".into()))?;
                 let labels = source.labels(epoch, b);
                 let n = x.dims()[0];
@@ -181,12 +182,7 @@ mod tests {
         fn batch_images(&self) -> usize {
             self.batch
         }
-        fn batch(
-            &self,
-            _epoch: usize,
-            _index: usize,
-            device: &Device,
-        ) -> Result<Vec<Tensor<4>>, String> {
+        fn batch(&self, _epoch: usize, _index: usize) -> Result<Vec<TensorData>, String> {
             let per = 3 * 8 * 8;
             let data: Vec<f32> = (0..self.batch * per)
                 .map(|i| {
@@ -197,10 +193,7 @@ mod tests {
                     }
                 })
                 .collect();
-            Ok(vec![Tensor::from_data(
-                TensorData::new(data, [self.batch, 3, 8, 8]),
-                device,
-            )])
+            Ok(vec![TensorData::new(data, [self.batch, 3, 8, 8])])
         }
     }
 
@@ -271,8 +264,8 @@ mod tests {
             fn batch_images(&self) -> usize {
                 self.0.batch_images()
             }
-            fn batch(&self, e: usize, i: usize, d: &Device) -> Result<Vec<Tensor<4>>, String> {
-                self.0.batch(e, i, d)
+            fn batch(&self, e: usize, i: usize) -> Result<Vec<TensorData>, String> {
+                self.0.batch(e, i)
             }
         }
         impl LabelledSource for Short {

@@ -21,7 +21,7 @@ use super::optim::{LrScaling, OptimizerSpec, Schedule};
 use crate::eval::{Matrix, health};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Mutex;
@@ -55,9 +55,12 @@ pub trait BatchSource: Sync {
     fn batches_per_epoch(&self) -> usize;
     /// Source images in one batch (for throughput).
     fn batch_images(&self) -> usize;
-    /// The views of batch `index` of `epoch`: one `[B, C, H, W]` tensor per
-    /// view (global views first), on `device`.
-    fn batch(&self, epoch: usize, index: usize, device: &Device) -> Result<Vec<Tensor<4>>, String>;
+    /// The views of batch `index` of `epoch`: one `[B, C, H, W]` array per
+    /// view (global views first). Plain data, not tensors: batches are made on
+    /// a helper thread ahead of the step ([`super::feed`]) and put on the device
+    /// by the training thread, so the backend (and its autodiff graph, whose node
+    /// order decides the order of gradient sums) is only ever touched in step order.
+    fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String>;
 }
 
 /// Where checkpoints are kept between runs (the engine's store).
@@ -382,7 +385,7 @@ pub fn train(
     // Batches are made ahead, on a helper thread, in step order.
     std::thread::scope(|scope| {
         let mut feed = Feed::start(scope, start * per_epoch..total, |step| {
-            source.batch(step / per_epoch, step % per_epoch, device)
+            source.batch(step / per_epoch, step % per_epoch)
         });
         for epoch in start..spec.epochs {
             let began = Instant::now();
@@ -404,7 +407,10 @@ pub fn train(
                 let views = feed
                     .next()
                     .ok_or_else(|| TrainError::Failed("the batch maker stopped".into()))?
-                    .map_err(TrainError::Failed)?;
+                    .map_err(TrainError::Failed)?
+                    .into_iter()
+                    .map(|data| Tensor::from_data(data, device))
+                    .collect::<Vec<Tensor<4>>>();
                 let loss =
                     method
                         .try_loss(&student, &views, at)
