@@ -59,7 +59,8 @@ pub trait BatchSource: Sync {
     /// view (global views first). Plain data, not tensors: batches are made on
     /// a helper thread ahead of the step ([`super::feed`]) and put on the device
     /// by the training thread, so the backend (and its autodiff graph, whose node
-    /// order decides the order of gradient sums) is only ever touched in step order.
+    /// order likely decides the order of gradient sums) is only touched in step order:
+    /// making the tensors on the helper thread broke run-to-run determinism.
     fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String>;
 }
 
