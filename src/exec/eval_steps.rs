@@ -107,18 +107,6 @@ impl BankWriter {
 }
 
 impl FeatureBank {
-    /// The stored bytes of the bank (see [`BankWriter`]).
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        let mut w = BankWriter::new(&self.indices, &self.labels, self.features.cols)?;
-        w.push(&self.features.data);
-        w.finish()
-    }
-
-    /// Reads [`FeatureBank::to_bytes`].
-    pub fn from_bytes(bytes: &[u8]) -> Result<FeatureBank, String> {
-        Self::read_from(&mut &bytes[..], bytes.len() as u64).map_err(|e| e.to_string())
-    }
-
     /// Reads a bank of `size` stored bytes from a stream, converting the features in chunks
     /// (peak memory: the bank itself, not its bytes besides).
     pub fn read_from(r: &mut dyn Read, size: u64) -> std::io::Result<FeatureBank> {
@@ -595,6 +583,18 @@ pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl FeatureBank {
+        fn to_bytes(&self) -> Result<Vec<u8>, String> {
+            let mut w = BankWriter::new(&self.indices, &self.labels, self.features.cols)?;
+            w.push(&self.features.data);
+            w.finish()
+        }
+
+        fn from_bytes(bytes: &[u8]) -> Result<FeatureBank, String> {
+            Self::read_from(&mut &bytes[..], bytes.len() as u64).map_err(|e| e.to_string())
+        }
+    }
 
     fn bank() -> FeatureBank {
         FeatureBank {

@@ -138,6 +138,12 @@ fn mahalanobis(inv: &[[f64; 3]; 3], mean: &[f64; 3], c: [f32; 3]) -> f64 {
         c[1] as f64 - mean[1],
         c[2] as f64 - mean[2],
     ];
+    quad_form(inv, d)
+}
+
+/// dᵀ A d, in a fixed order (the batched loops rely on the same bits).
+#[inline(always)]
+fn quad_form(inv: &[[f64; 3]; 3], d: [f64; 3]) -> f64 {
     d[0] * (d[0] * inv[0][0] + d[1] * inv[1][0] + d[2] * inv[2][0])
         + d[1] * (d[0] * inv[0][1] + d[1] * inv[1][1] + d[2] * inv[2][1])
         + d[2] * (d[0] * inv[0][2] + d[1] * inv[1][2] + d[2] * inv[2][2])
@@ -575,15 +581,12 @@ fn columns(samples: &[[f32; 3]]) -> [[f64; ASSIGN_BLOCK]; 3] {
     x
 }
 
-/// `log_norm − ½ dᵀΣ⁻¹d` of sample `j` of the columns `x`: [`mahalanobis`], term for term.
+/// `log_norm − ½ dᵀΣ⁻¹d` of sample `j` of the columns `x`, as [`mahalanobis`] computes it.
 #[inline(always)]
 fn log_term(c: &Compact, x: &[[f64; ASSIGN_BLOCK]; 3], j: usize) -> f64 {
     let (m, inv) = (&c.mean, &c.inv);
     let d = [x[0][j] - m[0], x[1][j] - m[1], x[2][j] - m[2]];
-    let q = d[0] * (d[0] * inv[0][0] + d[1] * inv[1][0] + d[2] * inv[2][0])
-        + d[1] * (d[0] * inv[0][1] + d[1] * inv[1][1] + d[2] * inv[2][1])
-        + d[2] * (d[0] * inv[0][2] + d[1] * inv[1][2] + d[2] * inv[2][2]);
-    c.log_norm - 0.5 * q
+    c.log_norm - 0.5 * quad_form(inv, d)
 }
 
 multiversion! {

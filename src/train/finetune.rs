@@ -93,9 +93,7 @@ pub fn finetune(
     let mut losses = Vec::with_capacity(spec.epochs);
     // Batches are made ahead, on a helper thread, in step order.
     std::thread::scope(|scope| {
-        let mut feed = super::feed::Feed::start(scope, 0..total, |step| {
-            source.batch(step / per_epoch, step % per_epoch)
-        });
+        let mut feed = trainer::batch_feed(scope, source, 0..total);
         for epoch in 0..spec.epochs {
             let began = Instant::now();
             let mut sum = 0.0;
@@ -112,13 +110,9 @@ pub fn finetune(
                 lr = spec
                     .schedule
                     .lr_at(base_lr, epoch * per_epoch + b, per_epoch, total);
-                let x = feed
-                    .next()
-                    .ok_or_else(|| TrainError::Failed("the batch maker stopped".into()))?
-                    .map_err(TrainError::Failed)?
+                let x = trainer::next_views(&mut feed, device)?
                     .into_iter()
                     .next()
-                    .map(|data| Tensor::<4>::from_data(data, device))
                     .ok_or_else(|| misfit("the batch has no view".into()))?;
                 let labels = source.labels(epoch, b);
                 let n = x.dims()[0];

@@ -64,6 +64,34 @@ pub trait BatchSource: Sync {
     fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String>;
 }
 
+/// The batches of the global steps `steps` of `source`, made ahead on a thread of `scope`.
+pub(crate) fn batch_feed<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    source: &'scope dyn BatchSource,
+    steps: std::ops::Range<usize>,
+) -> Feed<Result<Vec<TensorData>, String>> {
+    let per_epoch = source.batches_per_epoch().max(1);
+    Feed::start(scope, steps, move |step| {
+        source.batch(step / per_epoch, step % per_epoch)
+    })
+}
+
+/// The next batch of a [`batch_feed`] as tensors on `device`, made here, on the training
+/// thread (see [`BatchSource::batch`]).
+pub(crate) fn next_views(
+    feed: &mut Feed<Result<Vec<TensorData>, String>>,
+    device: &Device,
+) -> Result<Vec<Tensor<4>>, TrainError> {
+    let views = feed
+        .next()
+        .ok_or_else(|| TrainError::Failed("the batch maker stopped".into()))?
+        .map_err(TrainError::Failed)?;
+    Ok(views
+        .into_iter()
+        .map(|data| Tensor::from_data(data, device))
+        .collect())
+}
+
 /// Where checkpoints are kept between runs (the engine's store).
 pub trait CheckpointSink {
     /// The latest checkpoint, if any.
@@ -385,9 +413,7 @@ pub fn train(
     }
     // Batches are made ahead, on a helper thread, in step order.
     std::thread::scope(|scope| {
-        let mut feed = Feed::start(scope, start * per_epoch..total, |step| {
-            source.batch(step / per_epoch, step % per_epoch)
-        });
+        let mut feed = batch_feed(scope, source, start * per_epoch..total);
         for epoch in start..spec.epochs {
             let began = Instant::now();
             let mut sum = 0.0;
@@ -405,13 +431,7 @@ pub fn train(
                     total_steps: total,
                 };
                 lr = spec.schedule.lr_at(base_lr, step, per_epoch, total);
-                let views = feed
-                    .next()
-                    .ok_or_else(|| TrainError::Failed("the batch maker stopped".into()))?
-                    .map_err(TrainError::Failed)?
-                    .into_iter()
-                    .map(|data| Tensor::from_data(data, device))
-                    .collect::<Vec<Tensor<4>>>();
+                let views = next_views(&mut feed, device)?;
                 let loss =
                     method
                         .try_loss(&student, &views, at)
