@@ -46,7 +46,9 @@ pub mod version {
     // 2: weights written with positional parameter ids (byte-identical across runs).
     // 3: per-epoch health (embedding std, alignment, uniformity, kNN monitor) in the
     //    summary and metrics; the weights are unchanged.
-    pub const PRETRAIN: u32 = 3;
+    // 4: convolutions through the project's im2col + GEMM kernels (`train::kernels`):
+    //    the same maths, another summation order.
+    pub const PRETRAIN: u32 = 4;
     /// `init_backbone`: a backbone at its random initialisation.
     // 2: weights written with positional parameter ids (byte-identical across runs).
     pub const INIT_BACKBONE: u32 = 2;
@@ -58,7 +60,8 @@ pub mod version {
     /// `features`: frozen features of a backbone on some images.
     // (`raw_pixels` features are steps with a `backbone` parameter and no `encoder` input:
     // new keys, and the outputs of the existing ones are unchanged, so no bump.)
-    pub const FEATURES: u32 = 1;
+    // 2: convolutions through `train::kernels` (another summation order).
+    pub const FEATURES: u32 = 2;
     /// `linear_probe`: a linear classifier on frozen features.
     // 2: top-5 only with more than 5 classes; run-time notes.
     pub const LINEAR_PROBE: u32 = 2;
@@ -70,9 +73,11 @@ pub mod version {
     /// `tsne`: a 2-D embedding of frozen features.
     pub const TSNE: u32 = 1;
     /// `segmentation`: a segmentation head trained on a backbone.
-    pub const SEGMENTATION: u32 = 1;
+    // 2: convolutions through `train::kernels` (another summation order).
+    pub const SEGMENTATION: u32 = 2;
     /// `finetune`: a backbone and a linear head trained on labels, scored on the test part.
-    pub const FINETUNE: u32 = 1;
+    // 2: convolutions through `train::kernels` (another summation order).
+    pub const FINETUNE: u32 = 2;
     /// `table`: a results table.
     // 2: no top-5 column that no arm has. 3: aggregated cells say n.
     pub const TABLE: u32 = 3;

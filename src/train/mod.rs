@@ -17,6 +17,7 @@ pub mod export;
 pub mod feed;
 pub mod finetune;
 pub mod heads;
+pub mod kernels;
 pub mod loss;
 pub mod method;
 pub mod optim;
