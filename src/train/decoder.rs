@@ -1,6 +1,6 @@
 //! Light FCN-style segmentation head on a backbone feature map (Long et al. 2015).
 
-use crate::train::kernels::conv2d;
+use crate::train::kernels::{apply_batch_norm, conv2d};
 use burn::module::{Initializer, Module};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -49,7 +49,7 @@ impl FcnDecoder {
 
     /// `[B,C,h,w]` feature map -> logits `[B, classes, out_hw[0], out_hw[1]]`.
     pub fn forward(&self, feature_map: Tensor<4>, out_hw: [usize; 2]) -> Tensor<4> {
-        let x = relu(self.bn.forward(conv2d(&self.conv, feature_map)));
+        let x = apply_batch_norm(&self.bn, conv2d(&self.conv, feature_map), true);
         let x = self.classifier.forward(x);
         let [_, _, h, w] = x.dims();
         if [h, w] == out_hw {

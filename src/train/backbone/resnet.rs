@@ -1,7 +1,7 @@
 //! torchvision-layout ResNet-18/34/50 (He et al. 2016) with an optional CIFAR stem.
 
 use super::{batch_norm, conv_kaiming, global_avg_pool};
-use crate::train::kernels::conv2d;
+use crate::train::kernels::{apply_batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::PaddingConfig2d;
@@ -30,7 +30,7 @@ impl Downsample {
 
     /// conv -> BN.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(conv2d(&self.conv, x))
+        apply_batch_norm(&self.bn, conv2d(&self.conv, x), false)
     }
 }
 
@@ -72,8 +72,8 @@ impl BasicBlock {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        let out = self.bn2.forward(conv2d(&self.conv2, out));
+        let out = apply_batch_norm(&self.bn1, conv2d(&self.conv1, x), true);
+        let out = apply_batch_norm(&self.bn2, conv2d(&self.conv2, out), false);
         relu(out + identity)
     }
 }
@@ -122,9 +122,9 @@ impl Bottleneck {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        let out = relu(self.bn2.forward(conv2d(&self.conv2, out)));
-        let out = self.bn3.forward(conv2d(&self.conv3, out));
+        let out = apply_batch_norm(&self.bn1, conv2d(&self.conv1, x), true);
+        let out = apply_batch_norm(&self.bn2, conv2d(&self.conv2, out), true);
+        let out = apply_batch_norm(&self.bn3, conv2d(&self.conv3, out), false);
         relu(out + identity)
     }
 }
@@ -245,7 +245,7 @@ impl ResNet {
 
     /// Output of layer4 `[B, C, H/8, W/8]` (CIFAR stem) or `[B, C, H/32, W/32]`.
     pub fn feature_map(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let mut x = apply_batch_norm(&self.bn1, conv2d(&self.conv1, x), true);
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
         }

@@ -1,7 +1,7 @@
 //! Tiny convnet: a stack of conv3x3+BN+ReLU blocks, for tests and quick CPU experiments.
 
 use super::{batch_norm, conv_kaiming, global_avg_pool};
-use crate::train::kernels::conv2d;
+use crate::train::kernels::{apply_batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
@@ -28,7 +28,7 @@ impl ConvBnRelu {
 
     /// conv -> BN -> ReLU.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(conv2d(&self.conv, x)))
+        apply_batch_norm(&self.bn, conv2d(&self.conv, x), true)
     }
 }
 

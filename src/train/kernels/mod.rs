@@ -8,9 +8,9 @@
 //! kernels here are plain slice functions ([`conv`]) behind a `#[backend_extension]` trait, the
 //! mechanism burn offers for custom ops, so they could move upstream unchanged.
 
+pub mod batch_norm;
 pub mod conv;
 
-use burn::backend::TensorMetadata;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -19,10 +19,14 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Dispatch, Flex, backend_extension};
+use burn::backend::{AutodiffBackend, TensorMetadata};
+use burn::nn::BatchNorm;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::tensor::activation;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
+use batch_norm::NormGeometry;
 use conv::ConvGeometry;
 
 /// Custom training ops, implemented for flex and for autodiff over flex.
@@ -36,6 +40,38 @@ pub trait KernelBackend: burn::backend::Backend {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> FloatTensor<Self>;
+
+    /// Per-channel mean and biased variance of `x [batch, channels, h, w]`, as `[2·channels]`
+    /// (means, then variances). Not differentiated: [`KernelBackend::sslp_batch_norm`]'s backward
+    /// covers the path through the statistics.
+    fn sslp_channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Training-mode batch norm of `x` with its `stats` (from [`KernelBackend::sslp_channel_stats`]),
+    /// followed by a ReLU when `relu`.
+    fn sslp_batch_norm(
+        x: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+}
+
+/// The batch-norm geometry of a `[batch, channels, h, w]` flex tensor.
+fn norm_geometry(x: &FlexTensor) -> NormGeometry {
+    let [batch, channels, h, w] = x.shape().dims();
+    NormGeometry {
+        batch,
+        channels,
+        pixels: h * w,
+    }
+}
+
+/// A one-dimensional flex tensor owning `values`.
+fn flex_vector(values: Vec<f32>) -> FlexTensor {
+    let len = values.len();
+    FlexTensor::from_data(TensorData::new(values, [len]))
 }
 
 /// The geometry of `x` and `weight` as flex tensors.
@@ -83,6 +119,72 @@ impl KernelBackend for Flex {
         let [ho, wo] = g.output_size().unwrap_or([0, 0]);
         let out = conv::conv2d_forward(&g, &elements(&x), &elements(&weight));
         flex_tensor(out, [g.batch, g.cout, ho, wo])
+    }
+
+    fn sslp_channel_stats(x: FlexTensor) -> FlexTensor {
+        flex_vector(batch_norm::channel_stats(&norm_geometry(&x), &elements(&x)))
+    }
+
+    fn sslp_batch_norm(
+        x: FlexTensor,
+        stats: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> FlexTensor {
+        let y = batch_norm::forward(
+            &norm_geometry(&x),
+            &elements(&x),
+            &elements(&stats),
+            [&elements(&gamma), &elements(&beta)],
+            epsilon,
+            relu,
+        );
+        FlexTensor::from_data(TensorData::new(y, x.shape()))
+    }
+}
+
+/// Backward of [`KernelBackend::sslp_batch_norm`]: gradients of the input, γ and β.
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    type State = (NodeId, NodeId, NodeId, FlexTensor, f64, bool);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x_state, gamma_state, beta_state, stats, epsilon, relu) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
+        let gamma = checkpointer.retrieve_node_output::<FlexTensor>(gamma_state);
+        let beta = checkpointer.retrieve_node_output::<FlexTensor>(beta_state);
+        let (dx, dgamma, dbeta) = batch_norm::backward(
+            &norm_geometry(&x),
+            &elements(&x),
+            &elements(&stats),
+            [&elements(&gamma), &elements(&beta)],
+            epsilon,
+            relu,
+            &elements(&dy),
+        );
+        if let Some(node) = node_x {
+            grads.register::<Flex>(
+                node.id,
+                FlexTensor::from_data(TensorData::new(dx, x.shape())),
+            );
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, flex_vector(dgamma));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, flex_vector(dbeta));
+        }
     }
 }
 
@@ -145,12 +247,102 @@ impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
             )),
         }
     }
+
+    fn sslp_channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(Flex::sslp_channel_stats(x.into_primitive()))
+    }
+
+    fn sslp_batch_norm(
+        x: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let stats = stats.into_primitive();
+        match BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let gamma_state = prep.checkpoint(&gamma);
+                let beta_state = prep.checkpoint(&beta);
+                let out = Flex::sslp_batch_norm(
+                    x.into_primitive(),
+                    stats.clone(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                    relu,
+                );
+                prep.finish(
+                    (x_state, gamma_state, beta_state, stats, epsilon, relu),
+                    out,
+                )
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::sslp_batch_norm(
+                x.into_primitive(),
+                stats,
+                gamma.into_primitive(),
+                beta.into_primitive(),
+                epsilon,
+                relu,
+            )),
+        }
+    }
 }
 
 /// Whether tensors on `device` run on flex, with or without autodiff.
 fn is_flex(device: &Device) -> bool {
     let flex = Device::flex();
     *device == flex || *device == flex.clone().autodiff()
+}
+
+/// `bn.forward(x)`, followed by a ReLU when `relu`: in training mode on flex (autodiff device,
+/// layer not frozen, f32) through [`KernelBackend::sslp_batch_norm`] with the ReLU fused, and
+/// through burn otherwise. The running statistics are updated exactly as burn's `BatchNorm` does.
+pub fn apply_batch_norm(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
+    let device = x.device();
+    let fused = device.is_autodiff()
+        && bn.training.is_enabled()
+        && x.dtype() == DType::F32
+        && bn.gamma.val().dtype() == DType::F32
+        && is_flex(&device);
+    if !fused {
+        let y = bn.forward(x);
+        return if relu { activation::relu(y) } else { y };
+    }
+    let [_, channels, _, _] = x.dims();
+    let stats: Tensor<1> = Tensor::from_dispatch(<Dispatch as KernelBackend>::sslp_channel_stats(
+        x.clone().into_dispatch(),
+    ));
+    let mean = stats.clone().slice(0..channels);
+    let variance = stats.clone().slice(channels..2 * channels);
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    bn.running_mean.update(
+        running_mean
+            .mul_scalar(1.0 - bn.momentum)
+            .add(mean.mul_scalar(bn.momentum))
+            .detach(),
+    );
+    bn.running_var.update(
+        running_var
+            .mul_scalar(1.0 - bn.momentum)
+            .add(variance.mul_scalar(bn.momentum))
+            .detach(),
+    );
+    Tensor::from_dispatch(<Dispatch as KernelBackend>::sslp_batch_norm(
+        x.into_dispatch(),
+        stats.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+        relu,
+    ))
 }
 
 /// `conv.forward(x)`, through [`KernelBackend::sslp_conv2d`] when the layer and the input allow it
@@ -244,6 +436,77 @@ mod tests {
                 weight.grad(&g_ours).unwrap(),
                 weight.grad(&g_theirs).unwrap(),
                 &format!("dw {what}"),
+            );
+        }
+    }
+
+    /// The fused batch norm (+ ReLU) agrees with burn's `BatchNorm` (+ `relu`) in training mode:
+    /// output, the three gradients and the running statistics after the step.
+    #[test]
+    fn batch_norm_matches_burn_through_autodiff() {
+        use burn::nn::BatchNormConfig;
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        for relu in [false, true] {
+            let ours = BatchNormConfig::new(5).init(&device);
+            let theirs = BatchNormConfig::new(5).init(&device);
+            let gamma = Tensor::<1>::random([5], Distribution::Normal(1.0, 0.5), &device);
+            let beta = Tensor::<1>::random([5], Distribution::Normal(0.0, 0.5), &device);
+            let (ours, theirs) = {
+                let set = |mut bn: BatchNorm| {
+                    bn.gamma = burn::module::Param::from_tensor(gamma.clone());
+                    bn.beta = burn::module::Param::from_tensor(beta.clone());
+                    bn
+                };
+                (set(ours), set(theirs))
+            };
+            let x = Tensor::<4>::random([4, 5, 3, 6], Distribution::Normal(0.5, 2.0), &device)
+                .require_grad();
+            let r = Tensor::<4>::random([4, 5, 3, 6], Distribution::Normal(0.0, 1.0), &device);
+            let y_ours = apply_batch_norm(&ours, x.clone(), relu);
+            let y_theirs = theirs.forward(x.clone());
+            let y_theirs = if relu {
+                activation::relu(y_theirs)
+            } else {
+                y_theirs
+            };
+            assert_close(
+                y_ours.clone(),
+                y_theirs.clone(),
+                &format!("forward relu={relu}"),
+            );
+            let g_ours = (y_ours * r.clone()).sum().backward();
+            let g_theirs = (y_theirs * r).sum().backward();
+            let what = format!("relu={relu}");
+            assert_close(
+                x.grad(&g_ours).unwrap(),
+                x.grad(&g_theirs).unwrap(),
+                &format!("dx {what}"),
+            );
+            let as4 = |t: Tensor<1>| t.reshape([1, 1, 1, 5]);
+            for (name, a, b) in [
+                (
+                    "dgamma",
+                    ours.gamma.val().grad(&g_ours),
+                    theirs.gamma.val().grad(&g_theirs),
+                ),
+                (
+                    "dbeta",
+                    ours.beta.val().grad(&g_ours),
+                    theirs.beta.val().grad(&g_theirs),
+                ),
+            ] {
+                assert_close(as4(a.unwrap()), as4(b.unwrap()), &format!("{name} {what}"));
+            }
+            assert_close(
+                as4(ours.running_mean.value()),
+                as4(theirs.running_mean.value()),
+                "running mean",
+            );
+            assert_close(
+                as4(ours.running_var.value()),
+                as4(theirs.running_var.value()),
+                "running var",
             );
         }
     }
