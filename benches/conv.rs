@@ -114,7 +114,7 @@ fn main() {
             &device,
         )
         .require_grad();
-        let ours = autodiff_ms(reps, &conv, &xt, |c, x| conv2d(c, x));
+        let ours = autodiff_ms(reps, &conv, &xt, conv2d);
         let flex = autodiff_ms(reps, &conv, &xt, |c, x| c.forward(x));
         println!(
             "{name:<20} {fwd:>8.2} {dx:>8.2} {dw:>8.2} {gflops:>8.1} {ours:>12.2} {flex:>12.2} {:>6.2}",

@@ -5,7 +5,6 @@ use crate::train::kernels::{apply_batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// One conv3x3 (no bias) + BN + ReLU block.

@@ -123,7 +123,8 @@ pub fn forward(
             let (scale, shift) = coefficients[plane % g.channels];
             for (y, &x) in y.iter_mut().zip(x) {
                 let v = x * scale + shift;
-                *y = if relu { v.max(0.0) } else { v };
+                // `v < 0` rather than `max`: a NaN must reach the loss (and stop the run), not become 0.
+                *y = if relu && v < 0.0 { 0.0 } else { v };
             }
         });
     y
@@ -218,6 +219,19 @@ mod tests {
             .zip(r)
             .map(|(y, r)| f64::from(*y) * f64::from(*r))
             .sum()
+    }
+
+    #[test]
+    fn a_nan_goes_through_the_fused_relu() {
+        let g = NormGeometry {
+            batch: 1,
+            channels: 1,
+            pixels: 3,
+        };
+        let x = [1.0, f32::NAN, -1.0];
+        let stats = channel_stats(&g, &x);
+        let y = forward(&g, &x, &stats, [&[1.0], &[0.0]], 1e-5, true);
+        assert!(y.iter().all(|v| v.is_nan()), "{y:?}");
     }
 
     #[test]
