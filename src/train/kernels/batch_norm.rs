@@ -30,25 +30,55 @@ impl NormGeometry {
     }
 }
 
-/// Lanes of the per-plane sums: independent f32 accumulators the compiler can keep in one
-/// vector register, combined in f64 at the end of the plane.
+/// Lanes of the per-plane sums: independent f32 accumulators the compiler keeps in one vector
+/// register, combined in f64 at the end of the plane. The order is fixed by the plane's length,
+/// so the sums do not depend on threads.
 const LANES: usize = 16;
 
-/// `Σ f(i)` over `0..len`, in [`LANES`] f32 accumulators (lane `i % LANES`), combined in f64.
-/// The order is fixed by `len`, so the result does not depend on threads.
+/// `Σ f(a[i], b[i])` over two equally long slices, in [`LANES`] f32 accumulators (lane
+/// `i % LANES`), combined in f64.
 #[inline(always)]
-fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f64 {
+fn lane_sum2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let (a_whole, a_rest) = a.as_chunks::<LANES>();
+    let (b_whole, b_rest) = b.as_chunks::<LANES>();
     let mut acc = [0.0f32; LANES];
-    let whole = len / LANES * LANES;
-    for base in (0..whole).step_by(LANES) {
-        for (lane, a) in acc.iter_mut().enumerate() {
-            *a += f(base + lane);
+    for (a, b) in a_whole.iter().zip(b_whole) {
+        for lane in 0..LANES {
+            acc[lane] += f(a[lane], b[lane]);
         }
     }
-    for (lane, i) in (whole..len).enumerate() {
-        acc[lane] += f(i);
+    for (lane, (&a, &b)) in a_rest.iter().zip(b_rest).enumerate() {
+        acc[lane] += f(a, b);
     }
-    acc.iter().map(|&a| f64::from(a)).sum()
+    acc.iter().map(|&v| f64::from(v)).sum()
+}
+
+/// `(Σ f(a[i], b[i]).0, Σ f(a[i], b[i]).1)` in one pass, as [`lane_sum2`].
+#[inline(always)]
+fn lane_sum2_pair(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
+    let (a_whole, a_rest) = a.as_chunks::<LANES>();
+    let (b_whole, b_rest) = b.as_chunks::<LANES>();
+    let (mut first, mut second) = ([0.0f32; LANES], [0.0f32; LANES]);
+    for (a, b) in a_whole.iter().zip(b_whole) {
+        for lane in 0..LANES {
+            let (u, v) = f(a[lane], b[lane]);
+            first[lane] += u;
+            second[lane] += v;
+        }
+    }
+    for (lane, (&a, &b)) in a_rest.iter().zip(b_rest).enumerate() {
+        let (u, v) = f(a, b);
+        first[lane] += u;
+        second[lane] += v;
+    }
+    let total = |acc: [f32; LANES]| acc.iter().map(|&v| f64::from(v)).sum();
+    (total(first), total(second))
+}
+
+/// `Σ f(a[i])`, as [`lane_sum2`].
+#[inline(always)]
+fn lane_sum(a: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    lane_sum2(a, a, |v, _| f(v))
 }
 
 /// Per-channel mean and biased variance, `[means…, variances…]` (two passes; f32 lanes within a
@@ -64,18 +94,12 @@ pub fn channel_stats(g: &NormGeometry, x: &[f32]) -> Vec<f32> {
         .into_par_iter()
         .map(|c| {
             let sum: f64 = (0..g.batch)
-                .map(|b| {
-                    let plane = g.plane(x, b, c);
-                    lane_sum(plane.len(), |i| plane[i])
-                })
+                .map(|b| lane_sum(g.plane(x, b, c), |v| v))
                 .sum();
             let mean = sum / count;
             let mean32 = mean as f32;
             let squares: f64 = (0..g.batch)
-                .map(|b| {
-                    let plane = g.plane(x, b, c);
-                    lane_sum(plane.len(), |i| (plane[i] - mean32) * (plane[i] - mean32))
-                })
+                .map(|b| lane_sum(g.plane(x, b, c), |v| (v - mean32) * (v - mean32)))
                 .sum();
             (mean as f32, (squares / count) as f32)
         })
@@ -121,10 +145,16 @@ pub fn forward(
         .enumerate()
         .for_each(|(plane, (y, x))| {
             let (scale, shift) = coefficients[plane % g.channels];
-            for (y, &x) in y.iter_mut().zip(x) {
-                let v = x * scale + shift;
-                // `v < 0` rather than `max`: a NaN must reach the loss (and stop the run), not become 0.
-                *y = if relu && v < 0.0 { 0.0 } else { v };
+            if relu {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    let v = x * scale + shift;
+                    // `v < 0` rather than `max`: a NaN must reach the loss (and stop the run).
+                    *y = if v < 0.0 { 0.0 } else { v };
+                }
+            } else {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = x * scale + shift;
+                }
             }
         });
     y
@@ -143,16 +173,8 @@ pub fn backward(
     assert_eq!(x.len(), dy.len(), "batch_norm backward: gradient length");
     let coefficients = affine(stats, gamma, beta, epsilon);
     let channels = g.channels;
-    // The gradient reaching the normalisation: dy, zeroed where the fused ReLU clipped
-    // (a select, so the loops stay vectorisable).
-    let masked = |c: usize, x: f32, dy: f32| {
-        let (scale, shift) = coefficients[c];
-        if !relu || x * scale + shift > 0.0 {
-            dy
-        } else {
-            0.0
-        }
-    };
+    // The gradient reaching the normalisation is dy, zeroed where the fused ReLU clipped: a
+    // select on the recomputed output, in loops specialised on `relu` so they vectorise.
     // Per channel: Σ g and Σ g·x̂ with x̂ = (x − mean)·inv_std.
     let sums: Vec<(f64, f64)> = (0..channels)
         .into_par_iter()
@@ -161,8 +183,17 @@ pub fn backward(
             let (mut sum, mut dot) = (0.0f64, 0.0f64);
             for b in 0..g.batch {
                 let (x, dy) = (g.plane(x, b, c), g.plane(dy, b, c));
-                sum += lane_sum(x.len(), |i| masked(c, x[i], dy[i]));
-                dot += lane_sum(x.len(), |i| masked(c, x[i], dy[i]) * (x[i] - mean));
+                let (scale, shift) = coefficients[c];
+                let (s, d) = if relu {
+                    lane_sum2_pair(x, dy, |x, dy| {
+                        let g = if x * scale + shift > 0.0 { dy } else { 0.0 };
+                        (g, g * (x - mean))
+                    })
+                } else {
+                    lane_sum2_pair(x, dy, |x, dy| (dy, dy * (x - mean)))
+                };
+                sum += s;
+                dot += d;
             }
             let inv_std = 1.0 / (f64::from(stats[channels + c]) + epsilon).sqrt();
             (sum, dot * inv_std)
@@ -193,8 +224,16 @@ pub fn backward(
             .for_each(|(plane, (dx, (x, dy)))| {
                 let c = plane % channels;
                 let (k, mean_term, slope, mean) = terms[c];
-                for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                    *dx = k * masked(c, x, dy) - mean_term - slope * (x - mean);
+                let (scale, shift) = coefficients[c];
+                if relu {
+                    for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                        let g = if x * scale + shift > 0.0 { dy } else { 0.0 };
+                        *dx = k * g - mean_term - slope * (x - mean);
+                    }
+                } else {
+                    for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                        *dx = k * dy - mean_term - slope * (x - mean);
+                    }
                 }
             });
     }

@@ -188,8 +188,9 @@ fn im2col(
                         let start = ox_lo + kx - px;
                         dst[ox_lo..ox_hi].copy_from_slice(&src[start..start + (ox_hi - ox_lo)]);
                     } else {
-                        for (ox, d) in dst[ox_lo..ox_hi].iter_mut().enumerate() {
-                            *d = src[(ox + ox_lo) * sx + kx - px];
+                        let taps = src[ox_lo * sx + kx - px..].iter().step_by(sx);
+                        for (d, s) in dst[ox_lo..ox_hi].iter_mut().zip(taps) {
+                            *d = *s;
                         }
                     }
                 }
@@ -232,8 +233,9 @@ fn col2im(
                             *d += s;
                         }
                     } else {
-                        for (ox, s) in src.iter().enumerate() {
-                            dst[(ox + ox_lo) * sx + kx - px] += s;
+                        let taps = dst[ox_lo * sx + kx - px..].iter_mut().step_by(sx);
+                        for (d, s) in taps.zip(src) {
+                            *d += s;
                         }
                     }
                 }
