@@ -420,6 +420,16 @@ pub fn plan(path: &Path, format: PlanFormat, deny_warnings: bool) -> u8 {
         Ok((p, _)) => p,
         Err(code) => return code,
     };
+    if format == PlanFormat::Json {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        // A closed pipe (`| head`) ends the output; nothing to report.
+        let _ = plan_render::write_json(&plan, &mut out)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
+        exit_soon(plan);
+        return OK;
+    }
     let out = match format {
         PlanFormat::Text => plan_render::text(&plan, &path.display().to_string()),
         PlanFormat::Json => plan_render::json(&plan),
@@ -712,9 +722,8 @@ fn training_rows(plan: &Plan, store: &exec::Store) -> Vec<report::health::Traini
         .filter(|s| s.kind == plan::StepKind::Pretrain)
         .filter_map(|s| {
             let record = store.get(&s.key).ok().flatten()?;
-            let arm = s.sites.first().map_or(s.decl.as_str(), |site| {
-                site.strip_suffix("/pretrain").unwrap_or(site)
-            });
+            // A pretraining step's sites are `<arm>/pretrain`.
+            let arm = s.sites.first().map_or(s.decl.as_str(), |site| site.base());
             Some(report::health::TrainingRow::from_metrics(
                 arm,
                 &s.key.short(),

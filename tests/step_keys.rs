@@ -118,7 +118,7 @@ fn lines(plan: &Plan) -> Vec<String> {
                 "{} {} {} {}",
                 s.kind,
                 s.decl,
-                s.sites.first().map_or("-", String::as_str),
+                s.sites.first().map_or("-".to_string(), ToString::to_string),
                 s.key.short()
             )
         })

@@ -1507,16 +1507,12 @@ split parts {
             }
             Category::Dataset => {
                 let plan = plan_of(&format!("dataset d = {c}\n"));
-                plan.steps[0].params.clone()
+                (*plan.steps[0].params).clone()
             }
             Category::Eval => {
                 let plan = plan_of(&format!("{BASE}evaluate e = {c}\n"));
-                plan.steps
-                    .iter()
-                    .find(|s| s.kind == kind.name)
-                    .expect("the evaluation step")
-                    .params
-                    .clone()
+                let step = plan.steps.iter().find(|s| s.kind == kind.name);
+                (*step.expect("the evaluation step").params).clone()
             }
             other => panic!("no program for {other:?}"),
         }

@@ -24,7 +24,7 @@ pub fn eval_spec(plan: &Plan, step: &Step) -> String {
     if let Some(labels) = step.inputs.get("labels")
         && let Some(subset) = plan.steps.iter().find(|s| s.key == *labels)
     {
-        for (k, v) in &subset.params {
+        for (k, v) in subset.params.iter() {
             if k == "fraction" || k == "per_class" {
                 let name = if k == "fraction" { "label_fraction" } else { k };
                 parts.push(format!("{name}={}", v.display()));

@@ -5,7 +5,7 @@
 //! parameter changed (listed, old -> new) or sits downstream of a change.
 //! Keys present in both plans are results that stay valid.
 
-use super::{Plan, Step, Value};
+use super::{Plan, Site, Step, Value};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -119,11 +119,11 @@ pub fn diff(old: &Plan, new: &Plan) -> Diff {
     }
 }
 
-fn sites(plan: &Plan) -> BTreeMap<&str, &Step> {
+fn sites(plan: &Plan) -> BTreeMap<&Site, &Step> {
     let mut out = BTreeMap::new();
     for s in &plan.steps {
         for site in &s.sites {
-            out.insert(site.as_str(), s);
+            out.insert(site, s);
         }
     }
     out
@@ -133,8 +133,8 @@ fn sites(plan: &Plan) -> BTreeMap<&str, &Step> {
 fn param_changes(old: &Step, new: &Step) -> Vec<(String, String, String)> {
     let mut a = BTreeMap::new();
     let mut b = BTreeMap::new();
-    flatten(&Value::Map(old.params.clone()), "", &mut a);
-    flatten(&Value::Map(new.params.clone()), "", &mut b);
+    flatten(&Value::Map((*old.params).clone()), "", &mut a);
+    flatten(&Value::Map((*new.params).clone()), "", &mut b);
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     let none = "none".to_string();
     keys.into_iter()

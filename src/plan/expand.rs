@@ -11,15 +11,17 @@
 //! key, so shared work is one node.
 
 use super::kind::StepKind;
-use super::value::{Key, Value, content_key, step_key};
-use super::{Arm, Fingerprint, FingerprintTable, Plan, Step};
+use super::value::{Key, KeyMap, Value, content_key, step_key};
+use super::{Arm, Fingerprint, FingerprintTable, Plan, Site, Step};
 use crate::data::split::{Amount, SplitSpec};
 use crate::lang::ast::DeclKind;
 use crate::lang::diagnostic::{Code, Diagnostic};
 use crate::lang::hir::*;
 use crate::lang::registry::{self, Info};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
 
 /// Arms per declaration beyond which planning stops with a diagnostic.
 const MAX_ARMS: usize = 1_000_000;
@@ -29,22 +31,31 @@ pub(super) fn plan(
     fingerprints: &FingerprintTable,
 ) -> (Option<Plan>, Vec<Diagnostic>) {
     let mut p = Planner::new(program, fingerprints);
-    let mut arms = vec![];
     let evaluated: BTreeSet<DeclId> = program
         .decls
         .iter()
         .filter(|d| d.kind == DeclKind::Evaluate)
         .flat_map(|d| d.refs.iter().copied())
         .collect();
+    let mut arm_decls = vec![];
     for (id, decl) in program.decls.iter().enumerate() {
         if decl.file != program.root || !decl.is_step() {
             continue;
         }
-        let Some(list) = p.arms_of(id) else { continue };
-        let is_arm = decl.kind == DeclKind::Evaluate
-            || (decl.kind == DeclKind::Pretrain && !evaluated.contains(&id));
-        if is_arm {
-            arms.extend(list.iter().cloned());
+        if p.arms_of(id).is_none() {
+            continue;
+        }
+        if decl.kind == DeclKind::Evaluate
+            || (decl.kind == DeclKind::Pretrain && !evaluated.contains(&id))
+        {
+            arm_decls.push(id);
+        }
+    }
+    // Moved out of the memo, not copied: a plan can hold a million arms.
+    let mut arms = vec![];
+    for id in arm_decls {
+        if let Some(Some(list)) = p.arms_memo.remove(&id) {
+            arms.extend(Rc::try_unwrap(list).unwrap_or_else(|shared| (*shared).clone()));
         }
     }
     if p.diags.iter().any(Diagnostic::is_error) {
@@ -106,13 +117,17 @@ struct Planner<'p> {
     /// Dataset fingerprints by pending key (computed outside, by the IO layer).
     fingerprints: &'p FingerprintTable,
     steps: Vec<Step>,
-    index: HashMap<Key, usize>,
+    index: KeyMap<usize>,
     /// (decl, assignment restricted to its reachable sweeps) -> (output, sweeps read).
     memo: HashMap<(DeclId, Vec<(SweepId, usize)>), Memoised>,
     reach: HashMap<DeclId, Vec<SweepId>>,
-    arms_memo: HashMap<DeclId, Option<Vec<ArmOut>>>,
+    arms_memo: HashMap<DeclId, Option<Rc<Vec<ArmOut>>>>,
     diags: Vec<Diagnostic>,
     reported: BTreeSet<(u32, u32, &'static str)>,
+    /// (step index, site text hash) pairs already recorded, so a site is listed once per step.
+    sites_seen: HashSet<(usize, u64)>,
+    /// Parameter maps by the hash of their canonical encoding, shared between steps.
+    params_by_hash: KeyMap<Arc<BTreeMap<String, Value>>>,
 }
 
 /// The current assignment of sweep values and the sweeps read so far.
@@ -127,12 +142,14 @@ impl<'p> Planner<'p> {
             prog,
             fingerprints,
             steps: vec![],
-            index: HashMap::new(),
+            index: KeyMap::default(),
             memo: HashMap::new(),
             reach: HashMap::new(),
             arms_memo: HashMap::new(),
             diags: vec![],
             reported: BTreeSet::new(),
+            sites_seen: HashSet::new(),
+            params_by_hash: KeyMap::default(),
         }
     }
 
@@ -212,11 +229,11 @@ impl<'p> Planner<'p> {
 
     // ------------------------------------------------------------ arms
 
-    fn arms_of(&mut self, id: DeclId) -> Option<Vec<ArmOut>> {
+    fn arms_of(&mut self, id: DeclId) -> Option<Rc<Vec<ArmOut>>> {
         if let Some(a) = self.arms_memo.get(&id) {
             return a.clone();
         }
-        let result = self.enumerate(id);
+        let result = self.enumerate(id).map(Rc::new);
         self.arms_memo.insert(id, result.clone());
         result
     }
@@ -250,6 +267,7 @@ impl<'p> Planner<'p> {
         }
         let mut groups: Vec<Vec<SweepId>> = vec![];
         let mut group_of_root: HashMap<usize, usize> = HashMap::new();
+        let mut group_of_axis = Vec::with_capacity(axes.len());
         for (i, &axis) in axes.iter().enumerate() {
             let r = find(&mut parent, i);
             let g = *group_of_root.entry(r).or_insert_with(|| {
@@ -257,6 +275,7 @@ impl<'p> Planner<'p> {
                 groups.len() - 1
             });
             groups[g].push(axis);
+            group_of_axis.push(g);
         }
         let lens: Vec<usize> = groups
             .iter()
@@ -310,14 +329,13 @@ impl<'p> Planner<'p> {
                 if let Some(Value::Step(key, _)) = output
                     && seen_arms.insert(used_groups.clone())
                 {
-                    let mut arm_axes = vec![];
-                    for (gi, i) in &used_groups {
-                        for &s in &groups[*gi] {
-                            arm_axes.push((names[&s].clone(), prog.sweeps[s].labels[*i].clone()));
-                        }
-                    }
                     // Axis order: as met in the declaration.
-                    arm_axes.sort_by_key(|(n, _)| axes.iter().position(|s| &names[s] == n));
+                    let arm_axes: Vec<(String, String)> = axes
+                        .iter()
+                        .zip(&group_of_axis)
+                        .filter(|&(_, &g)| used_groups.iter().any(|&(gi, _)| gi == g))
+                        .map(|(&s, &g)| (names[&s].clone(), prog.sweeps[s].labels[idx[g]].clone()))
+                        .collect();
                     let name = arm_name(&decl.name, &arm_axes);
                     out.push(ArmOut {
                         name,
@@ -449,8 +467,7 @@ impl<'p> Planner<'p> {
         let decl = &self.prog.decls[id];
         let value = self.eval(&decl.value, &inner);
         let used = inner.used.into_inner();
-        let site_axes = self.site_axes(&used, ctx.assign);
-        let site = format!("{}[{}]", decl.name, site_axes);
+        let site = self.site(&decl.name, &used, ctx.assign);
         let Value::Map(params) = value else {
             return None;
         };
@@ -475,18 +492,62 @@ impl<'p> Planner<'p> {
         out
     }
 
-    fn site_axes(&self, used: &BTreeSet<SweepId>, assign: &HashMap<SweepId, usize>) -> String {
-        let list: Vec<SweepId> = used.iter().copied().collect();
-        let names = axis_names(self.prog, &list);
-        let mut parts: Vec<String> = list
+    /// `decl[name=label,...]` for the sweeps read, sorted by `name=label`, written without
+    /// an intermediate string per axis (this runs once per arm).
+    fn site(
+        &self,
+        decl: &str,
+        used: &BTreeSet<SweepId>,
+        assign: &HashMap<SweepId, usize>,
+    ) -> Arc<str> {
+        let sweeps = &self.prog.sweeps;
+        let name_of = |s: SweepId| -> (&str, &str) {
+            let plain = sweeps[s].name.as_str();
+            let shared = used
+                .iter()
+                .any(|&o| o != s && sweeps[o].name == sweeps[s].name);
+            if shared {
+                (self.prog.decls[sweeps[s].decl].name.as_str(), plain)
+            } else {
+                ("", plain)
+            }
+        };
+        let mut parts: Vec<((&str, &str), &str)> = used
             .iter()
-            .map(|s| {
-                let i = assign.get(s).copied().unwrap_or(0);
-                format!("{}={}", names[s], self.prog.sweeps[*s].labels[i])
+            .map(|&s| {
+                let i = assign.get(&s).copied().unwrap_or(0);
+                (name_of(s), sweeps[s].labels[i].as_str())
             })
             .collect();
-        parts.sort();
-        parts.join(",")
+        // The order of the joined `qualifier.name=label` texts.
+        fn text<'a>(
+            ((q, n), l): &'a ((&'a str, &'a str), &'a str),
+        ) -> impl Iterator<Item = u8> + 'a {
+            let dot: &[u8] = if q.is_empty() { b"" } else { b"." };
+            q.bytes()
+                .chain(dot.iter().copied())
+                .chain(n.bytes())
+                .chain(std::iter::once(b'='))
+                .chain(l.bytes())
+        }
+        parts.sort_by(|a, b| text(a).cmp(text(b)));
+        let mut out = String::with_capacity(decl.len() + 2 + 24 * parts.len());
+        out.push_str(decl);
+        out.push('[');
+        for (n, ((q, name), label)) in parts.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            if !q.is_empty() {
+                out.push_str(q);
+                out.push('.');
+            }
+            out.push_str(name);
+            out.push('=');
+            out.push_str(label);
+        }
+        out.push(']');
+        out.into()
     }
 
     fn fill_seed(&self, params: &mut BTreeMap<String, Value>) {
@@ -502,7 +563,7 @@ impl<'p> Planner<'p> {
         decl: DeclId,
         params: BTreeMap<String, Value>,
         inputs: BTreeMap<String, Key>,
-        site: String,
+        site: Site,
     ) -> Key {
         let mut key = step_key(kind, &params, &inputs);
         let fingerprint = if kind == StepKind::Dataset && reads_files(&params) {
@@ -522,13 +583,16 @@ impl<'p> Planner<'p> {
         };
         match self.index.get(&key) {
             Some(&i) => {
+                // A new (step, site hash) pair is a new site; a known one is checked exactly.
                 let sites = &mut self.steps[i].sites;
-                if !sites.contains(&site) {
+                if self.sites_seen.insert((i, site.text_hash())) || !sites.contains(&site) {
                     sites.push(site);
                 }
             }
             None => {
+                let params = self.intern(params);
                 self.index.insert(key, self.steps.len());
+                self.sites_seen.insert((self.steps.len(), site.text_hash()));
                 self.steps.push(Step {
                     key,
                     kind,
@@ -544,6 +608,17 @@ impl<'p> Planner<'p> {
             }
         }
         key
+    }
+
+    /// The shared copy of a parameter map equal to `params`.
+    fn intern(&mut self, params: BTreeMap<String, Value>) -> Arc<BTreeMap<String, Value>> {
+        let mut h = blake3::Hasher::new();
+        super::value::hash_map_into(&params, &mut h);
+        let digest = Key(*h.finalize().as_bytes());
+        self.params_by_hash
+            .entry(digest)
+            .or_insert_with(|| Arc::new(params))
+            .clone()
     }
 
     /// Moves step references out of the parameters into named inputs.
@@ -567,10 +642,16 @@ impl<'p> Planner<'p> {
         kind: StepKind,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
-        site: &str,
+        site: &Arc<str>,
     ) -> Option<Key> {
         let inputs = Self::split_inputs(&mut params);
-        Some(self.add_step(kind, id, params, inputs, format!("{site}/{kind}")))
+        Some(self.add_step(
+            kind,
+            id,
+            params,
+            inputs,
+            Site::new(site.clone(), [kind.as_str(), ""]),
+        ))
     }
 
     /// Separates execution-only parameters (not part of the key) per the schema.
@@ -591,7 +672,7 @@ impl<'p> Planner<'p> {
         &mut self,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
-        site: &str,
+        site: &Arc<str>,
     ) -> Option<Key> {
         let decl = &self.prog.decls[id];
         let call = decl.call()?;
@@ -646,7 +727,7 @@ impl<'p> Planner<'p> {
                     id,
                     p,
                     i,
-                    format!("{site}/offline_augment:{}", kind.name),
+                    Site::new(site.clone(), ["offline_augment:", kind.name]),
                 );
                 offline.insert(key, ());
             }
@@ -677,7 +758,7 @@ impl<'p> Planner<'p> {
                     id,
                     ae,
                     ae_in.clone(),
-                    format!("{site}/autoencoder"),
+                    Site::new(site.clone(), ["autoencoder", ""]),
                 );
                 let mut pl = BTreeMap::new();
                 pl.insert(
@@ -691,7 +772,7 @@ impl<'p> Planner<'p> {
                     id,
                     pl,
                     ae_in,
-                    format!("{site}/pseudo_labels"),
+                    Site::new(site.clone(), ["pseudo_labels", ""]),
                 );
                 inputs.insert("pseudo_labels".into(), pl_key);
             }
@@ -749,7 +830,7 @@ impl<'p> Planner<'p> {
             id,
             params,
             inputs,
-            format!("{site}/pretrain"),
+            Site::new(site.clone(), ["pretrain", ""]),
         );
         if let Some(&i) = self.index.get(&key) {
             self.steps[i].exec = exec;
@@ -1071,7 +1152,7 @@ impl<'p> Planner<'p> {
         id: DeclId,
         encoder: Option<Value>,
         seed: Value,
-        site: &str,
+        site: &Arc<str>,
     ) -> Option<Key> {
         match encoder? {
             Value::Step(k, _) => Some(k),
@@ -1084,7 +1165,7 @@ impl<'p> Planner<'p> {
                     id,
                     p,
                     BTreeMap::new(),
-                    format!("{site}/init_backbone"),
+                    Site::new(site.clone(), ["init_backbone", ""]),
                 ))
             }
             _ => None,
@@ -1097,7 +1178,7 @@ impl<'p> Planner<'p> {
         encoder: &Encoder,
         data: &Value,
         role: &str,
-        site: &str,
+        site: &Arc<str>,
     ) -> Option<Key> {
         let Value::Step(data_key, port) = data else {
             return None;
@@ -1122,7 +1203,7 @@ impl<'p> Planner<'p> {
             id,
             p,
             i,
-            format!("{site}/features({role})"),
+            Site::new(site.clone(), [features_site(role), ""]),
         ))
     }
 
@@ -1136,7 +1217,7 @@ impl<'p> Planner<'p> {
         kind: &registry::Kind,
         encoder: Option<Value>,
         seed: Value,
-        site: &str,
+        site: &Arc<str>,
     ) -> Option<Encoder> {
         match encoder? {
             Value::Map(backbone) => {
@@ -1174,7 +1255,7 @@ impl<'p> Planner<'p> {
         &mut self,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
-        site: &str,
+        site: &Arc<str>,
     ) -> Option<Key> {
         let kind_name = params.remove("type")?.as_str()?.to_string();
         let kind = registry::kind_named(&kind_name)?;
@@ -1243,7 +1324,7 @@ impl<'p> Planner<'p> {
                     id,
                     p,
                     i,
-                    format!("{site}/label_subset"),
+                    Site::new(site.clone(), ["label_subset", ""]),
                 );
                 inputs.insert("labels".to_string(), k);
             }
@@ -1267,14 +1348,20 @@ impl<'p> Planner<'p> {
             inputs.extend(Self::split_inputs(&mut params));
         }
         let step_kind: StepKind = kind_name.parse().ok()?;
-        Some(self.add_step(step_kind, id, params, inputs, format!("{site}/{kind_name}")))
+        Some(self.add_step(
+            step_kind,
+            id,
+            params,
+            inputs,
+            Site::new(site.clone(), [step_kind.as_str(), ""]),
+        ))
     }
 
     fn report_step(
         &mut self,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
-        site: &str,
+        site: &Arc<str>,
     ) -> Option<Key> {
         let kind_name = params.remove("type")?.as_str()?.to_string();
         let kind = registry::kind_named(&kind_name)?;
@@ -1287,7 +1374,7 @@ impl<'p> Planner<'p> {
         let mut inputs = BTreeMap::new();
         let mut axes: BTreeSet<String> = BTreeSet::new();
         for s in sources {
-            for arm in self.arms_of(s).unwrap_or_default() {
+            for arm in self.arms_of(s).iter().flat_map(|list| list.iter()) {
                 inputs.insert(arm.name.clone(), arm.output);
                 axes.extend(arm.axes.iter().map(|(n, _)| n.clone()));
             }
@@ -1298,7 +1385,13 @@ impl<'p> Planner<'p> {
         }
         inputs.extend(Self::split_inputs(&mut params));
         let step_kind: StepKind = kind_name.parse().ok()?;
-        Some(self.add_step(step_kind, id, params, inputs, format!("{site}/{kind_name}")))
+        Some(self.add_step(
+            step_kind,
+            id,
+            params,
+            inputs,
+            Site::new(site.clone(), [step_kind.as_str(), ""]),
+        ))
     }
 
     /// Warns when a report groups by a parameter that no arm sweeps.
@@ -1348,8 +1441,7 @@ impl<'p> Planner<'p> {
 
     fn finish(self, arms: Vec<ArmOut>) -> Plan {
         let mut steps = self.steps;
-        let index: BTreeMap<Key, usize> =
-            steps.iter().enumerate().map(|(i, s)| (s.key, i)).collect();
+        let index = self.index;
         let mut graph = petgraph::graph::DiGraph::new();
         let nodes: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
         for (i, s) in steps.iter().enumerate() {
@@ -1359,19 +1451,26 @@ impl<'p> Planner<'p> {
                 }
             }
         }
-        let mut out_arms = vec![];
+        let mut out_arms = Vec::with_capacity(arms.len());
+        // `visited[i] == ai + 1` once arm `ai` has reached step `i`: one buffer for every arm.
+        let mut visited = vec![0usize; steps.len()];
+        let mut lineage = vec![];
+        let mut stack = vec![];
         for (ai, arm) in arms.into_iter().enumerate() {
             // Lineage: ancestors of the output, in topological (index) order.
-            let mut seen = BTreeSet::new();
-            let mut stack = vec![arm.output];
+            lineage.clear();
+            stack.push(arm.output);
             while let Some(k) = stack.pop() {
                 if let Some(&i) = index.get(&k)
-                    && seen.insert(i)
+                    && visited[i] != ai + 1
                 {
+                    visited[i] = ai + 1;
+                    lineage.push(i);
                     stack.extend(steps[i].inputs.values().copied());
                 }
             }
-            for &i in &seen {
+            lineage.sort_unstable();
+            for &i in &lineage {
                 steps[i].arms.push(ai);
             }
             out_arms.push(Arm {
@@ -1379,7 +1478,7 @@ impl<'p> Planner<'p> {
                 decl: arm.decl,
                 axes: arm.axes,
                 output: arm.output,
-                lineage: seen.iter().map(|&i| steps[i].key).collect(),
+                lineage: lineage.iter().map(|&i| steps[i].key).collect(),
             });
         }
         for s in &mut steps {
@@ -1436,6 +1535,15 @@ fn deterministic_ops() -> Vec<&'static str> {
         })
         .map(|k| k.name)
         .collect()
+}
+
+/// The step part of a features step's site, by the data's role.
+fn features_site(role: &str) -> &'static str {
+    match role {
+        "train" => "features(train)",
+        "test" => "features(test)",
+        _ => "features(data)",
+    }
 }
 
 /// Leaves out the parameters that have no effect given their siblings (the

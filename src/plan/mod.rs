@@ -10,6 +10,7 @@ pub mod diff;
 mod expand;
 pub mod kind;
 pub mod render;
+mod site;
 pub mod value;
 
 use crate::lang::Diagnostic;
@@ -18,8 +19,10 @@ pub use expand::registry_default;
 pub use kind::StepKind;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
+pub use site::Site;
 use std::collections::BTreeMap;
-pub use value::{Key, Value};
+use std::sync::Arc;
+pub use value::{Key, KeyMap, Value};
 
 /// One unit of work, identified by the hash of everything it depends on.
 #[derive(Debug, Clone, Serialize)]
@@ -32,14 +35,15 @@ pub struct Step {
     pub decl: String,
     /// Code version of the kind, [`StepKind::version`] (part of the key).
     pub version: u32,
-    /// Canonical parameters (part of the key).
-    pub params: BTreeMap<String, Value>,
+    /// Canonical parameters (part of the key); shared between steps with equal parameters
+    /// (ten thousand probes of one configuration hold one map).
+    pub params: Arc<BTreeMap<String, Value>>,
     /// Execution-only settings (device, checkpoint cadence): not part of the key.
     pub exec: BTreeMap<String, Value>,
     /// Named inputs: other steps' keys (part of the key).
     pub inputs: BTreeMap<String, Key>,
     /// Where this step sits in the design, e.g. `ssl/pretrain[method=byol]`; several when arms share it.
-    pub sites: Vec<String>,
+    pub sites: Vec<Site>,
     /// Indices of the arms whose lineage contains this step.
     pub arms: Vec<usize>,
     /// The content of the files a `dataset` step reads, as far as the key knows it.
@@ -124,7 +128,7 @@ pub struct Plan {
     pub seed: i64,
     /// The pipeline's title (`set name`), for reports; not part of any key.
     pub name: Option<String>,
-    index: BTreeMap<Key, usize>,
+    index: KeyMap<usize>,
 }
 
 impl Plan {

@@ -4,7 +4,7 @@
 //! sorted keys, arms in plan order (YAML: sorted by name), so two runs on
 //! the same design print the same bytes and designs can be diffed as text.
 
-use super::{Fingerprint, Key, Plan, Step, Value};
+use super::{Fingerprint, Key, Plan, Site, Step, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -80,14 +80,14 @@ pub fn text(plan: &Plan, title: &str) -> String {
 #[derive(Serialize)]
 struct JsonStep<'a> {
     key: Key,
-    short: String,
+    short: ShortKey,
     kind: &'a str,
     decl: &'a str,
     version: u32,
     params: &'a BTreeMap<String, Value>,
     exec: &'a BTreeMap<String, Value>,
     inputs: &'a BTreeMap<String, Key>,
-    sites: &'a [String],
+    sites: &'a [Site],
     arms: usize,
     status: &'static str,
     /// Datasets that read files: the fingerprint of their content, or `pending`.
@@ -109,20 +109,48 @@ struct JsonArm<'a> {
 }
 
 #[derive(Serialize)]
-struct JsonPlan<'a> {
+#[serde(bound(serialize = "Streamed<A>: Serialize, Streamed<T>: Serialize"))]
+struct JsonPlan<'a, A, T> {
     seed: i64,
     device: &'a str,
     arm_count: usize,
     step_count: usize,
     steps_by_kind: BTreeMap<&'a str, usize>,
-    arms: Vec<JsonArm<'a>>,
-    steps: Vec<JsonStep<'a>>,
+    arms: Streamed<A>,
+    steps: Streamed<T>,
+}
+
+/// A sequence serialised from an iterator while it is written, never collected.
+struct Streamed<F>(F);
+
+impl<F, I> Serialize for Streamed<F>
+where
+    F: Fn() -> I,
+    I: IntoIterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
+}
+
+/// A key's first 12 hex digits, written without an intermediate string.
+struct ShortKey(Key);
+
+impl Serialize for ShortKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let digits = self.0.hex_digits();
+        match std::str::from_utf8(&digits[..12]) {
+            Ok(text) => s.serialize_str(text),
+            Err(e) => Err(serde::ser::Error::custom(e)),
+        }
+    }
 }
 
 fn json_step(s: &Step) -> JsonStep<'_> {
     JsonStep {
         key: s.key,
-        short: s.key.short(),
+        short: ShortKey(s.key),
         kind: s.kind.as_str(),
         decl: &s.decl,
         version: s.version,
@@ -138,16 +166,25 @@ fn json_step(s: &Step) -> JsonStep<'_> {
 
 /// The plan as pretty JSON.
 pub fn json(plan: &Plan) -> String {
+    let mut out = Vec::new();
+    match write_json(plan, &mut out) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Writes the plan as pretty JSON (what [`json`] returns), streamed: a
+/// 10,000-arm plan is tens of megabytes of text, never held whole. No
+/// trailing newline.
+pub fn write_json(plan: &Plan, out: impl std::io::Write) -> std::io::Result<()> {
     let doc = JsonPlan {
         seed: plan.seed,
         device: &plan.device,
         arm_count: plan.arms.len(),
         step_count: plan.steps.len(),
         steps_by_kind: plan.counts_by_kind(),
-        arms: plan
-            .arms
-            .iter()
-            .map(|a| JsonArm {
+        arms: Streamed(|| {
+            plan.arms.iter().map(|a| JsonArm {
                 name: &a.name,
                 decl: &a.decl,
                 axes: a
@@ -158,10 +195,10 @@ pub fn json(plan: &Plan) -> String {
                 output: a.output,
                 steps: a.lineage.len(),
             })
-            .collect(),
-        steps: plan.steps.iter().map(json_step).collect(),
+        }),
+        steps: Streamed(|| plan.steps.iter().map(json_step)),
     };
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
+    serde_json::to_writer_pretty(out, &doc).map_err(std::io::Error::from)
 }
 
 #[derive(Serialize)]

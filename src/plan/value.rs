@@ -79,6 +79,30 @@ impl Serialize for Key {
     }
 }
 
+/// Hashes a [`Key`] by its first eight bytes: a key is already a uniform
+/// blake3 digest, so hashing it again (SipHash) would only cost time.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `Key` hashes as its 32-byte array, written once (a length prefix first for slices;
+        // arrays write no length). Mix whatever comes so any other use stays correct.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+}
+
+/// A map from keys to anything, hashed by [`KeyHasher`].
+pub type KeyMap<V> = std::collections::HashMap<Key, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// A resolved value: what a step's parameter is after defaults, references and sweeps.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -228,7 +252,7 @@ impl Serialize for Value {
 }
 
 /// Feeds a map's canonical encoding (that of [`Value::Map`]) into a hasher, without copying it.
-fn hash_map_into(m: &BTreeMap<String, Value>, h: &mut blake3::Hasher) {
+pub(super) fn hash_map_into(m: &BTreeMap<String, Value>, h: &mut blake3::Hasher) {
     h.update(b"m");
     h.update(&(m.len() as u64).to_le_bytes());
     for (k, v) in m {
