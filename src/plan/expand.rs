@@ -12,14 +12,15 @@
 
 use super::kind::StepKind;
 use super::value::{Key, KeyMap, Value, content_key, step_key};
-use super::{Arm, Fingerprint, FingerprintTable, Plan, Site, Step};
+use super::{Arm, Fingerprint, FingerprintTable, Plan, Site, SiteBase, Step};
 use crate::data::split::{Amount, SplitSpec};
 use crate::lang::ast::DeclKind;
 use crate::lang::diagnostic::{Code, Diagnostic};
 use crate::lang::hir::*;
 use crate::lang::registry::{self, Info};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -85,7 +86,7 @@ pub fn registry_default(param: &registry::Param) -> Option<Value> {
     };
     let no_fingerprints = FingerprintTable::new();
     let mut planner = Planner::new(&empty, &no_fingerprints);
-    let assign = HashMap::new();
+    let assign = HashMap::default();
     let ctx = Ctx {
         assign: &assign,
         used: RefCell::new(BTreeSet::new()),
@@ -102,7 +103,7 @@ enum Encoder {
 }
 
 /// A step declaration's output under one assignment, and the sweeps it read.
-type Memoised = (Value, BTreeSet<SweepId>);
+type Memoised = (Value, Box<[SweepId]>);
 
 #[derive(Clone)]
 struct ArmOut {
@@ -143,12 +144,12 @@ impl<'p> Planner<'p> {
             fingerprints,
             steps: vec![],
             index: KeyMap::default(),
-            memo: HashMap::new(),
-            reach: HashMap::new(),
-            arms_memo: HashMap::new(),
+            memo: HashMap::default(),
+            reach: HashMap::default(),
+            arms_memo: HashMap::default(),
             diags: vec![],
             reported: BTreeSet::new(),
-            sites_seen: HashSet::new(),
+            sites_seen: HashSet::default(),
             params_by_hash: KeyMap::default(),
         }
     }
@@ -266,7 +267,7 @@ impl<'p> Planner<'p> {
             excludes.extend(prog.decls[d].excludes.iter().cloned());
         }
         let mut groups: Vec<Vec<SweepId>> = vec![];
-        let mut group_of_root: HashMap<usize, usize> = HashMap::new();
+        let mut group_of_root: HashMap<usize, usize> = HashMap::default();
         let mut group_of_axis = Vec::with_capacity(axes.len());
         for (i, &axis) in axes.iter().enumerate() {
             let r = find(&mut parent, i);
@@ -302,7 +303,7 @@ impl<'p> Planner<'p> {
         let mut seen_arms: BTreeSet<Vec<(usize, usize)>> = BTreeSet::new();
         let mut out = vec![];
         let mut idx = vec![0usize; groups.len()];
-        let mut assign: HashMap<SweepId, usize> = HashMap::new();
+        let mut assign: HashMap<SweepId, usize> = HashMap::default();
         loop {
             assign.clear();
             for (g, &i) in groups.iter().zip(&idx) {
@@ -486,7 +487,8 @@ impl<'p> Planner<'p> {
         };
         let out = out.map(|k| Value::Step(k, None));
         if let Some(v) = &out {
-            self.memo.insert(memo_key, (v.clone(), used.clone()));
+            self.memo
+                .insert(memo_key, (v.clone(), used.iter().copied().collect()));
         }
         ctx.used.borrow_mut().extend(used);
         out
@@ -499,7 +501,7 @@ impl<'p> Planner<'p> {
         decl: &str,
         used: &BTreeSet<SweepId>,
         assign: &HashMap<SweepId, usize>,
-    ) -> Arc<str> {
+    ) -> SiteBase {
         let sweeps = &self.prog.sweeps;
         let name_of = |s: SweepId| -> (&str, &str) {
             let plain = sweeps[s].name.as_str();
@@ -547,7 +549,7 @@ impl<'p> Planner<'p> {
             out.push_str(label);
         }
         out.push(']');
-        out.into()
+        SiteBase::new(out)
     }
 
     fn fill_seed(&self, params: &mut BTreeMap<String, Value>) {
@@ -600,7 +602,7 @@ impl<'p> Planner<'p> {
                     version: kind.version(),
                     params,
                     exec: BTreeMap::new(),
-                    inputs,
+                    inputs: inputs.into(),
                     sites: vec![site],
                     arms: vec![],
                     fingerprint,
@@ -612,9 +614,7 @@ impl<'p> Planner<'p> {
 
     /// The shared copy of a parameter map equal to `params`.
     fn intern(&mut self, params: BTreeMap<String, Value>) -> Arc<BTreeMap<String, Value>> {
-        let mut h = blake3::Hasher::new();
-        super::value::hash_map_into(&params, &mut h);
-        let digest = Key(*h.finalize().as_bytes());
+        let digest = super::value::params_digest(&params);
         self.params_by_hash
             .entry(digest)
             .or_insert_with(|| Arc::new(params))
@@ -624,14 +624,17 @@ impl<'p> Planner<'p> {
     /// Moves step references out of the parameters into named inputs.
     fn split_inputs(params: &mut BTreeMap<String, Value>) -> BTreeMap<String, Key> {
         let mut inputs = BTreeMap::new();
-        let names: Vec<String> = params.keys().cloned().collect();
+        let names: Vec<String> = params
+            .iter()
+            .filter(|(_, v)| matches!(v, Value::Step(..)))
+            .map(|(name, _)| name.clone())
+            .collect();
         for name in names {
-            if let Some(Value::Step(k, port)) = params.get(&name).cloned() {
-                params.remove(&name);
-                inputs.insert(name.clone(), k);
+            if let Some(Value::Step(k, port)) = params.remove(&name) {
                 if let Some(port) = port {
-                    params.insert(format!("{name}_part"), Value::Str(port));
+                    params.insert(name.clone() + "_part", Value::Str(port));
                 }
+                inputs.insert(name, k);
             }
         }
         inputs
@@ -642,7 +645,7 @@ impl<'p> Planner<'p> {
         kind: StepKind,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
-        site: &Arc<str>,
+        site: &SiteBase,
     ) -> Option<Key> {
         let inputs = Self::split_inputs(&mut params);
         Some(self.add_step(
@@ -650,7 +653,7 @@ impl<'p> Planner<'p> {
             id,
             params,
             inputs,
-            Site::new(site.clone(), [kind.as_str(), ""]),
+            Site::new(site, [kind.as_str(), ""]),
         ))
     }
 
@@ -672,7 +675,7 @@ impl<'p> Planner<'p> {
         &mut self,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
-        site: &Arc<str>,
+        site: &SiteBase,
     ) -> Option<Key> {
         let decl = &self.prog.decls[id];
         let call = decl.call()?;
@@ -727,7 +730,7 @@ impl<'p> Planner<'p> {
                     id,
                     p,
                     i,
-                    Site::new(site.clone(), ["offline_augment:", kind.name]),
+                    Site::new(site, ["offline_augment:", kind.name]),
                 );
                 offline.insert(key, ());
             }
@@ -758,7 +761,7 @@ impl<'p> Planner<'p> {
                     id,
                     ae,
                     ae_in.clone(),
-                    Site::new(site.clone(), ["autoencoder", ""]),
+                    Site::new(site, ["autoencoder", ""]),
                 );
                 let mut pl = BTreeMap::new();
                 pl.insert(
@@ -772,7 +775,7 @@ impl<'p> Planner<'p> {
                     id,
                     pl,
                     ae_in,
-                    Site::new(site.clone(), ["pseudo_labels", ""]),
+                    Site::new(site, ["pseudo_labels", ""]),
                 );
                 inputs.insert("pseudo_labels".into(), pl_key);
             }
@@ -830,7 +833,7 @@ impl<'p> Planner<'p> {
             id,
             params,
             inputs,
-            Site::new(site.clone(), ["pretrain", ""]),
+            Site::new(site, ["pretrain", ""]),
         );
         if let Some(&i) = self.index.get(&key) {
             self.steps[i].exec = exec;
@@ -1152,7 +1155,7 @@ impl<'p> Planner<'p> {
         id: DeclId,
         encoder: Option<Value>,
         seed: Value,
-        site: &Arc<str>,
+        site: &SiteBase,
     ) -> Option<Key> {
         match encoder? {
             Value::Step(k, _) => Some(k),
@@ -1165,7 +1168,7 @@ impl<'p> Planner<'p> {
                     id,
                     p,
                     BTreeMap::new(),
-                    Site::new(site.clone(), ["init_backbone", ""]),
+                    Site::new(site, ["init_backbone", ""]),
                 ))
             }
             _ => None,
@@ -1178,7 +1181,7 @@ impl<'p> Planner<'p> {
         encoder: &Encoder,
         data: &Value,
         role: &str,
-        site: &Arc<str>,
+        site: &SiteBase,
     ) -> Option<Key> {
         let Value::Step(data_key, port) = data else {
             return None;
@@ -1203,7 +1206,7 @@ impl<'p> Planner<'p> {
             id,
             p,
             i,
-            Site::new(site.clone(), [features_site(role), ""]),
+            Site::new(site, [features_site(role), ""]),
         ))
     }
 
@@ -1217,7 +1220,7 @@ impl<'p> Planner<'p> {
         kind: &registry::Kind,
         encoder: Option<Value>,
         seed: Value,
-        site: &Arc<str>,
+        site: &SiteBase,
     ) -> Option<Encoder> {
         match encoder? {
             Value::Map(backbone) => {
@@ -1255,7 +1258,7 @@ impl<'p> Planner<'p> {
         &mut self,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
-        site: &Arc<str>,
+        site: &SiteBase,
     ) -> Option<Key> {
         let kind_name = params.remove("type")?.as_str()?.to_string();
         let kind = registry::kind_named(&kind_name)?;
@@ -1324,7 +1327,7 @@ impl<'p> Planner<'p> {
                     id,
                     p,
                     i,
-                    Site::new(site.clone(), ["label_subset", ""]),
+                    Site::new(site, ["label_subset", ""]),
                 );
                 inputs.insert("labels".to_string(), k);
             }
@@ -1333,7 +1336,7 @@ impl<'p> Planner<'p> {
             for role in ["train", "test", "data"] {
                 if let Some(data) = params.remove(role) {
                     let k = self.features(id, &encoder, &data, role, site)?;
-                    inputs.insert(format!("{role}_features"), k);
+                    inputs.insert(role.to_string() + "_features", k);
                 }
             }
         } else {
@@ -1353,7 +1356,7 @@ impl<'p> Planner<'p> {
             id,
             params,
             inputs,
-            Site::new(site.clone(), [step_kind.as_str(), ""]),
+            Site::new(site, [step_kind.as_str(), ""]),
         ))
     }
 
@@ -1361,7 +1364,7 @@ impl<'p> Planner<'p> {
         &mut self,
         id: DeclId,
         mut params: BTreeMap<String, Value>,
-        site: &Arc<str>,
+        site: &SiteBase,
     ) -> Option<Key> {
         let kind_name = params.remove("type")?.as_str()?.to_string();
         let kind = registry::kind_named(&kind_name)?;
@@ -1390,7 +1393,7 @@ impl<'p> Planner<'p> {
             id,
             params,
             inputs,
-            Site::new(site.clone(), [step_kind.as_str(), ""]),
+            Site::new(site, [step_kind.as_str(), ""]),
         ))
     }
 
@@ -1571,7 +1574,7 @@ fn reads_files(params: &BTreeMap<String, Value>) -> bool {
 
 /// Display names of sweeps: their own name, qualified by declaration when two share one.
 fn axis_names(prog: &Program, axes: &[SweepId]) -> HashMap<SweepId, String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
+    let mut count: HashMap<&str, usize> = HashMap::default();
     for &s in axes {
         *count.entry(prog.sweeps[s].name.as_str()).or_insert(0) += 1;
     }
@@ -1592,8 +1595,16 @@ fn arm_name(decl: &str, axes: &[(String, String)]) -> String {
     if axes.is_empty() {
         return decl.to_string();
     }
-    let parts: Vec<String> = axes.iter().map(|(n, v)| format!("{n}={v}")).collect();
-    format!("{decl}[{}]", parts.join(","))
+    let mut out = String::with_capacity(decl.len() + 2 + 24 * axes.len());
+    out.push_str(decl);
+    for (i, (n, v)) in axes.iter().enumerate() {
+        out.push(if i == 0 { '[' } else { ',' });
+        out.push_str(n);
+        out.push('=');
+        out.push_str(v);
+    }
+    out.push(']');
+    out
 }
 
 /// Turns `views` (a view, a multicrop, or a list) into a flat list of view maps, each with a policy.

@@ -8,6 +8,7 @@
 
 pub mod diff;
 mod expand;
+mod inputs;
 pub mod kind;
 pub mod render;
 mod site;
@@ -16,10 +17,11 @@ pub mod value;
 use crate::lang::Diagnostic;
 use crate::lang::hir::Program;
 pub use expand::registry_default;
+pub use inputs::Inputs;
 pub use kind::StepKind;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
-pub use site::Site;
+pub use site::{Site, SiteBase};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 pub use value::{Key, KeyMap, Value};
@@ -41,7 +43,7 @@ pub struct Step {
     /// Execution-only settings (device, checkpoint cadence): not part of the key.
     pub exec: BTreeMap<String, Value>,
     /// Named inputs: other steps' keys (part of the key).
-    pub inputs: BTreeMap<String, Key>,
+    pub inputs: Inputs,
     /// Where this step sits in the design, e.g. `ssl/pretrain[method=byol]`; several when arms share it.
     pub sites: Vec<Site>,
     /// Indices of the arms whose lineage contains this step.

@@ -4,7 +4,7 @@
 //! sorted keys, arms in plan order (YAML: sorted by name), so two runs on
 //! the same design print the same bytes and designs can be diffed as text.
 
-use super::{Fingerprint, Key, Plan, Site, Step, Value};
+use super::{Fingerprint, Inputs, Key, Plan, Site, Step, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -86,7 +86,7 @@ struct JsonStep<'a> {
     version: u32,
     params: &'a BTreeMap<String, Value>,
     exec: &'a BTreeMap<String, Value>,
-    inputs: &'a BTreeMap<String, Key>,
+    inputs: &'a Inputs,
     sites: &'a [Site],
     arms: usize,
     status: &'static str,

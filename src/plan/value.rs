@@ -150,8 +150,8 @@ impl Value {
         }
     }
 
-    /// Feeds the canonical encoding into a hasher.
-    pub fn hash_into(&self, h: &mut blake3::Hasher) {
+    /// Feeds the canonical encoding into a hasher (or a buffer, see [`KeySink`]).
+    pub fn hash_into<H: KeySink + ?Sized>(&self, h: &mut H) {
         match self {
             Value::Null => {
                 h.update(b"n");
@@ -251,8 +251,27 @@ impl Serialize for Value {
     }
 }
 
-/// Feeds a map's canonical encoding (that of [`Value::Map`]) into a hasher, without copying it.
-pub(super) fn hash_map_into(m: &BTreeMap<String, Value>, h: &mut blake3::Hasher) {
+/// Where a canonical encoding goes: straight into a hasher, or into a buffer
+/// hashed in one call (many small `update`s cost more than the hashing).
+pub trait KeySink {
+    /// Appends bytes to the encoding.
+    fn update(&mut self, bytes: &[u8]);
+}
+
+impl KeySink for blake3::Hasher {
+    fn update(&mut self, bytes: &[u8]) {
+        blake3::Hasher::update(self, bytes);
+    }
+}
+
+impl KeySink for Vec<u8> {
+    fn update(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Feeds a map's canonical encoding (that of [`Value::Map`]) into a sink, without copying it.
+pub(super) fn hash_map_into<H: KeySink + ?Sized>(m: &BTreeMap<String, Value>, h: &mut H) {
     h.update(b"m");
     h.update(&(m.len() as u64).to_le_bytes());
     for (k, v) in m {
@@ -278,26 +297,44 @@ pub fn step_key(
     params: &BTreeMap<String, Value>,
     inputs: &BTreeMap<String, Key>,
 ) -> Key {
-    let mut h = blake3::Hasher::new();
-    h.update(KEY_SALT);
-    h.update(kind.as_str().as_bytes());
-    h.update(b"\0");
-    h.update(&kind.version().to_le_bytes());
-    let called = registry_versions(kind, params);
-    h.update(&(called.len() as u64).to_le_bytes());
-    for (name, version) in &called {
-        h.update(&(name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-        h.update(&version.to_le_bytes());
+    with_buffer(|h| {
+        h.update(KEY_SALT);
+        h.update(kind.as_str().as_bytes());
+        h.update(b"\0");
+        h.update(&kind.version().to_le_bytes());
+        let called = registry_versions(kind, params);
+        h.update(&(called.len() as u64).to_le_bytes());
+        for (name, version) in &called {
+            h.update(&(name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update(&version.to_le_bytes());
+        }
+        hash_map_into(params, h);
+        h.update(&(inputs.len() as u64).to_le_bytes());
+        for (name, key) in inputs {
+            h.update(&(name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update(&key.0);
+        }
+    })
+}
+
+/// The blake3 hash of a parameter map's canonical encoding: equal maps, equal digests.
+pub(super) fn params_digest(params: &BTreeMap<String, Value>) -> Key {
+    with_buffer(|h| hash_map_into(params, h))
+}
+
+/// Encodes into a reused per-thread buffer, then hashes it in one call.
+fn with_buffer(encode: impl FnOnce(&mut Vec<u8>)) -> Key {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    hash_map_into(params, &mut h);
-    h.update(&(inputs.len() as u64).to_le_bytes());
-    for (name, key) in inputs {
-        h.update(&(name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-        h.update(&key.0);
-    }
-    Key(*h.finalize().as_bytes())
+    BUFFER.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        buf.clear();
+        encode(&mut buf);
+        Key(*blake3::hash(&buf).as_bytes())
+    })
 }
 
 /// The registry kinds a step names, with their versions: the step kind's own
