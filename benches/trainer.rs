@@ -2,7 +2,12 @@
 //! of `sslp run`'s `pretrain` step), step only: the batches are made once, before timing, so
 //! augmentation and decoding are left out, as in the PyTorch step-only peers.
 //!
-//! `cargo bench --bench trainer -- [--net tiny|resnet18] [--batch B] [--size S] [--steps N]`
+//! `cargo bench --bench trainer -- [--net tiny|resnet18] [--method simclr|supervised] [--batch B] [--size S] [--steps N]`
+//!
+//! `--method supervised` runs `sslp::train::finetune::finetune` instead (the code path of a
+//! `finetune` evaluation, here from a fresh backbone: supervised from scratch) on one view and
+//! 10 classes: backbone + linear head, cross-entropy, the same optimiser. Its PyTorch peers are
+//! `benches/peers/tiny_supervised_step.py` and `benches/peers/simclr_step.py --only supervised`.
 //!
 //! - `tiny`: `tiny_convnet(width: 32, depth: 3)`, SimCLR (projector 128 → 256 → 128, τ 0.2),
 //!   batch 256 of 28×28: the workload of `../shared/peers/tiny_simclr_step.py`.
@@ -18,7 +23,11 @@ use burn::tensor::TensorData;
 use sslp::exec::decode::{self, Params};
 use sslp::exec::memory;
 use sslp::train::device::DeviceChoice;
+use sslp::train::finetune::{self, Classifier, FinetuneSpec, LabelledSource};
 use sslp::train::trainer::{self, BatchSource, NoCheckpoints, Probes, TrainSpec};
+
+/// Classes of the supervised workload.
+const CLASSES: u32 = 10;
 
 /// The same two views for every step: fixed noise, made once.
 struct Fixed {
@@ -36,6 +45,12 @@ impl BatchSource for Fixed {
     }
     fn batch(&self, _epoch: usize, _index: usize) -> Result<Vec<TensorData>, String> {
         Ok(self.views.clone())
+    }
+}
+
+impl LabelledSource for Fixed {
+    fn labels(&self, _epoch: usize, _index: usize) -> Vec<u32> {
+        (0..self.batch as u32).map(|i| i % CLASSES).collect()
     }
 }
 
@@ -78,6 +93,14 @@ fn main() {
         ),
         other => {
             eprintln!("unknown --net {other}: tiny or resnet18");
+            std::process::exit(2);
+        }
+    };
+    let supervised = match flag("--method").as_deref() {
+        None | Some("simclr") => false,
+        Some("supervised") => true,
+        Some(other) => {
+            eprintln!("unknown --method {other}: simclr or supervised");
             std::process::exit(2);
         }
     };
@@ -128,32 +151,46 @@ pretrain ssl {{
         seed: 0,
         checkpoint_every: 2,
     };
+    let views = if supervised { 1 } else { 2 };
     let source = Fixed {
-        views: vec![
-            noise([batch, 3, size, size], 1),
-            noise([batch, 3, size, size], 2),
-        ],
+        views: (0..views)
+            .map(|v| noise([batch, 3, size, size], v as u64 + 1))
+            .collect(),
         batch,
         steps,
     };
     let device = DeviceChoice::Cpu.training_device().expect("CPU device");
     let cancel = AtomicBool::new(false);
     let mut epochs = Vec::new();
-    trainer::train(
-        &spec,
-        config.method.clone(),
-        &config.backbone,
-        &source,
-        &NoCheckpoints,
-        &device,
-        &cancel,
-        Probes::default(),
-        &mut |report| epochs.push(report.clone()),
-    )
-    .expect("trains");
+    if supervised {
+        let spec = FinetuneSpec {
+            epochs: 2,
+            optimizer: config.optimizer.clone(),
+            schedule: config.schedule.clone(),
+        };
+        let model = Classifier::new(config.backbone.init(&device), CLASSES as usize, &device, 1);
+        finetune::finetune(&spec, model, &source, &device, &cancel, &mut |report| {
+            epochs.push(report.clone())
+        })
+        .expect("trains");
+    } else {
+        trainer::train(
+            &spec,
+            config.method.clone(),
+            &config.backbone,
+            &source,
+            &NoCheckpoints,
+            &device,
+            &cancel,
+            Probes::default(),
+            &mut |report| epochs.push(report.clone()),
+        )
+        .expect("trains");
+    }
     let timed = epochs.last().expect("two epochs");
     println!(
-        "{net} simclr, batch {batch}, {size}x{size}, {steps} timed steps: {:.1} img/s ({:.3} s/step), loss {:.4}, peak RSS {}",
+        "{net} {}, batch {batch}, {size}x{size}, {steps} timed steps: {:.1} img/s ({:.3} s/step), loss {:.4}, peak RSS {}",
+        if supervised { "supervised" } else { "simclr" },
         timed.images_per_sec,
         timed.seconds / steps as f64,
         timed.loss,
