@@ -127,6 +127,8 @@ struct Planner<'p> {
     reported: BTreeSet<(u32, u32, &'static str)>,
     /// (step index, site text hash) pairs already recorded, so a site is listed once per step.
     sites_seen: HashSet<(usize, u64)>,
+    /// Features steps by (encoder step, data step, data part, role).
+    features_memo: HashMap<(Key, Key, Option<String>, &'static str), Key>,
     /// Parameter maps by the hash of their canonical encoding, shared between steps.
     params_by_hash: KeyMap<Arc<BTreeMap<String, Value>>>,
 }
@@ -151,6 +153,7 @@ impl<'p> Planner<'p> {
             reported: BTreeSet::new(),
             sites_seen: HashSet::default(),
             params_by_hash: KeyMap::default(),
+            features_memo: HashMap::default(),
         }
     }
 
@@ -584,13 +587,7 @@ impl<'p> Planner<'p> {
             Fingerprint::None
         };
         match self.index.get(&key) {
-            Some(&i) => {
-                // A new (step, site hash) pair is a new site; a known one is checked exactly.
-                let sites = &mut self.steps[i].sites;
-                if self.sites_seen.insert((i, site.text_hash())) || !sites.contains(&site) {
-                    sites.push(site);
-                }
-            }
+            Some(_) => self.add_site(key, site),
             None => {
                 let params = self.intern(params);
                 self.index.insert(key, self.steps.len());
@@ -610,6 +607,18 @@ impl<'p> Planner<'p> {
             }
         }
         key
+    }
+
+    /// Records one more place in the design where the (existing) step `key` sits.
+    fn add_site(&mut self, key: Key, site: Site) {
+        let Some(&i) = self.index.get(&key) else {
+            return;
+        };
+        // A new (step, site hash) pair is a new site; a known one is checked exactly.
+        let sites = &mut self.steps[i].sites;
+        if self.sites_seen.insert((i, site.text_hash())) || !sites.contains(&site) {
+            sites.push(site);
+        }
     }
 
     /// The shared copy of a parameter map equal to `params`.
@@ -1186,6 +1195,16 @@ impl<'p> Planner<'p> {
         let Value::Step(data_key, port) = data else {
             return None;
         };
+        let role = features_site(role);
+        // The features of one network on one data part: one step, met once per arm using it.
+        let memo = match encoder {
+            Encoder::Step(k) => Some((*k, *data_key, port.clone(), role)),
+            Encoder::Call(_) => None,
+        };
+        if let Some(&key) = memo.as_ref().and_then(|m| self.features_memo.get(m)) {
+            self.add_site(key, Site::new(site, [role, ""]));
+            return Some(key);
+        }
         let mut p = BTreeMap::new();
         if let Some(port) = port {
             p.insert("data_part".to_string(), Value::Str(port.clone()));
@@ -1201,13 +1220,11 @@ impl<'p> Planner<'p> {
             }
         }
         i.insert("data".to_string(), *data_key);
-        Some(self.add_step(
-            StepKind::Features,
-            id,
-            p,
-            i,
-            Site::new(site, [features_site(role), ""]),
-        ))
+        let key = self.add_step(StepKind::Features, id, p, i, Site::new(site, [role, ""]));
+        if let Some(m) = memo {
+            self.features_memo.insert(m, key);
+        }
+        Some(key)
     }
 
     /// What an evaluation's `backbone:` lowers to: a step whose output holds the network (a
