@@ -609,6 +609,24 @@ impl<'p> Planner<'p> {
         key
     }
 
+    /// [`Self::add_step`] at the site `site/<kind>`, the site of a declaration's own step.
+    fn add_kind_step(
+        &mut self,
+        kind: StepKind,
+        decl: DeclId,
+        params: BTreeMap<String, Value>,
+        inputs: BTreeMap<String, Key>,
+        site: &SiteBase,
+    ) -> Key {
+        self.add_step(
+            kind,
+            decl,
+            params,
+            inputs,
+            Site::new(site, [kind.as_str(), ""]),
+        )
+    }
+
     /// Records one more place in the design where the (existing) step `key` sits.
     fn add_site(&mut self, key: Key, site: Site) {
         let Some(&i) = self.index.get(&key) else {
@@ -657,13 +675,7 @@ impl<'p> Planner<'p> {
         site: &SiteBase,
     ) -> Option<Key> {
         let inputs = Self::split_inputs(&mut params);
-        Some(self.add_step(
-            kind,
-            id,
-            params,
-            inputs,
-            Site::new(site, [kind.as_str(), ""]),
-        ))
+        Some(self.add_kind_step(kind, id, params, inputs, site))
     }
 
     /// Separates execution-only parameters (not part of the key) per the schema.
@@ -1368,13 +1380,7 @@ impl<'p> Planner<'p> {
             inputs.extend(Self::split_inputs(&mut params));
         }
         let step_kind: StepKind = kind_name.parse().ok()?;
-        Some(self.add_step(
-            step_kind,
-            id,
-            params,
-            inputs,
-            Site::new(site, [step_kind.as_str(), ""]),
-        ))
+        Some(self.add_kind_step(step_kind, id, params, inputs, site))
     }
 
     fn report_step(
@@ -1405,13 +1411,7 @@ impl<'p> Planner<'p> {
         }
         inputs.extend(Self::split_inputs(&mut params));
         let step_kind: StepKind = kind_name.parse().ok()?;
-        Some(self.add_step(
-            step_kind,
-            id,
-            params,
-            inputs,
-            Site::new(site, [step_kind.as_str(), ""]),
-        ))
+        Some(self.add_kind_step(step_kind, id, params, inputs, site))
     }
 
     /// Warns when a report groups by a parameter that no arm sweeps.
