@@ -19,6 +19,7 @@ pub mod exec;
 pub mod lang;
 pub mod notes;
 pub mod plan;
+pub mod project;
 pub mod report;
 pub mod saliency;
 pub mod train;

@@ -123,6 +123,9 @@ enum Command {
         /// Treat warnings as errors: do not run a pipeline with warnings (for CI).
         #[arg(long)]
         deny_warnings: bool,
+        /// Progress output: `human` (stderr), or `json`: one event per line on stdout.
+        #[arg(long, value_enum, default_value = "human")]
+        format: cli::EventFormat,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -238,6 +241,7 @@ fn main() -> ExitCode {
             arms,
             device,
             deny_warnings,
+            format,
             store,
         } => cli::run(
             &file,
@@ -249,6 +253,7 @@ fn main() -> ExitCode {
                 store: store.store,
                 wait: store.wait,
                 deny_warnings,
+                events: format,
             },
         ),
         Command::Preview {

@@ -179,7 +179,7 @@ fn plan_works_while_a_run_holds_the_store_and_diff_shows_pending_keys() {
         "p.sslp",
         "p.sslp",
         &text,
-        &mut sslp::cli::FsLoader::for_entry(&file),
+        &mut sslp::project::FsLoader::for_entry(&file),
     );
     let program = checked.program.expect("checks");
     let (plan, _) = sslp::plan::plan(&program);

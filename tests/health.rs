@@ -209,7 +209,7 @@ fn sslp_run_and_report_show_the_health_of_every_epoch() {
         }
     }
     // The record: one entry per epoch with finite figures.
-    let (_, plan) = sslp::cli::load_and_plan(&file).unwrap();
+    let (_, plan) = sslp::project::load_and_plan(&file).unwrap();
     let plan = plan.unwrap();
     let store = Store::open(&dir.path().join(".sslp"), false).unwrap();
     let record = store

@@ -622,7 +622,7 @@ struct Outcome {
 fn run(text: &str, dir: &Path, store: &Path, target: &str, decl: &str, file: &str) -> Outcome {
     let path = dir.join(file);
     std::fs::write(&path, text).unwrap();
-    let (checked, plan) = sslp::cli::load_and_plan(&path).expect("the file is readable");
+    let (checked, plan) = sslp::project::load_and_plan(&path).expect("the file is readable");
     let warnings: Vec<String> = checked
         .diagnostics
         .iter()

@@ -35,7 +35,8 @@ policy light = [
 
 #[test]
 fn all_eight_methods_train_end_to_end() {
-    let (_, plan) = sslp::cli::load_and_plan(&root().join("examples/all_methods.sslp")).unwrap();
+    let (_, plan) =
+        sslp::project::load_and_plan(&root().join("examples/all_methods.sslp")).unwrap();
     let plan = plan.expect("plans");
     let dir = tempfile::tempdir().unwrap();
     let (store, summary) = run_plan(&plan, dir.path(), 2);

@@ -6,6 +6,8 @@
 //! disk, so an interrupted run leaves finished steps finished and nothing
 //! half-written. A failed step marks its dependents skipped; other arms go on.
 
+use super::events::{Epoch, Event};
+pub use super::events::{Progress, Quiet};
 use super::store::{Output, Record, Status, Store, StoreError};
 pub use crate::notes::StepNote;
 use crate::plan::{Key, Plan, Step};
@@ -47,9 +49,9 @@ pub struct StepCtx<'a> {
 }
 
 impl StepCtx<'_> {
-    /// Reports a line of progress of a running step.
-    pub fn note(&self, step: &Step, text: &str) {
-        self.progress.note(step, text);
+    /// Reports a finished training epoch of a running step.
+    pub fn epoch(&self, step: &Step, epoch: &Epoch) {
+        self.progress.event(&Event::Epoch { step, epoch });
     }
 }
 
@@ -81,7 +83,8 @@ impl Default for RunOptions {
 }
 
 /// What happened to one step.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "snake_case")]
 pub enum Outcome {
     /// Found in the store.
     Cached,
@@ -97,24 +100,6 @@ pub enum Outcome {
     /// Not run because an input failed.
     Skipped,
 }
-
-/// Receives progress events (the CLI prints them; tests ignore them).
-pub trait Progress: Sync {
-    /// A run is about to start `total` steps, `cached` of which are done already.
-    fn begin(&self, _total: usize, _cached: usize) {}
-    /// A step starts.
-    fn started(&self, _step: &Step) {}
-    /// A step ended (ran, failed or was skipped).
-    fn ended(&self, _step: &Step, _outcome: &Outcome) {}
-    /// A running step reports progress (an epoch's loss, say).
-    fn note(&self, _step: &Step, _text: &str) {}
-    /// A step that ran used fallbacks or clamps (called before `ended`).
-    fn notes(&self, _step: &Step, _notes: &[StepNote]) {}
-}
-
-/// A progress sink that prints nothing.
-pub struct Quiet;
-impl Progress for Quiet {}
 
 /// The outcome of a run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -313,10 +298,16 @@ pub fn run(
             }
         }
     }
-    progress.begin(needed.len(), summary.cached.len());
+    progress.event(&Event::Begin {
+        total: needed.len(),
+        cached: summary.cached.len(),
+    });
     for &i in &needed {
         if state[i] == State::Done {
-            progress.ended(&plan.steps[i], &Outcome::Cached);
+            progress.event(&Event::Ended {
+                step: &plan.steps[i],
+                outcome: &Outcome::Cached,
+            });
         }
     }
     let jobs = opts.jobs.max(1);
@@ -386,7 +377,9 @@ pub fn run(
                         state[i] = State::Running;
                         running += 1;
                         tracing::debug!(key = %plan.steps[i].key.short(), kind = %plan.steps[i].kind, "step started");
-                        progress.started(&plan.steps[i]);
+                        progress.event(&Event::Started {
+                            step: &plan.steps[i],
+                        });
                         if task_tx.send(i).is_err() {
                             running -= 1;
                             state[i] = State::Pending;
@@ -418,12 +411,18 @@ pub fn run(
                         summary.peak_rss = Some((step.key, bytes));
                     }
                     if !notes.is_empty() {
-                        progress.notes(step, &notes);
+                        progress.event(&Event::Notes {
+                            step,
+                            notes: &notes,
+                        });
                         summary.notes.push((step.key, notes));
                     }
                     state[i] = State::Done;
                     summary.ran.push(step.key);
-                    progress.ended(step, &Outcome::Ran { seconds, peak_rss });
+                    progress.event(&Event::Ended {
+                        step,
+                        outcome: &Outcome::Ran { seconds, peak_rss },
+                    });
                 }
                 Err(message) => {
                     tracing::warn!(key = %step.key.short(), kind = %step.kind, %message, "step failed");
@@ -445,14 +444,20 @@ pub fn run(
                     )?;
                     state[i] = State::Failed;
                     summary.failed.push((step.key, message.clone()));
-                    progress.ended(step, &Outcome::Failed(message));
+                    progress.event(&Event::Ended {
+                        step,
+                        outcome: &Outcome::Failed(message),
+                    });
                     // Skip everything downstream.
                     let mut stack = consumers[i].clone();
                     while let Some(j) = stack.pop() {
                         if state[j] == State::Pending {
                             state[j] = State::Skipped;
                             summary.skipped.push(plan.steps[j].key);
-                            progress.ended(&plan.steps[j], &Outcome::Skipped);
+                            progress.event(&Event::Ended {
+                                step: &plan.steps[j],
+                                outcome: &Outcome::Skipped,
+                            });
                             stack.extend(consumers[j].iter().copied());
                         }
                     }

@@ -11,6 +11,7 @@
 use super::augment_steps::offline_cache;
 use super::decode::{self, Params};
 use super::eval_steps::{accuracy_output, label_subset, load_backbone};
+use super::events::Epoch;
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::runner::Engine;
 use super::train_steps::{
@@ -148,12 +149,9 @@ pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         schedule: config.schedule.clone(),
     };
     let trained = train_classifier(&spec, model, &source, &device, ctx.cancel, &mut |r| {
-        ctx.note(
+        ctx.epoch(
             step,
-            &format!(
-                "{name} epoch {}/{}: loss {:.4}, lr {:.3e}",
-                r.epoch, r.epochs, r.loss, r.lr
-            ),
+            &Epoch::loss_only(name, r.epoch, r.epochs, r.loss, Some(r.lr)),
         );
     })
     .map_err(|e| match e {

@@ -4,6 +4,7 @@
 //! whose images come from different clusters.
 
 use super::decode::{self, Params};
+use super::events::Epoch;
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::runner::{Engine, data_part};
 use super::store::Output;
@@ -87,9 +88,9 @@ pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOu
             ae = optim.step(1e-3, ae, grads);
         }
         let mean = sum / batches.max(1) as f64;
-        ctx.note(
+        ctx.epoch(
             step,
-            &format!("autoencoder epoch {}/{epochs}: loss {mean:.4}", epoch + 1),
+            &Epoch::loss_only("autoencoder", epoch + 1, epochs, mean, None),
         );
         losses.push(mean);
     }

@@ -4,17 +4,20 @@
 pub mod augment_steps;
 pub mod decode;
 pub mod eval_steps;
+pub mod events;
 pub mod executor;
 pub mod finetune_step;
 pub mod fingerprint;
 pub mod gsimclr_steps;
 pub mod memory;
-pub mod progress;
+pub mod report_page;
 pub mod report_steps;
 pub mod runner;
+pub mod saliency_batch;
 pub mod segmentation_step;
 pub mod store;
 pub mod train_steps;
 
-pub use executor::{Outcome, Progress, RunOptions, RunSummary, StepCtx, StepOutput, StepRunner};
+pub use events::{Event, Progress, Quiet};
+pub use executor::{Outcome, RunOptions, RunSummary, StepCtx, StepOutput, StepRunner};
 pub use store::{Store, StoreError};

@@ -86,6 +86,7 @@ pub fn collect_rows(
             arm: name.clone(),
             decl,
             axes,
+            kind: step.kind.as_str().to_string(),
             eval: eval_spec(plan, step),
             seed: arm_seed(plan, step),
             metrics: record.metrics.clone(),

@@ -42,6 +42,14 @@ impl Engine {
         self.device = device;
         self
     }
+
+    /// The same engine training on the device named by `spec` (`cpu`, `cuda`, `cuda:N`);
+    /// an error, before any work, when the name is wrong or the device cannot be used.
+    pub fn with_device_named(self, spec: &str) -> Result<Self, String> {
+        let choice: DeviceChoice = spec.parse()?;
+        choice.plain_device()?;
+        Ok(self.with_device(Some(choice)))
+    }
 }
 
 impl StepRunner for Engine {

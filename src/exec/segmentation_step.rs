@@ -5,6 +5,7 @@
 
 use super::decode::{self, Params, SegDecoder};
 use super::eval_steps::load_backbone;
+use super::events::Epoch;
 use super::executor::{StepCtx, StepOutput};
 use super::runner::Engine;
 use super::store::Output;
@@ -237,12 +238,9 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
             model = optim.step(step_lr, model, grads);
         }
         last_loss = sum / steps_per_epoch as f64;
-        ctx.note(
+        ctx.epoch(
             step,
-            &format!(
-                "segmentation epoch {}/{epochs}: loss {last_loss:.4}",
-                epoch + 1
-            ),
+            &Epoch::loss_only("segmentation", epoch + 1, epochs, last_loss, None),
         );
     }
     // Score on the test part, BatchNorm on running statistics.

@@ -6,6 +6,7 @@
 
 use super::augment_steps::offline_cache;
 use super::decode::{self, Params};
+use super::events::{self, Epoch};
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::runner::{Engine, data_part, seed_of};
 use crate::augment::{
@@ -542,9 +543,9 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
             monitor: monitor.as_ref().map(|m| m as &dyn Monitor),
         },
         &mut |r| {
-            let line = epoch_line(r);
-            tracing::info!("{label}: {line}");
-            ctx.note(step, &format!("{} {line}", step.decl));
+            let epoch = epoch_event(&step.decl, r);
+            tracing::info!("{label}: {epoch:?}");
+            ctx.epoch(step, &epoch);
             reports.push(r.clone());
         },
     )
@@ -615,32 +616,27 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
 }
 
 /// One epoch as `sslp run` prints it.
-fn epoch_line(r: &EpochReport) -> String {
-    let mut line = format!(
-        "epoch {}/{}: loss {:.4}, lr {:.3e}",
-        r.epoch, r.epochs, r.loss, r.lr
-    );
-    if let Some(h) = &r.health {
-        line.push_str(&format!(
-            ", std {:.4} (1/√d {:.4}), align {:.3}, uniform {:.3}",
-            h.embedding_std,
-            1.0 / (h.dim.max(1) as f64).sqrt(),
-            h.alignment,
-            h.uniformity
-        ));
-        if is_collapsed(h.embedding_std, h.dim) {
-            line.push_str(" COLLAPSING");
-        }
+/// The progress event of a finished pretraining epoch.
+fn epoch_event(stage: &str, r: &EpochReport) -> Epoch {
+    Epoch {
+        stage: stage.to_string(),
+        epoch: r.epoch,
+        epochs: r.epochs,
+        loss: r.loss,
+        lr: Some(r.lr),
+        health: r.health.as_ref().map(|h| events::EpochHealth {
+            dim: h.dim,
+            embedding_std: h.embedding_std,
+            alignment: h.alignment,
+            uniformity: h.uniformity,
+            collapsing: is_collapsed(h.embedding_std, h.dim),
+        }),
+        monitor_top1: r.monitor_top1,
+        speed: Some(events::EpochSpeed {
+            images_per_sec: r.images_per_sec,
+            data_wait_fraction: r.data_wait / r.seconds.max(1e-9),
+        }),
     }
-    if let Some(t) = r.monitor_top1 {
-        line.push_str(&format!(", knn {:.1}%", 100.0 * t));
-    }
-    line.push_str(&format!(
-        ", {:.0} img/s, {:.0}% waiting for data",
-        r.images_per_sec,
-        100.0 * r.data_wait / r.seconds.max(1e-9)
-    ));
-    line
 }
 
 /// The health of a finished run: its last epoch's figures and whether it collapsed.

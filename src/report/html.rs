@@ -119,6 +119,7 @@ mod tests {
         let row = ResultRow {
             arm: "<script>alert(1)</script>".into(),
             decl: "lin".into(),
+            kind: "linear_probe".into(),
             eval: "e".into(),
             metrics: [("top1".to_string(), 0.5)].into_iter().collect(),
             ..ResultRow::default()

@@ -990,6 +990,7 @@ mod tests {
             arm: format!("lin[method={method},policy={policy},label_fraction={frac}]"),
             decl: "lin".into(),
             axes,
+            kind: "linear_probe".into(),
             eval: "linear_probe(solver=lbfgs, l2=0.0001)".into(),
             seed,
             metrics: [("top1".to_string(), top1)].into_iter().collect(),
@@ -1042,6 +1043,7 @@ mod tests {
                     arm: format!("{decl}[{frac:?}]"),
                     decl: decl.into(),
                     axes,
+                    kind: "knn".into(),
                     eval: "knn(k=20)".into(),
                     seed,
                     metrics: [("top1".to_string(), v + 0.02 * seed as f64)]

@@ -16,6 +16,9 @@ pub struct ResultRow {
     pub decl: String,
     /// Swept parameter (bare name) -> value label, e.g. `{"method": "byol"}`.
     pub axes: BTreeMap<String, String>,
+    /// The evaluation's kind, e.g. `linear_probe` (its registry name).
+    #[serde(default)]
+    pub kind: String,
     /// The exact evaluation spec, e.g. `linear_probe(solver=lbfgs, l2=0.0001)`.
     pub eval: String,
     /// The seed this arm ran with.

@@ -738,6 +738,7 @@ mod tests {
             arm: format!("{decl}[{}]", inner.join(",")),
             decl: decl.to_string(),
             axes,
+            kind: "linear_probe".to_string(),
             eval: "linear_probe(solver=lbfgs, l2=0.0001)".to_string(),
             seed,
             metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

@@ -1,0 +1,128 @@
+//! The layer rule of ARCHITECTURE.md, enforced on the source text:
+//!
+//! - the language core (`src/lang`, `src/plan`) imports nothing that runs work
+//!   (`exec`, `train`, `burn`, the data loaders and augmentation) and does no IO
+//!   beyond writing to a writer it is given: no file system, processes or network;
+//! - the commands (`src/cli`, `src/main.rs`) import no algorithm library
+//!   (`saliency`, `train`, `eval`, `augment`) and no step-kind module of `exec`:
+//!   they call one library function and print.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("source folder readable") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Lines of `files` that mention one of `banned` (outside `//` comments), as `file:line: text`.
+fn offences(files: &[PathBuf], banned: &[&str]) -> Vec<String> {
+    let mut found = vec![];
+    for f in files {
+        let text = std::fs::read_to_string(f).expect("source readable");
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for b in banned {
+                if code.contains(b) {
+                    found.push(format!(
+                        "{}:{}: `{b}` in: {}",
+                        f.display(),
+                        i + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn sources(parts: &[&str]) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![];
+    for p in parts {
+        let path = root.join(p);
+        if path.is_dir() {
+            rust_files(&path, &mut files);
+        } else {
+            files.push(path);
+        }
+    }
+    assert!(!files.is_empty(), "no sources under {parts:?}");
+    files
+}
+
+#[test]
+fn the_language_core_runs_nothing_and_touches_no_files() {
+    let files = sources(&["lang", "plan"]);
+    let banned = [
+        "crate::exec",
+        "crate::train",
+        // (`crate::data::split` is allowed: its size arithmetic is pure and shared with the
+        // planner, which must know the parts' sizes.)
+        "crate::data::mnist",
+        "crate::data::cifar",
+        "crate::data::stl10",
+        "crate::data::folder",
+        "crate::data::records",
+        "crate::augment",
+        "crate::saliency",
+        "crate::eval",
+        "crate::cli",
+        "crate::project",
+        "burn::",
+        "std::fs",
+        "std::process",
+        "std::net",
+        "File::",
+        "std::env",
+    ];
+    let found = offences(&files, &banned);
+    assert!(
+        found.is_empty(),
+        "the language core crosses its layer:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn commands_only_command() {
+    let files = sources(&["cli", "main.rs"]);
+    let mut banned = vec![];
+    for lib in ["saliency", "train", "eval", "augment"] {
+        banned.push(format!("crate::{lib}"));
+        banned.push(format!("sslp::{lib}"));
+    }
+    for step_module in [
+        "augment_steps",
+        "eval_steps",
+        "finetune_step",
+        "gsimclr_steps",
+        "segmentation_step",
+        "train_steps",
+        "report_steps",
+        "decode",
+    ] {
+        banned.push(format!("exec::{step_module}"));
+    }
+    let banned: Vec<&str> = banned.iter().map(String::as_str).collect();
+    let found = offences(&files, &banned);
+    assert!(
+        found.is_empty(),
+        "a command reaches past the library:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_rule_sees_an_offence() {
+    // The checker itself works: this file names a banned path in code.
+    let me = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layers.rs");
+    let found = offences(&[me], &["crate::exec"]);
+    assert!(!found.is_empty());
+}
