@@ -166,7 +166,7 @@ fn step_keys_are_pinned() {
          - If the step's outputs changed (new numerics, a fix, a different output layout),\n\
            bump the version of its kind in src/plan/kind.rs: {bumps}.\n\
            If the change is in a registry kind (a method, an op, a backbone...), bump that\n\
-           kind's `version` in src/lang/registry.rs instead.\n\
+           kind's `version` in src/lang/registry/ instead.\n\
          - If only the key scheme changed (how keys are computed, not what steps produce),\n\
            bump the key salt `KEY_SALT` in src/plan/value.rs.\n\
          - If neither (a key changed although nothing a step produces did), the change\n\

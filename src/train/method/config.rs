@@ -1,8 +1,8 @@
 //! Method configurations: typed hyper-parameters and their validation.
 //!
 //! The parameters' names, defaults and ranges live in the registry
-//! (`src/lang/registry.rs`) only; a `MethodConfig` is decoded from a planned
-//! `method` map by `exec::decode::method_config`.
+//! (`src/lang/registry/methods.rs`) only; a `MethodConfig` is decoded from a
+//! planned `method` map by `exec::decode::method_config`.
 
 use std::str::FromStr;
 

@@ -1,0 +1,41 @@
+//! The `set` settings: pipeline-wide values (seed, device, precision, report
+//! title) written `set NAME = VALUE`. They are a schema like any kind's, so
+//! the checker validates them and `sslp explain settings` documents them.
+
+use super::{Bound, Category as C, Kind, Ty, d, exec_only, kind, opt};
+
+/// The `set` settings schema.
+pub(super) const SETTINGS: Kind = kind(
+    "settings",
+    C::Settings,
+    "Pipeline-wide settings, written `set NAME = VALUE`.",
+    &[
+        d(
+            "seed",
+            Ty::Int,
+            "0",
+            Bound::NONNEG,
+            "Base seed; every step's RNG derives from it and the step key",
+        ),
+        exec_only(d(
+            "device",
+            Ty::Device,
+            "cpu",
+            Bound::ANY,
+            "Where training runs; `cuda` needs a build with the `cuda` feature",
+        )),
+        d(
+            "precision",
+            Ty::Enum(&["f32", "f16", "bf16"]),
+            "f32",
+            Bound::ANY,
+            "Floating-point precision for training",
+        ),
+        exec_only(opt(
+            "name",
+            Ty::Str,
+            Bound::ANY,
+            "The title of the HTML report page (`sslp report`; default: the file name)",
+        )),
+    ],
+);
