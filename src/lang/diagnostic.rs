@@ -80,6 +80,85 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in declaration order. The checker corpus (`tests/corpus/`)
+    /// fails when one has no case. Kept complete by the unit test
+    /// `all_lists_every_code` (which compares it with the enum's declaration)
+    /// and by an exhaustive `match` that stops compiling when a variant is added.
+    pub const ALL: &'static [Code] = &[
+        Code::ParseSyntax,
+        Code::ParseNumber,
+        Code::ParseString,
+        Code::ImportUnknownModule,
+        Code::ImportRead,
+        Code::ImportOutsideProject,
+        Code::ImportUnknownName,
+        Code::DuplicateName,
+        Code::UndefinedName,
+        Code::UnknownKind,
+        Code::WrongCategory,
+        Code::UnknownArgument,
+        Code::MissingArgument,
+        Code::DuplicateArgument,
+        Code::TooManyArguments,
+        Code::TypeMismatch,
+        Code::OutOfRange,
+        Code::BadRange,
+        Code::Cycle,
+        Code::UnknownMember,
+        Code::UnknownSetting,
+        Code::BadSweep,
+        Code::BadDirective,
+        Code::ViewMismatch,
+        Code::MissingPolicy,
+        Code::PlanEmpty,
+        Code::UnsweptAxis,
+        Code::IgnoredParameter,
+        Code::Clamped,
+        Code::QueueLongerThanData,
+        Code::UncacheableOffline,
+        Code::UntrainableBackbone,
+    ];
+
+    /// The code's index in [`Code::ALL`]: an exhaustive `match`, so a new variant
+    /// must be given a place (and added to `ALL`) before this compiles.
+    #[cfg(test)]
+    fn position(self) -> usize {
+        match self {
+            Code::ParseSyntax => 0,
+            Code::ParseNumber => 1,
+            Code::ParseString => 2,
+            Code::ImportUnknownModule => 3,
+            Code::ImportRead => 4,
+            Code::ImportOutsideProject => 5,
+            Code::ImportUnknownName => 6,
+            Code::DuplicateName => 7,
+            Code::UndefinedName => 8,
+            Code::UnknownKind => 9,
+            Code::WrongCategory => 10,
+            Code::UnknownArgument => 11,
+            Code::MissingArgument => 12,
+            Code::DuplicateArgument => 13,
+            Code::TooManyArguments => 14,
+            Code::TypeMismatch => 15,
+            Code::OutOfRange => 16,
+            Code::BadRange => 17,
+            Code::Cycle => 18,
+            Code::UnknownMember => 19,
+            Code::UnknownSetting => 20,
+            Code::BadSweep => 21,
+            Code::BadDirective => 22,
+            Code::ViewMismatch => 23,
+            Code::MissingPolicy => 24,
+            Code::PlanEmpty => 25,
+            Code::UnsweptAxis => 26,
+            Code::IgnoredParameter => 27,
+            Code::Clamped => 28,
+            Code::QueueLongerThanData => 29,
+            Code::UncacheableOffline => 30,
+            Code::UntrainableBackbone => 31,
+        }
+    }
+
     /// The stable string form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -433,5 +512,49 @@ pub mod render {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// The variant names of `enum Code`, read from this file's source.
+    fn declared_variants() -> Vec<String> {
+        let src = include_str!("diagnostic.rs");
+        let start = src.find("pub enum Code {").expect("the enum") + "pub enum Code {".len();
+        let body = &src[start..start + src[start..].find('}').expect("its end")];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("//") && !l.is_empty())
+            .map(|l| l.trim_end_matches(',').to_string())
+            .collect()
+    }
+
+    #[test]
+    fn all_lists_every_code() {
+        let n = Code::ALL.len();
+        // In declaration order, and each at the place the exhaustive `match` in
+        // `position` gives it (a new variant does not compile until it has one).
+        for (i, &c) in Code::ALL.iter().enumerate() {
+            assert_eq!(
+                c as usize, i,
+                "{c:?} is out of declaration order in Code::ALL"
+            );
+            assert_eq!(c.position(), i, "{c:?} is out of place in Code::position");
+        }
+        // Every declared variant is listed (catches one appended and not listed).
+        let listed: Vec<String> = Code::ALL.iter().map(|c| format!("{c:?}")).collect();
+        assert_eq!(
+            listed,
+            declared_variants(),
+            "Code::ALL differs from `enum Code`"
+        );
+        let codes: HashSet<Code> = Code::ALL.iter().copied().collect();
+        assert_eq!(codes.len(), n, "Code::ALL lists a code twice");
+        let strings: HashSet<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(strings.len(), n, "two codes share a string form");
+        assert!(strings.iter().all(|s| s.starts_with("sslp::")));
     }
 }
