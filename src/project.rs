@@ -81,8 +81,8 @@ impl Loader for FsLoader {
     fn load(&mut self, from_id: &str, path: &str) -> Result<LoadedFile, lang::LoadError> {
         let base = Path::new(from_id).parent().unwrap_or(Path::new("."));
         let full = base.join(path);
-        // Where the path leads: through every symlink when it exists, lexically otherwise (the
-        // same answer either way for a path outside, so nothing outside is probed).
+        // Where the path leads: through every symlink when it exists, lexically otherwise.
+        // Resolving reads only metadata (links, existence); no file outside the root is opened.
         let resolved = full.canonicalize().unwrap_or_else(|_| {
             normalize_lexically(&std::path::absolute(&full).unwrap_or(full.clone()))
         });
@@ -92,7 +92,10 @@ impl Loader for FsLoader {
                 root: self.root.display().to_string(),
             });
         }
-        let shown = full.display().to_string();
+        // Named relative to the project root: the same on every machine and checkout.
+        let shown = resolved
+            .strip_prefix(&self.root)
+            .map_or_else(|_| full.display().to_string(), |rel| rel.display().to_string());
         if resolved.extension().is_none_or(|e| e != "sslp") {
             return Err(lang::LoadError::Read(format!(
                 "{shown} is not a `.sslp` file; only pipeline sources can be imported"
