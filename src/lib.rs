@@ -1,7 +1,7 @@
 //! `sslp`: a declarative pipeline language for self-supervised learning
 //! experiments on images, and its interpreter.
 //!
-//! The crate is layered in one direction (see `ARCHITECTURE` in the README):
+//! The crate is layered in one direction (see `ARCHITECTURE.md`):
 //! [`lang`] reads and checks source text, [`plan`] lowers a checked program
 //! into a DAG of content-addressed steps, [`exec`] runs the steps through
 //! the libraries that do the work: [`data`], [`augment`], [`saliency`],
