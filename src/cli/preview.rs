@@ -100,11 +100,17 @@ pub fn preview(path: &Path, args: &PreviewArgs) -> u8 {
         Ok((p, _)) => p,
         Err(code) => return code,
     };
-    let Some(step) = plan.steps.iter().find(|s| s.decl == "__sslp_preview") else {
+    // By its site: a `preview` report of the file with the same settings is the same step
+    // (same key), which then carries that report's name.
+    let Some(key) = plan
+        .steps
+        .iter()
+        .find(|s| s.sites.iter().any(|site| site.base() == "__sslp_preview[]"))
+        .map(|s| s.key)
+    else {
         eprintln!("error: internal: no preview step was planned");
         return USAGE;
     };
-    let key = step.key;
     let store = match open_store(&dir, args.run.wait) {
         Ok(s) => s,
         Err(code) => return code,
