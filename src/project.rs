@@ -93,9 +93,10 @@ impl Loader for FsLoader {
             });
         }
         // Named relative to the project root: the same on every machine and checkout.
-        let shown = resolved
-            .strip_prefix(&self.root)
-            .map_or_else(|_| full.display().to_string(), |rel| rel.display().to_string());
+        let shown = resolved.strip_prefix(&self.root).map_or_else(
+            |_| full.display().to_string(),
+            |rel| rel.display().to_string(),
+        );
         if resolved.extension().is_none_or(|e| e != "sslp") {
             return Err(lang::LoadError::Read(format!(
                 "{shown} is not a `.sslp` file; only pipeline sources can be imported"
