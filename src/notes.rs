@@ -33,11 +33,13 @@ pub enum NoteCode {
     LbfgsNotConverged,
     /// t-SNE embedded a random subsample of the points (exact t-SNE is quadratic).
     TsneSubsampled,
+    /// `random_erasing` found no box in 10 attempts and left the image unchanged (as torchvision).
+    ErasingNoBox,
 }
 
 impl NoteCode {
     /// Every code, in a fixed order.
-    pub const ALL: [NoteCode; 8] = [
+    pub const ALL: [NoteCode; 9] = [
         NoteCode::SaliencyThresholdFallback,
         NoteCode::CentralCropFallback,
         NoteCode::KnnKClamped,
@@ -46,6 +48,7 @@ impl NoteCode {
         NoteCode::OfflineComputedOnline,
         NoteCode::LbfgsNotConverged,
         NoteCode::TsneSubsampled,
+        NoteCode::ErasingNoBox,
     ];
 
     /// The stable string form, stored in records.
@@ -59,6 +62,7 @@ impl NoteCode {
             NoteCode::OfflineComputedOnline => "offline.computed_online",
             NoteCode::LbfgsNotConverged => "linear_probe.lbfgs_not_converged",
             NoteCode::TsneSubsampled => "tsne.subsampled",
+            NoteCode::ErasingNoBox => "random_erasing.no_box",
         }
     }
 
@@ -89,6 +93,9 @@ impl NoteCode {
             NoteCode::TsneSubsampled => {
                 format!("t-SNE embedded a random subsample of {count} points")
             }
+            NoteCode::ErasingNoBox => format!(
+                "random_erasing left {count} image(s) unchanged (no box fit in 10 attempts)"
+            ),
         }
     }
 

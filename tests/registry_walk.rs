@@ -172,6 +172,7 @@ const MANUAL: &[(&str, &str, &str)] = &[
     ("cifar100", "root", "\"cifar100_2\""),
     ("stl10", "root", "\"stl10_2\""),
     ("gaussian_blur", "kernel", "5"),
+    ("random_erasing", "value", "[255, 0, 0]"),
     ("mnist", "limit", "20"),
     ("cifar10", "limit", "20"),
     ("cifar100", "limit", "20"),

@@ -10,6 +10,7 @@
 
 pub mod blur;
 pub mod color;
+pub mod erase;
 mod filter;
 pub mod flip;
 pub mod resize;
@@ -78,6 +79,18 @@ pub enum Op {
         /// Threshold on [0, 1].
         threshold: f64,
     },
+    /// torchvision `RandomErasing`: a box of random area fraction in `scale` and
+    /// aspect ratio in `ratio` ([`erase::sample_box`]) filled in the 8-bit image
+    /// ([`erase::erase`]); nothing when no box fits in 10 attempts.
+    RandomErasing {
+        /// Range of the box's area fraction.
+        scale: (f64, f64),
+        /// Range of the box's aspect ratio (height / width), sampled log-uniformly.
+        ratio: (f64, f64),
+        /// The fill: one byte for every channel, or one per channel (R, G, B); empty for
+        /// uniform random bytes per pixel and channel.
+        value: Vec<u8>,
+    },
     /// One of `choices`, picked by `weights` (empty: equal weights); the
     /// chosen item then applies with its own probability.
     OneOf {
@@ -127,6 +140,7 @@ impl Op {
             Op::Grayscale => "grayscale",
             Op::GaussianBlur { .. } => "gaussian_blur",
             Op::Solarize { .. } => "solarize",
+            Op::RandomErasing { .. } => "random_erasing",
             Op::OneOf { .. } => "one_of",
             Op::Offline(op) => op.name(),
         }
@@ -199,6 +213,20 @@ impl Op {
                 range("sigma", *sigma, f64::MIN_POSITIVE, f64::MAX)
             }
             Op::Solarize { threshold } => value("threshold", *threshold, 0.0, 1.0),
+            Op::RandomErasing {
+                scale,
+                ratio,
+                value: fill,
+            } => {
+                if !matches!(fill.len(), 0 | 1 | 3) {
+                    return fail(format!(
+                        "value has {} bytes: give one for every channel or three (R, G, B)",
+                        fill.len()
+                    ));
+                }
+                range("scale", *scale, 0.0, 1.0)
+                    .and_then(|()| range("ratio", *ratio, f64::MIN_POSITIVE, f64::MAX))
+            }
             Op::OneOf { choices, weights } => {
                 if choices.is_empty() {
                     return fail("needs at least one choice".into());
@@ -261,6 +289,27 @@ impl Op {
                 blur::gaussian_blur(img, *kernel, sigma, &mut cx.scratch);
             }
             Op::Solarize { threshold } => color::solarize(img, *threshold),
+            Op::RandomErasing {
+                scale,
+                ratio,
+                value: fill,
+            } => {
+                let Some(b) = erase::sample_box(img.width, img.height, *scale, *ratio, rng) else {
+                    crate::notes::count(crate::notes::NoteCode::ErasingNoBox);
+                    return;
+                };
+                match fill.as_slice() {
+                    [v] => erase::erase(img, b, &[*v; 3]),
+                    [_, _, _] => erase::erase(img, b, fill),
+                    _ => {
+                        let noise = &mut cx.scratch.out;
+                        noise.clear();
+                        noise.resize(b.width as usize * b.height as usize * 3, 0);
+                        rand_chacha::rand_core::RngCore::fill_bytes(rng, noise);
+                        erase::erase(img, b, noise);
+                    }
+                }
+            }
             Op::OneOf { choices, weights } => {
                 if let Some(i) = pick(weights, choices.len(), rng) {
                     choices[i].apply(img, rng, cx);

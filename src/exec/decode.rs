@@ -632,6 +632,20 @@ pub fn policy_item(v: &Value, at: &str) -> Decoded<Option<PolicyItem>> {
         "solarize" => Op::Solarize {
             threshold: op.f64("threshold")?,
         },
+        "random_erasing" => Op::RandomErasing {
+            scale: op.range("scale")?,
+            ratio: op.range("ratio")?,
+            // `random`: no bytes (drawn per pixel); else the constant's bytes.
+            value: match op.str("fill")? {
+                "random" => vec![],
+                _ => op
+                    .f64_list("value")?
+                    .iter()
+                    .map(|&v| (v.fract() == 0.0 && (0.0..=255.0).contains(&v)).then_some(v as u8))
+                    .collect::<Option<Vec<u8>>>()
+                    .ok_or_else(|| op.invalid("`value` bytes must be whole numbers in 0..=255"))?,
+            },
+        },
         "normalize" => return Ok(None),
         "one_of" => {
             let choices = op

@@ -144,6 +144,45 @@ pub(super) const OPS: &[Kind] = &[
             "Threshold on [0, 1] intensities",
         )],
     )),
+    op(kind(
+        "random_erasing",
+        C::Op,
+        "Fill a random box with a constant or random bytes (torchvision RandomErasing; Zhong et al. 2020), in the 8-bit image before normalisation",
+        &[
+            // torchvision's defaults: scale (0.02, 0.33), ratio (0.3, 3.3).
+            d(
+                "scale",
+                Ty::Range,
+                "0.02..0.33",
+                Bound::FRACTION,
+                "Range of the box's area fraction",
+            ),
+            d(
+                "ratio",
+                Ty::Range,
+                "0.3..3.3",
+                Bound::POS,
+                "Range of aspect ratios (height / width), log-uniform",
+            ),
+            d(
+                "fill",
+                Ty::Enum(&["constant", "random"]),
+                "constant",
+                Bound::ANY,
+                "`constant`: the bytes of `value`; `random`: uniform random bytes per pixel and channel (torchvision's `value='random'` draws normals in normalised units)",
+            ),
+            only(
+                When::Eq("fill", &["constant"]),
+                d(
+                    "value",
+                    Ty::List(&Ty::Int),
+                    "[0]",
+                    Bound::new(0.0, true, 255.0, true),
+                    "Fill bytes (0-255): one for every channel, or three (R, G, B)",
+                ),
+            ),
+        ],
+    )),
     with_info(
         kind(
             "normalize",
