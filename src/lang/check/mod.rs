@@ -37,7 +37,7 @@ mod relevance_tests;
 mod trainable_tests;
 
 use super::ast::*;
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Code, Diagnostic};
 use super::hir::*;
 use super::modules::Loaded;
 use super::registry::{self, Default as Dflt};
@@ -76,6 +76,15 @@ pub fn check(loaded: &Loaded) -> (Option<Program>, Vec<Diagnostic>) {
     c.resolve_directives();
     c.check_trainable();
     let mut diags = std::mem::take(&mut c.diags);
+    // A literal the parser could not read stands in as 0: what the checker says about that
+    // stand-in is a cascade of the parse error at the same place, not a second problem.
+    let unreadable: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| matches!(d.code, Code::ParseNumber | Code::ParseString))
+        .map(|d| d.primary.span)
+        .collect();
+    diags.retain(|d| !unreadable.contains(&d.primary.span));
     diags.extend(loaded.diagnostics.iter().cloned());
     super::diagnostic::sort(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
