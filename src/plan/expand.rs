@@ -102,6 +102,10 @@ enum Encoder {
     Call(BTreeMap<String, Value>),
 }
 
+/// A declaration's step, or why it could not be lowered to one (which
+/// [`Planner::step_decl`] reports: no arm is ever dropped without a diagnostic).
+type Lowered = Result<Key, String>;
+
 /// A step declaration's output under one assignment, and the sweeps it read.
 type Memoised = (Value, Box<[SweepId]>);
 
@@ -125,6 +129,8 @@ struct Planner<'p> {
     arms_memo: HashMap<DeclId, Option<Rc<Vec<ArmOut>>>>,
     diags: Vec<Diagnostic>,
     reported: BTreeSet<(u32, u32, &'static str)>,
+    /// (declaration, reason) pairs already reported as not lowered.
+    unlowered: BTreeSet<(DeclId, String)>,
     /// (step index, site text hash) pairs already recorded, so a site is listed once per step.
     sites_seen: HashSet<(usize, u64)>,
     /// Features steps by (encoder step, data step, data part, role).
@@ -151,6 +157,7 @@ impl<'p> Planner<'p> {
             arms_memo: HashMap::default(),
             diags: vec![],
             reported: BTreeSet::new(),
+            unlowered: BTreeSet::new(),
             sites_seen: HashSet::default(),
             params_by_hash: KeyMap::default(),
             features_memo: HashMap::default(),
@@ -305,6 +312,7 @@ impl<'p> Planner<'p> {
         let names = axis_names(prog, &axes);
         let mut seen_arms: BTreeSet<Vec<(usize, usize)>> = BTreeSet::new();
         let mut out = vec![];
+        let mut any_excluded = false;
         let mut idx = vec![0usize; groups.len()];
         let mut assign: HashMap<SweepId, usize> = HashMap::default();
         loop {
@@ -317,6 +325,7 @@ impl<'p> Planner<'p> {
             let excluded = excludes
                 .iter()
                 .any(|rule| rule.iter().all(|(s, i)| assign.get(s) == Some(i)));
+            any_excluded |= excluded;
             if !excluded {
                 let ctx = Ctx {
                     assign: &assign,
@@ -330,6 +339,7 @@ impl<'p> Planner<'p> {
                     .filter(|(_, g)| g.iter().any(|s| used.contains(s)))
                     .map(|(gi, _)| (gi, idx[gi]))
                     .collect();
+                // `None`: `step_decl` has reported why this arm could not be lowered.
                 if let Some(Value::Step(key, _)) = output
                     && seen_arms.insert(used_groups.clone())
                 {
@@ -354,6 +364,8 @@ impl<'p> Planner<'p> {
             loop {
                 if g == 0 {
                     if out.is_empty() && !self.diags.iter().any(Diagnostic::is_error) {
+                        // Every combination lowered or was excluded, and none lowered.
+                        debug_assert!(any_excluded);
                         self.report(
                             Diagnostic::error(
                                 Code::PlanEmpty,
@@ -472,29 +484,94 @@ impl<'p> Planner<'p> {
         let value = self.eval(&decl.value, &inner);
         let used = inner.used.into_inner();
         let site = self.site(&decl.name, &used, ctx.assign);
-        let Value::Map(params) = value else {
-            return None;
-        };
-        let out = match decl.kind {
-            DeclKind::Dataset => self.simple_step(StepKind::Dataset, id, params, &site),
-            DeclKind::Split => {
-                let mut params = params;
-                params.remove("type");
-                self.fill_seed(&mut params);
-                self.simple_step(StepKind::Split, id, params, &site)
+        let out = match value {
+            Value::Map(mut params) => {
+                self.inline_datasets(id, &mut params, &site);
+                match decl.kind {
+                    DeclKind::Dataset => self.simple_step(StepKind::Dataset, id, params, &site),
+                    DeclKind::Split => {
+                        params.remove("type");
+                        self.fill_seed(&mut params);
+                        self.simple_step(StepKind::Split, id, params, &site)
+                    }
+                    DeclKind::Pretrain => self.pretrain_step(id, params, &site),
+                    DeclKind::Evaluate => self.eval_step(id, params, &site),
+                    DeclKind::Report => self.report_step(id, params, &site),
+                    other => Err(format!("a `{other:?}` declaration makes no step")),
+                }
             }
-            DeclKind::Pretrain => self.pretrain_step(id, params, &site),
-            DeclKind::Evaluate => self.eval_step(id, params, &site),
-            DeclKind::Report => self.report_step(id, params, &site),
-            _ => None,
+            other => Err(format!(
+                "its value lowers to {}, not to a call",
+                other.display()
+            )),
         };
-        let out = out.map(|k| Value::Step(k, None));
-        if let Some(v) = &out {
-            self.memo
-                .insert(memo_key, (v.clone(), used.iter().copied().collect()));
-        }
+        let out = match out {
+            Ok(k) => Value::Step(k, None),
+            Err(reason) => {
+                // Never drop an arm silently: whatever stops a declaration from lowering is
+                // said here, once per declaration and reason.
+                self.unlowered(id, reason);
+                ctx.used.borrow_mut().extend(used);
+                return None;
+            }
+        };
+        self.memo
+            .insert(memo_key, (out.clone(), used.iter().copied().collect()));
         ctx.used.borrow_mut().extend(used);
-        out
+        Some(out)
+    }
+
+    /// Reports that a declaration could not be lowered to a step under some assignment, and why.
+    fn unlowered(&mut self, id: DeclId, reason: String) {
+        let decl = &self.prog.decls[id];
+        let d = Diagnostic::error(
+            Code::PlanEmpty,
+            decl.name_span,
+            format!("`{}` cannot be planned: {reason}", decl.name),
+            "not planned",
+        )
+        .with_help("this is a planner limitation, not an error in the pipeline: please report it with the file");
+        // One report per declaration and reason, however many arms hit it.
+        if self.unlowered.insert((id, reason)) {
+            self.diags.push(d);
+        }
+    }
+
+    /// Plans each inline dataset call among a declaration's data parameters
+    /// (`train: synthetic_shapes(count: 10)`) as a `dataset` step, exactly as a
+    /// `dataset` declaration with the same call is planned (so the two share a key),
+    /// and puts the step in its place: everything downstream (features, label subsets,
+    /// offline ops, G-SimCLR's steps, size checks) then sees data the way it sees a
+    /// named dataset.
+    fn inline_datasets(
+        &mut self,
+        id: DeclId,
+        params: &mut BTreeMap<String, Value>,
+        site: &SiteBase,
+    ) {
+        let Some(kind) = params
+            .get("type")
+            .and_then(Value::as_str)
+            .and_then(registry::schema_named)
+        else {
+            return;
+        };
+        for p in kind.params.iter().filter(|p| p.ty == registry::Ty::Data) {
+            let Some(Value::Map(call)) = params.get(p.name) else {
+                continue;
+            };
+            // As `simple_step` plans a `dataset` declaration's call.
+            let mut call = call.clone();
+            let inputs = Self::split_inputs(&mut call);
+            let key = self.add_step(
+                StepKind::Dataset,
+                id,
+                call,
+                inputs,
+                Site::new(site, ["dataset:", p.name]),
+            );
+            params.insert(p.name.to_string(), Value::Step(key, None));
+        }
     }
 
     /// `decl[name=label,...]` for the sweeps read, sorted by `name=label`, written without
@@ -673,9 +750,9 @@ impl<'p> Planner<'p> {
         id: DeclId,
         mut params: BTreeMap<String, Value>,
         site: &SiteBase,
-    ) -> Option<Key> {
+    ) -> Lowered {
         let inputs = Self::split_inputs(&mut params);
-        Some(self.add_kind_step(kind, id, params, inputs, site))
+        Ok(self.add_kind_step(kind, id, params, inputs, site))
     }
 
     /// Separates execution-only parameters (not part of the key) per the schema.
@@ -697,9 +774,9 @@ impl<'p> Planner<'p> {
         id: DeclId,
         mut params: BTreeMap<String, Value>,
         site: &SiteBase,
-    ) -> Option<Key> {
+    ) -> Lowered {
         let decl = &self.prog.decls[id];
-        let call = decl.call()?;
+        let call = decl.call().ok_or("it is not a `pretrain { ... }` block")?;
         params.remove("type");
         let mut exec = Self::split_exec(registry::pretrain(), &mut params);
         exec.entry("device".into())
@@ -859,7 +936,7 @@ impl<'p> Planner<'p> {
         if let Some(&i) = self.index.get(&key) {
             self.steps[i].exec = exec;
         }
-        Some(key)
+        Ok(key)
     }
 
     /// A pretraining batch larger than its (known) data can never be formed: an error at plan
@@ -1177,14 +1254,14 @@ impl<'p> Planner<'p> {
         encoder: Option<Value>,
         seed: Value,
         site: &SiteBase,
-    ) -> Option<Key> {
-        match encoder? {
-            Value::Step(k, _) => Some(k),
-            Value::Map(backbone) => {
+    ) -> Lowered {
+        match encoder {
+            Some(Value::Step(k, _)) => Ok(k),
+            Some(Value::Map(backbone)) => {
                 let mut p = BTreeMap::new();
                 p.insert("backbone".to_string(), Value::Map(backbone));
                 p.insert("seed".to_string(), seed);
-                Some(self.add_step(
+                Ok(self.add_step(
                     StepKind::InitBackbone,
                     id,
                     p,
@@ -1192,7 +1269,7 @@ impl<'p> Planner<'p> {
                     Site::new(site, ["init_backbone", ""]),
                 ))
             }
-            _ => None,
+            other => Err(not_lowered("backbone", other.as_ref())),
         }
     }
 
@@ -1203,9 +1280,9 @@ impl<'p> Planner<'p> {
         data: &Value,
         role: &str,
         site: &SiteBase,
-    ) -> Option<Key> {
+    ) -> Lowered {
         let Value::Step(data_key, port) = data else {
-            return None;
+            return Err(not_lowered(role, Some(data)));
         };
         let role = features_site(role);
         // The features of one network on one data part: one step, met once per arm using it.
@@ -1215,7 +1292,7 @@ impl<'p> Planner<'p> {
         };
         if let Some(&key) = memo.as_ref().and_then(|m| self.features_memo.get(m)) {
             self.add_site(key, Site::new(site, [role, ""]));
-            return Some(key);
+            return Ok(key);
         }
         let mut p = BTreeMap::new();
         if let Some(port) = port {
@@ -1236,7 +1313,7 @@ impl<'p> Planner<'p> {
         if let Some(m) = memo {
             self.features_memo.insert(m, key);
         }
-        Some(key)
+        Ok(key)
     }
 
     /// What an evaluation's `backbone:` lowers to: a step whose output holds the network (a
@@ -1250,23 +1327,21 @@ impl<'p> Planner<'p> {
         encoder: Option<Value>,
         seed: Value,
         site: &SiteBase,
-    ) -> Option<Encoder> {
-        match encoder? {
-            Value::Map(backbone) => {
+    ) -> Result<Encoder, String> {
+        match encoder {
+            Some(Value::Map(backbone)) => {
                 let fixed = backbone
                     .get("type")
                     .and_then(Value::as_str)
                     .and_then(registry::kind_named)
                     .is_some_and(|k| !k.is_trainable());
                 if fixed || kind.name == "finetune" {
-                    return Some(Encoder::Call(backbone));
+                    return Ok(Encoder::Call(backbone));
                 }
                 self.encoder_key(id, Some(Value::Map(backbone)), seed, site)
                     .map(Encoder::Step)
             }
-            other => self
-                .encoder_key(id, Some(other), seed, site)
-                .map(Encoder::Step),
+            other => self.encoder_key(id, other, seed, site).map(Encoder::Step),
         }
     }
 
@@ -1288,14 +1363,13 @@ impl<'p> Planner<'p> {
         id: DeclId,
         mut params: BTreeMap<String, Value>,
         site: &SiteBase,
-    ) -> Option<Key> {
-        let kind_name = params.remove("type")?.as_str()?.to_string();
-        let kind = registry::kind_named(&kind_name)?;
+    ) -> Lowered {
+        let (kind_name, kind) = Self::kind_of(&mut params)?;
         let Info::Eval { features, .. } = kind.info else {
-            return None;
+            return Err(format!("`{kind_name}` is not an evaluation"));
         };
         self.fill_seed(&mut params);
-        let seed = params.get("seed").cloned()?;
+        let seed = params.get("seed").cloned().unwrap_or(Value::Int(0));
         let encoder = params.remove("backbone");
         let encoder = self.eval_encoder(id, kind, encoder, seed, site)?;
         if kind_name == "finetune"
@@ -1379,8 +1453,8 @@ impl<'p> Planner<'p> {
             }
             inputs.extend(Self::split_inputs(&mut params));
         }
-        let step_kind: StepKind = kind_name.parse().ok()?;
-        Some(self.add_kind_step(step_kind, id, params, inputs, site))
+        let step_kind = Self::step_kind(&kind_name)?;
+        Ok(self.add_kind_step(step_kind, id, params, inputs, site))
     }
 
     fn report_step(
@@ -1388,9 +1462,8 @@ impl<'p> Planner<'p> {
         id: DeclId,
         mut params: BTreeMap<String, Value>,
         site: &SiteBase,
-    ) -> Option<Key> {
-        let kind_name = params.remove("type")?.as_str()?.to_string();
-        let kind = registry::kind_named(&kind_name)?;
+    ) -> Lowered {
+        let (kind_name, kind) = Self::kind_of(&mut params)?;
         let mut sources: BTreeSet<DeclId> = BTreeSet::new();
         for r in &self.prog.decls[id].refs {
             if self.prog.decls[*r].kind == DeclKind::Evaluate {
@@ -1410,8 +1483,27 @@ impl<'p> Planner<'p> {
             self.fill_seed(&mut params);
         }
         inputs.extend(Self::split_inputs(&mut params));
-        let step_kind: StepKind = kind_name.parse().ok()?;
-        Some(self.add_kind_step(step_kind, id, params, inputs, site))
+        let step_kind = Self::step_kind(&kind_name)?;
+        Ok(self.add_kind_step(step_kind, id, params, inputs, site))
+    }
+
+    /// The kind a call's parameters name (taking `type` out of them).
+    fn kind_of(
+        params: &mut BTreeMap<String, Value>,
+    ) -> Result<(String, &'static registry::Kind), String> {
+        let name = match params.remove("type") {
+            Some(Value::Str(s)) => s,
+            other => return Err(not_lowered("kind", other.as_ref())),
+        };
+        let kind =
+            registry::kind_named(&name).ok_or_else(|| format!("`{name}` is not a known kind"))?;
+        Ok((name, kind))
+    }
+
+    /// The step kind of an evaluation or report kind.
+    fn step_kind(name: &str) -> Result<StepKind, String> {
+        name.parse()
+            .map_err(|_| format!("`{name}` has no step kind"))
     }
 
     /// Warns when a report groups by a parameter that no arm sweeps.
@@ -1555,6 +1647,19 @@ fn deterministic_ops() -> Vec<&'static str> {
         })
         .map(|k| k.name)
         .collect()
+}
+
+/// Why a parameter that should hold a step (a backbone, data) does not: a
+/// declaration it names failed to lower (reported there), or its value is of a
+/// kind the planner cannot lower.
+fn not_lowered(what: &str, value: Option<&Value>) -> String {
+    match value {
+        None => format!("it has no `{what}`"),
+        Some(Value::Null) => {
+            format!("its `{what}` has no value (a declaration it names could not be planned)")
+        }
+        Some(v) => format!("its `{what}` cannot be lowered to a step: {}", v.display()),
+    }
 }
 
 /// The step part of a features step's site, by the data's role.
