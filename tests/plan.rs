@@ -661,3 +661,165 @@ pretrain ssl {{
         kept
     );
 }
+
+// ------------------------------------------------------------ inline dataset calls
+
+/// The steps of a plan as `kind -> sorted keys`.
+fn keys_by_kind(p: &Plan) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in &p.steps {
+        out.entry(s.kind.as_str().to_string())
+            .or_default()
+            .push(s.key.hex());
+    }
+    out.values_mut().for_each(|v| v.sort());
+    out
+}
+
+/// An evaluation with its data written inline, and the same evaluation over
+/// named `dataset` declarations with the same calls.
+fn inline_and_named(eval: &str) -> (Plan, Plan) {
+    const TRAIN: &str = "synthetic_shapes(count: 24, seed: 1)";
+    const TEST: &str = "synthetic_shapes(count: 12, seed: 2)";
+    let inline = eval.replace("TRAIN", TRAIN).replace("TEST", TEST);
+    // A declared dataset is planned even when unused: declare only those used.
+    let mut named = format!("dataset tr = {TRAIN}\n");
+    if eval.contains("TEST") {
+        named += &format!("dataset te = {TEST}\n");
+    }
+    named += &eval.replace("TRAIN", "tr").replace("TEST", "te");
+    (
+        plan_text("inline.sslp", &inline),
+        plan_text("named.sslp", &named),
+    )
+}
+
+/// Regression: an inline dataset call as an evaluation's data was lowered to no
+/// step, the arm was dropped without a word and the plan failed with "every
+/// combination is excluded". It is now a `dataset` step like a named one, and
+/// since a step's key covers its kind, version, parameters and inputs (never
+/// the declaration's name), the inline and the named forms plan the same keys.
+#[test]
+fn inline_data_in_evaluations_is_a_dataset_step() {
+    let evals = [
+        (
+            "knn",
+            "train",
+            "evaluate e = knn(backbone: tiny_convnet(), train: TRAIN, test: TEST, k: 5)",
+        ),
+        (
+            "linear_probe",
+            "train",
+            "evaluate e = linear_probe(backbone: tiny_convnet(), train: TRAIN, test: TEST, label_fraction: 0.5)",
+        ),
+        (
+            "kmeans",
+            "data",
+            "evaluate e = kmeans(backbone: tiny_convnet(), data: TRAIN, clusters: 4)",
+        ),
+        (
+            "finetune",
+            "train",
+            "evaluate e = finetune(backbone: tiny_convnet(), train: TRAIN, test: TEST, epochs: 1, batch: 4)",
+        ),
+    ];
+    for (kind, role, eval) in evals {
+        let (inline, named) = inline_and_named(eval);
+        assert_eq!(inline.arms.len(), 1, "{kind}: one arm");
+        assert_eq!(inline.arms[0].name, "e");
+        let output = inline.step(&inline.arms[0].output).expect("the arm's step");
+        assert_eq!(output.kind.as_str(), kind);
+        // The inline dataset is a step of the arm, at the site of its parameter.
+        let datasets = steps_of(&inline, "dataset");
+        let site = format!("e[]/dataset:{role}");
+        let train = datasets
+            .iter()
+            .find(|s| s.sites.iter().any(|x| x.to_string() == site))
+            .unwrap_or_else(|| panic!("{kind}: no dataset step at {site}"));
+        assert_eq!(train.decl, "e");
+        assert!(inline.arms[0].lineage.contains(&train.key), "{kind}");
+        // Same calls, same keys: the dataset steps and everything downstream.
+        assert_eq!(keys_by_kind(&inline), keys_by_kind(&named), "{kind}");
+        assert_eq!(inline.arms[0].output, named.arms[0].output, "{kind}");
+        let expected = if role == "data" { 1 } else { 2 };
+        assert_eq!(datasets.len(), expected, "{kind}");
+    }
+}
+
+/// Inline data in the other places that take data (a pretraining run, a split,
+/// a preview) is a `dataset` step as well: before, it stayed a parameter map and
+/// the step failed when run (`pretraining needs \`data\``).
+#[test]
+fn inline_data_in_pretraining_splits_and_previews_is_a_dataset_step() {
+    const DATA: &str = "synthetic_shapes(count: 40, seed: 3)";
+    let text = |data: &str| {
+        format!(
+            r#"
+pretrain ssl {{
+  data = {data}
+  backbone = tiny_convnet()
+  method = g_simclr()
+  policy = [random_resized_crop()]
+  batch = 8
+}}
+split parts {{
+  data = {data}
+  train = 0.5
+  test = 0.5
+}}
+evaluate e = knn(backbone: ssl, train: parts.train, test: parts.test, k: 5)
+report look = preview(data: {data}, policy: [random_resized_crop()])
+"#
+        )
+    };
+    let inline = plan_text("inline.sslp", &text(DATA));
+    let named = plan_text("named.sslp", &format!("dataset d = {DATA}\n{}", text("d")));
+    assert_eq!(keys_by_kind(&inline), keys_by_kind(&named));
+    let datasets = steps_of(&inline, "dataset");
+    assert_eq!(datasets.len(), 1, "one call, one step");
+    let data = datasets[0].key;
+    for kind in ["pretrain", "split", "preview", "autoencoder"] {
+        let step = &steps_of(&inline, kind)[0];
+        assert_eq!(
+            step.inputs.get("data"),
+            Some(&data),
+            "{kind} reads the inline data"
+        );
+    }
+    let mut sites: Vec<String> = datasets[0].sites.iter().map(|s| s.to_string()).collect();
+    sites.sort();
+    assert_eq!(
+        sites,
+        [
+            "look[]/dataset:data",
+            "parts[]/dataset:data",
+            "ssl[]/dataset:data"
+        ]
+    );
+}
+
+/// An arm the planner cannot lower is a diagnostic saying why, never an arm
+/// dropped in silence (and never "every combination is excluded").
+#[test]
+fn an_arm_that_cannot_be_lowered_is_a_diagnostic() {
+    use sslp::lang::hir::HExpr;
+    let text = "dataset d = synthetic_shapes(count: 10)\nevaluate e = knn(backbone: tiny_convnet(), train: d, test: d)\n";
+    let checked = lang::check_source("t.sslp", "t.sslp", text, &mut NoImports);
+    let mut program = checked.program.expect("a checked program");
+    // A value the checker never produces where data belongs.
+    let e = program.decls.iter_mut().find(|d| d.name == "e").expect("e");
+    let HExpr::Call(call) = &mut e.value else {
+        panic!("a call")
+    };
+    let (i, _) = call.kind.param("train").expect("train");
+    call.args[i] = HExpr::Int(3);
+    let (plan, diags) = plan::plan(&program);
+    assert!(plan.is_none());
+    let messages: Vec<String> = diags.iter().map(|d| d.message.to_string()).collect();
+    assert_eq!(
+        messages,
+        ["`e` cannot be planned: its `train` cannot be lowered to a step: 3"],
+        "{diags:#?}"
+    );
+    assert_eq!(diags[0].code.as_str(), "sslp::plan::empty");
+}
