@@ -88,8 +88,10 @@ mod tests {
     #[test]
     fn rejects_zero_sizes() {
         let dev = Device::flex();
-        assert!(FcnDecoder::new(0, 3, &dev).is_err());
-        assert!(FcnDecoder::new(8, 0, &dev).is_err());
+        for (channels, classes) in [(0, 3), (8, 0)] {
+            let err = FcnDecoder::new(channels, classes, &dev).unwrap_err();
+            assert_eq!(err.part, "fcn decoder", "{err}");
+        }
     }
 
     #[test]

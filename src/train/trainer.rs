@@ -690,7 +690,13 @@ mod tests {
         assert_eq!(back.history, ck.history);
         assert_eq!(back.student, vec![1, 2, 3]);
         assert_eq!(back.method, vec![9; 10]);
-        assert!(Checkpoint::decode(&bytes[..bytes.len() - 1]).is_err());
-        assert!(Checkpoint::decode(b"garbage").is_err());
+        assert!(matches!(
+            Checkpoint::decode(&bytes[..bytes.len() - 1]),
+            Err(TrainError::CheckpointDamaged)
+        ));
+        assert!(matches!(
+            Checkpoint::decode(b"garbage"),
+            Err(TrainError::CheckpointDamaged)
+        ));
     }
 }
