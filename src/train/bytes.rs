@@ -37,12 +37,6 @@ pub enum BytesError {
     Malformed(String),
 }
 
-impl From<BytesError> for String {
-    fn from(e: BytesError) -> String {
-        e.to_string()
-    }
-}
-
 fn malformed(message: impl Into<String>) -> BytesError {
     BytesError::Malformed(message.into())
 }
