@@ -43,7 +43,11 @@ impl BatchSource for Fixed {
     fn batch_images(&self) -> usize {
         self.batch
     }
-    fn batch(&self, _epoch: usize, _index: usize) -> Result<Vec<TensorData>, String> {
+    fn batch(
+        &self,
+        _epoch: usize,
+        _index: usize,
+    ) -> Result<Vec<TensorData>, sslp::augment::ImageError> {
         Ok(self.views.clone())
     }
 }

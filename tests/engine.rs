@@ -293,3 +293,123 @@ report second = preview(data: shapes, policy: sgd, count: 12, epoch: 1)
     };
     assert_ne!(batch("first"), batch("second"));
 }
+
+/// Runs one step of `plan` directly on an empty store.
+fn run_step(
+    plan: &Plan,
+    step: &sslp::plan::Step,
+) -> Result<sslp::exec::StepOutput, sslp::exec::StepError> {
+    use sslp::exec::StepRunner;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), false).unwrap();
+    let cancel = AtomicBool::new(false);
+    let ctx = sslp::exec::StepCtx {
+        store: &store,
+        plan,
+        cancel: &cancel,
+        progress: &Quiet,
+    };
+    Engine::new(dir.path().to_path_buf()).run(step, &ctx)
+}
+
+fn step_of(plan: &Plan, kind: sslp::plan::StepKind) -> sslp::plan::Step {
+    plan.steps
+        .iter()
+        .find(|s| s.kind == kind)
+        .cloned()
+        .expect("a step of that kind")
+}
+
+#[test]
+fn a_step_missing_an_input_names_it() {
+    let plan = plan_of(PIPELINE);
+    let mut split = step_of(&plan, sslp::plan::StepKind::Split);
+    split.inputs = Default::default();
+    let err = run_step(&plan, &split).unwrap_err();
+    assert!(
+        matches!(&err, sslp::exec::StepError::MissingInput { input, .. } if input == "data"),
+        "{err:?}"
+    );
+    assert_eq!(err.input(), Some("data"));
+    assert_eq!(err.to_string(), "`split` needs `data`");
+}
+
+#[test]
+fn a_bad_parameter_names_it() {
+    use sslp::exec::decode::DecodeError;
+    let plan = plan_of(PIPELINE);
+    let mut dataset = step_of(&plan, sslp::plan::StepKind::Dataset);
+    let mut params = (*dataset.params).clone();
+    params.insert("count".into(), sslp::plan::Value::Str("many".into()));
+    dataset.params = std::sync::Arc::new(params);
+    let err = run_step(&plan, &dataset).unwrap_err();
+    assert!(
+        matches!(&err, sslp::exec::StepError::Param(DecodeError::Type { param, .. }) if param == "count"),
+        "{err:?}"
+    );
+    assert_eq!(err.param(), Some("count"));
+    assert!(err.to_string().contains("`count` should be"), "{err}");
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_is_a_typed_device_error() {
+    use sslp::train::device::DeviceError;
+    let engine = Engine::new(".".into());
+    assert!(matches!(
+        engine.with_device_named("cuda"),
+        Err(DeviceError::NoCudaSupport { index: 0 })
+    ));
+    // A step asking for it fails with the device error, not a panic.
+    let plan = plan_of(&format!(
+        "{PIPELINE}\npretrain ssl {{\n  data = parts.train\n  backbone = tiny_convnet()\n  method = simclr()\n  policy = light\n  epochs = 1\n  batch = 16\n}}\n"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), false).unwrap();
+    let engine = Engine::new(dir.path().to_path_buf())
+        .with_device(Some(sslp::train::device::DeviceChoice::Cuda(1)));
+    let cancel = AtomicBool::new(false);
+    let summary = executor::run(
+        &plan,
+        &store,
+        &engine,
+        &RunOptions::default(),
+        &Quiet,
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(summary.failed.len(), 1, "{:?}", summary.failed);
+    let failure = &summary.failed[0];
+    assert_eq!(failure.kind, sslp::plan::StepKind::Pretrain);
+    assert!(
+        matches!(
+            failure.error,
+            sslp::exec::StepError::Device(DeviceError::NoCudaSupport { index: 1 })
+        ),
+        "{failure:?}"
+    );
+}
+
+#[test]
+fn a_failed_step_is_summarised_with_its_key_kind_and_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_of(&format!(
+        "{PIPELINE}\npretrain ssl {{\n  data = parts.train\n  backbone = tiny_convnet()\n  method = simclr()\n  policy = light\n  epochs = 1\n}}\n"
+    ));
+    let (store, summary) = run_plan(&plan, dir.path(), 1);
+    assert_eq!(summary.failed.len(), 1, "{:?}", summary.failed);
+    let failure = &summary.failed[0];
+    let step = step_of(&plan, sslp::plan::StepKind::Pretrain);
+    assert_eq!((failure.key, failure.kind), (step.key, step.kind));
+    assert_eq!(failure.decl, step.decl);
+    assert!(
+        matches!(
+            failure.error,
+            sslp::exec::StepError::TooFewImages { images: 48, .. }
+        ),
+        "{failure:?}"
+    );
+    // The store records the same text the CLI prints.
+    let record = store.get(&step.key).unwrap().expect("a failure record");
+    assert_eq!(record.message, Some(failure.error.to_string()));
+}

@@ -98,7 +98,11 @@ impl BatchSource for Noise {
     fn batch_images(&self) -> usize {
         self.b
     }
-    fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String> {
+    fn batch(
+        &self,
+        epoch: usize,
+        index: usize,
+    ) -> Result<Vec<TensorData>, sslp::augment::ImageError> {
         Ok((0..2)
             .map(|view| {
                 let n = self.b * 3 * 16 * 16;
@@ -125,7 +129,11 @@ impl Monitor for Busy {
     fn due(&self, _epoch: usize, _epochs: usize) -> bool {
         true
     }
-    fn top1(&self, backbone: &Backbone, device: &Device) -> Result<Option<f64>, String> {
+    fn top1(
+        &self,
+        backbone: &Backbone,
+        device: &Device,
+    ) -> Result<Option<f64>, trainer::ProbeError> {
         let x = Tensor::<4>::ones([4, 3, 16, 16], device);
         let f = trainer::features_of(backbone, x)?;
         Ok(Some(f.data.len() as f64 / 1e6))

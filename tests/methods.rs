@@ -9,9 +9,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use sslp::exec::decode::{Params, method_config};
 use sslp::plan::Value as ParamValue;
 use sslp::train::backbone::BackboneSpec;
-use sslp::train::bytes::{module_from_bytes, module_to_bytes};
+use sslp::train::bytes::{BytesError, module_from_bytes, module_to_bytes};
 use sslp::train::ema::float_tensors;
-use sslp::train::method::{Method, MethodConfig, MocoVersion, Progress, Student};
+use sslp::train::method::{Method, MethodConfig, MocoVersion, Progress, Student, ViewsError};
 use std::collections::BTreeMap;
 
 const BATCH: usize = 16;
@@ -495,8 +495,14 @@ fn module_bytes_round_trip_is_exact_in_eval_mode() {
     assert_eq!(a, b);
     // Garbage is an error, not a panic.
     let (fresh, _) = Method::new(tiny("simsiam"), &spec(), &dev).expect("new 3");
-    assert!(module_from_bytes(fresh, b"not a module").is_err());
-    assert!(method.load_state(b"junk").is_err());
+    assert!(matches!(
+        module_from_bytes(fresh, b"not a module"),
+        Err(BytesError::Unreadable(_))
+    ));
+    assert!(matches!(
+        method.load_state(b"junk"),
+        Err(BytesError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -570,8 +576,14 @@ fn bad_views_are_errors() {
     let dev = device();
     let (student, mut method) = Method::new(tiny("simclr"), &spec(), &dev).expect("simclr");
     let v = views(&dev, false);
-    assert!(method.try_loss(&student, &v[..1], progress(0)).is_err());
+    assert!(matches!(
+        method.try_loss(&student, &v[..1], progress(0)),
+        Err(ViewsError::TooFewViews { got: 1, .. })
+    ));
     let odd = vec![v[0].clone(), v[1].clone().narrow(0, 0, 8)];
-    assert!(method.try_loss(&student, &odd, progress(0)).is_err());
+    assert!(matches!(
+        method.try_loss(&student, &odd, progress(0)),
+        Err(ViewsError::UnequalBatches)
+    ));
     assert!(method.try_loss(&student, &v, progress(0)).is_ok());
 }

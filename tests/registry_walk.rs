@@ -684,8 +684,12 @@ fn run(text: &str, dir: &Path, store: &Path, target: &str, decl: &str, file: &st
         (store, summary)
     };
     let mut errors = errors;
-    for (k, message) in &summary.failed {
-        errors.push(format!("step {} failed: {message}", k.short()));
+    for failure in &summary.failed {
+        errors.push(format!(
+            "step {} failed: {}",
+            failure.key.short(),
+            failure.error
+        ));
     }
     let record = store.get(&key).unwrap();
     Outcome {

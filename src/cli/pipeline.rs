@@ -172,8 +172,8 @@ pub(super) fn print_summary(summary: &exec::RunSummary) -> u8 {
         summary.failed.len(),
         summary.skipped.len()
     );
-    for (key, message) in &summary.failed {
-        eprintln!("  failed {}: {message}", key.short());
+    for failure in &summary.failed {
+        eprintln!("  failed {}: {}", failure.key.short(), failure.error);
     }
     if let Some((key, bytes)) = summary.peak_rss {
         eprintln!(

@@ -3,8 +3,9 @@
 //! augmentation library's typed specs.
 
 use super::decode::{self, Params};
+use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, data_part};
+use super::runner::{Engine, data_part, input};
 use crate::augment::{
     Context, Image, OfflineCache, OfflineStore, Policy, SampleDraw, ViewSpec, encode_png,
     make_views, zoomed_grid,
@@ -32,13 +33,13 @@ pub fn offline_cache(ctx: &StepCtx) -> OfflineCache {
 }
 
 /// A planned policy value (a list of op maps) as a typed policy.
-pub fn policy_from_value(v: &Value) -> Result<Policy, String> {
-    Ok(decode::policy(v, "a policy")?)
+pub fn policy_from_value(v: &Value) -> decode::Decoded<Policy> {
+    decode::policy(v, "a policy")
 }
 
 /// Renders the first images of a data part through a policy: a grid PNG and the raw views.
-pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-    let data = *step.inputs.get("data").ok_or("a preview needs `data`")?;
+pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
+    let data = input(step, "data")?;
     let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     let decode::PreviewConfig {
         policy,
@@ -52,7 +53,10 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
     let specs = [ViewSpec::new(1, policy)];
     let chosen: Vec<usize> = indices.iter().take(count).copied().collect();
     if chosen.is_empty() {
-        return Err("the data part has no images".into());
+        return Err(StepError::EmptyPart {
+            part: "data".into(),
+            what: "images",
+        });
     }
     let tally = crate::notes::current();
     let views: Vec<Image> = chosen
@@ -66,8 +70,7 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
                         images.height,
                         images.channels,
                         images.image(i),
-                    )
-                    .map_err(|e| e.to_string())?;
+                    )?;
                     let draw = SampleDraw {
                         seed,
                         step_key: step.key.0,
@@ -77,11 +80,11 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
                     make_views(&img, &specs, &draw, cx)
                         .into_iter()
                         .next()
-                        .ok_or_else(|| "no view was made".to_string())
+                        .ok_or_else(|| StepError::Inconsistent("no view was made".into()))
                 })
             },
         )
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, StepError>>()?;
     let mut batch = Vec::new();
     for v in &views {
         batch.extend_from_slice(v.data());
@@ -89,9 +92,7 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
     let mut out = StepOutput::default();
     out.outputs.insert(
         "grid".into(),
-        OutValue::Bytes(
-            encode_png(&zoomed_grid(&views, cols, tile, 2)).map_err(|e| e.to_string())?,
-        ),
+        OutValue::Bytes(encode_png(&zoomed_grid(&views, cols, tile, 2))?),
     );
     out.outputs.insert("batch".into(), OutValue::Bytes(batch));
     out.outputs.insert(
@@ -112,36 +113,38 @@ pub fn preview(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput
 }
 
 /// Computes an offline op for every image of a data part, into the store's offline cache.
-pub fn offline_augment(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-    let data = *step
-        .inputs
-        .get("data")
-        .ok_or("offline augmentation needs `data`")?;
+pub fn offline_augment(
+    engine: &Engine,
+    step: &Step,
+    ctx: &StepCtx,
+) -> Result<StepOutput, StepError> {
+    let data = input(step, "data")?;
     let op = decode::offline_op(&Params::step(step).nested("op")?)?;
     // The deterministic ops that precede the offline op in the policy (planned only when
     // all of them always apply and draw nothing): the op is computed on their output,
     // which is what it sees when training.
     let before = policy_from_value(step.params.get("before").unwrap_or(&Value::Null))?;
     if before.items().iter().any(|i| !i.is_deterministic()) {
-        return Err("offline augmentation: an op before the offline op is random".into());
+        return Err(StepError::Param(Params::step(step).invalid(
+            "offline augmentation: an op before the offline op is random",
+        )));
     }
     let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     let cache = offline_cache(ctx);
     let tally = crate::notes::current();
     indices
         .par_iter()
-        .try_for_each(|&i| -> Result<(), String> {
+        .try_for_each(|&i| -> Result<(), StepError> {
             crate::notes::within(&tally, || {
                 if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                    return Err("interrupted".into());
+                    return Err(StepError::Interrupted);
                 }
                 let mut img = Image::from_hwc(
                     images.width,
                     images.height,
                     images.channels,
                     images.image(i),
-                )
-                .map_err(|e| e.to_string())?;
+                )?;
                 if !before.items().is_empty() {
                     let mut rng = crate::augment::rng_for(0, &[0; 32], 0, i as u64, 0);
                     before.apply_in_place(&mut img, &mut rng, &mut Context::new(None));

@@ -459,19 +459,29 @@ fn step_schema(kind: StepKind, params: &Map) -> Option<&'static Kind> {
 
 // ------------------------------------------------------------ words
 
+/// A word that names none of an option's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{word}` is not one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "))]
+pub struct UnknownWord {
+    /// The word written.
+    pub word: String,
+    /// The words allowed.
+    pub options: &'static [&'static str],
+}
+
 /// `FromStr` for enums whose words the registry lists; unknown words are errors.
 macro_rules! words {
     ($ty:ty { $($word:literal => $value:expr),+ $(,)? }) => {
         impl FromStr for $ty {
-            type Err = String;
+            type Err = UnknownWord;
 
-            fn from_str(s: &str) -> Result<Self, String> {
+            fn from_str(s: &str) -> Result<Self, UnknownWord> {
                 match s {
                     $($word => Ok($value),)+
-                    other => Err(format!(
-                        "`{other}` is not one of {}",
-                        [$(concat!("`", $word, "`")),+].join(", ")
-                    )),
+                    other => Err(UnknownWord {
+                        word: other.to_string(),
+                        options: &[$($word),+],
+                    }),
                 }
             }
         }

@@ -4,8 +4,9 @@
 //! evaluation of one backbone on one data part shares a single extraction.
 
 use super::decode::{self, ColorBy, FeatureSource, Params, ProbeSolver};
+use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, data_part};
+use super::runner::{Engine, data_part, input};
 use super::store::{BlobRef, Output};
 use super::train_steps::{Normalization, backbone_spec, rgb, stack};
 use crate::augment::normalize_into;
@@ -57,12 +58,17 @@ pub struct BankWriter {
 
 impl BankWriter {
     /// Starts a bank of the given rows (dataset indices and labels) with `dim` features each.
-    pub fn new(indices: &[usize], labels: &[i32], dim: usize) -> Result<Self, String> {
+    pub fn new(indices: &[usize], labels: &[i32], dim: usize) -> Result<Self, StepError> {
         let n = indices.len();
         if labels.len() != n {
-            return Err(format!("{} labels for {n} rows", labels.len()));
+            return Err(StepError::Inconsistent(format!(
+                "{} labels for {n} rows",
+                labels.len()
+            )));
         }
-        let size = bank_size(n, dim).ok_or("the feature bank would not fit in memory")?;
+        let size = bank_size(n, dim).ok_or_else(|| {
+            StepError::Inconsistent("the feature bank would not fit in memory".into())
+        })?;
         let mut bytes = Vec::with_capacity(size);
         bytes.extend_from_slice(BANK_MAGIC);
         bytes.extend_from_slice(&(n as u64).to_le_bytes());
@@ -90,17 +96,20 @@ impl BankWriter {
     }
 
     /// The stored bytes; an error when rows are missing or a value is NaN or infinite.
-    pub fn finish(self) -> Result<Vec<u8>, String> {
+    pub fn finish(self) -> Result<Vec<u8>, StepError> {
         if !self.finite {
-            return Err("the backbone produced NaN or infinite features".into());
+            return Err(StepError::NonFinite {
+                source_: "the backbone",
+                output: "features",
+            });
         }
         if Some(self.bytes.len()) != bank_size(self.rows, self.dim) {
-            return Err(format!(
+            return Err(StepError::Inconsistent(format!(
                 "the feature bank is incomplete: {} bytes for {} rows of {}",
                 self.bytes.len(),
                 self.rows,
                 self.dim
-            ));
+            )));
         }
         Ok(self.bytes)
     }
@@ -192,57 +201,70 @@ pub struct LoadedBackbone {
 }
 
 /// The blob an input step stored as its output `name`.
-fn record_blob_ref(ctx: &StepCtx, key: &Key, name: &str) -> Result<BlobRef, String> {
+pub(super) fn record_blob_ref(ctx: &StepCtx, key: &Key, name: &str) -> Result<BlobRef, StepError> {
     let record = ctx
         .store
-        .get(key)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("input {} is not in the store", key.short()))?;
+        .get(key)?
+        .ok_or(StepError::NotStored { key: *key })?;
     match record.outputs.get(name) {
         Some(Output::Blob { blob }) => Ok(blob.clone()),
-        _ => Err(format!("step {} has no output `{name}`", key.short())),
+        _ => Err(StepError::NoOutput {
+            key: *key,
+            output: name.into(),
+        }),
     }
 }
 
-fn record_blob(ctx: &StepCtx, key: &Key, name: &str) -> Result<Vec<u8>, String> {
+/// The bytes an input step stored as its output `name`.
+pub(super) fn record_blob(ctx: &StepCtx, key: &Key, name: &str) -> Result<Vec<u8>, StepError> {
     let blob = record_blob_ref(ctx, key, name)?;
-    ctx.store.get_blob(&blob).map_err(|e| e.to_string())
+    Ok(ctx.store.get_blob(&blob)?)
 }
 
-fn record_summary(ctx: &StepCtx, key: &Key) -> Result<serde_json::Value, String> {
+/// The inline `summary` output of an input step (`null` when it has none).
+pub(super) fn record_summary(ctx: &StepCtx, key: &Key) -> Result<serde_json::Value, StepError> {
     let record = ctx
         .store
-        .get(key)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("input {} is not in the store", key.short()))?;
+        .get(key)?
+        .ok_or(StepError::NotStored { key: *key })?;
     match record.outputs.get("summary") {
         Some(Output::Inline { value }) => Ok(value.clone()),
         _ => Ok(serde_json::Value::Null),
     }
 }
 
-fn planned_step<'a>(ctx: &'a StepCtx, key: &Key) -> Result<&'a Step, String> {
+fn planned_step<'a>(ctx: &'a StepCtx, key: &Key) -> Result<&'a Step, StepError> {
     ctx.plan
         .steps
         .iter()
         .find(|s| s.key == *key)
-        .ok_or_else(|| format!("step {} is not in the plan", key.short()))
+        .ok_or(StepError::NotPlanned { key: *key })
 }
 
 /// Loads the backbone an `encoder` input names onto `device`.
-pub fn load_backbone(ctx: &StepCtx, key: &Key, device: &Device) -> Result<LoadedBackbone, String> {
+pub fn load_backbone(
+    ctx: &StepCtx,
+    key: &Key,
+    device: &Device,
+) -> Result<LoadedBackbone, StepError> {
     let encoder = planned_step(ctx, key)?;
     let summary = record_summary(ctx, key)?;
     let side = summary
         .get("image_side")
         .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| format!("the encoder {} records no image side", key.short()))?
-        as usize;
+        .ok_or_else(|| {
+            StepError::bad_input(
+                format!("the encoder {}", key.short()),
+                "no image side recorded",
+            )
+        })? as usize;
     let params = encoder
         .params
         .get("backbone")
         .and_then(Value::as_map)
-        .ok_or("the encoder has no backbone")?;
+        .ok_or_else(|| {
+            StepError::bad_input(format!("the encoder {}", key.short()), "no backbone")
+        })?;
     let spec = backbone_spec(params, side)?;
     let bytes = record_blob(ctx, key, "backbone")?;
     let backbone = crate::train::bytes::module_from_bytes(spec.try_init(device)?, &bytes)?;
@@ -258,20 +280,20 @@ pub fn load_backbone(ctx: &StepCtx, key: &Key, device: &Device) -> Result<Loaded
 
 /// Extracts frozen-backbone features of a data part (BN in eval mode, no augmentation), or
 /// the normalised pixels themselves for `raw_pixels`.
-pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let source = decode::features_config(&Params::step(step))?;
-    let data = *step.inputs.get("data").ok_or("features need `data`")?;
+    let data = input(step, "data")?;
     let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     if indices.is_empty() {
-        return Err("the data part has no images".into());
+        return Err(StepError::EmptyPart {
+            part: "data".into(),
+            what: "images",
+        });
     }
     if source == FeatureSource::RawPixels {
         return raw_pixel_features(&images, indices);
     }
-    let encoder = *step
-        .inputs
-        .get("encoder")
-        .ok_or("features need an `encoder`")?;
+    let encoder = input(step, "encoder")?;
     // A device without autodiff: BatchNorm uses its running statistics.
     let device = DeviceChoice::Cpu.plain_device()?;
     let loaded = load_backbone(ctx, &encoder, &device)?;
@@ -282,7 +304,7 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
     let mut bank = bank_writer(&images, &indices, dim)?;
     for chunk in indices.chunks(EXTRACT_BATCH) {
         if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err("interrupted".into());
+            return Err(StepError::Interrupted);
         }
         let batch: Vec<_> = chunk
             .iter()
@@ -290,16 +312,19 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
             .collect::<Result<_, _>>()?;
         let x = stack(&batch, norm, &device);
         let f = loaded.backbone.forward(x);
-        let values: Vec<f32> = f
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| format!("reading features: {e:?}"))?;
+        let values: Vec<f32> =
+            f.into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| StepError::Readback {
+                    what: "features",
+                    reason: format!("{e:?}"),
+                })?;
         if values.len() != chunk.len() * dim {
-            return Err(format!(
+            return Err(StepError::Inconsistent(format!(
                 "the backbone gave {} values for {} images of {dim} features",
                 values.len(),
                 chunk.len()
-            ));
+            )));
         }
         bank.push(&values);
     }
@@ -307,13 +332,13 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
 }
 
 /// A bank writer for the rows `indices` of `images`, with their labels.
-fn bank_writer(images: &ImageSet, indices: &[usize], dim: usize) -> Result<BankWriter, String> {
+fn bank_writer(images: &ImageSet, indices: &[usize], dim: usize) -> Result<BankWriter, StepError> {
     let labels: Vec<i32> = indices.iter().map(|&i| images.labels[i]).collect();
     BankWriter::new(indices, &labels, dim)
 }
 
 /// The output of a features step: the finished bank of `rows` rows of `dim` features.
-fn bank_output(bank: BankWriter, rows: usize, dim: usize) -> Result<StepOutput, String> {
+fn bank_output(bank: BankWriter, rows: usize, dim: usize) -> Result<StepOutput, StepError> {
     let mut out = StepOutput::default();
     out.metrics.insert("rows".into(), rows as f64);
     out.metrics.insert("dim".into(), dim as f64);
@@ -325,7 +350,7 @@ fn bank_output(bank: BankWriter, rows: usize, dim: usize) -> Result<StepOutput, 
 /// `raw_pixels`: each image normalised per channel with the statistics of the part (as the
 /// features step normalises for a backbone that stores no normalisation), flattened
 /// channel-major (`3 x H x W`, the layout a network reads).
-fn raw_pixel_features(images: &ImageSet, indices: Vec<usize>) -> Result<StepOutput, String> {
+fn raw_pixel_features(images: &ImageSet, indices: Vec<usize>) -> Result<StepOutput, StepError> {
     let norm = Normalization::of(images, &indices);
     let dim = 3 * images.width as usize * images.height as usize;
     let mut bank = bank_writer(images, &indices, dim)?;
@@ -337,24 +362,24 @@ fn raw_pixel_features(images: &ImageSet, indices: Vec<usize>) -> Result<StepOutp
     bank_output(bank, indices.len(), dim)
 }
 
-fn bank(ctx: &StepCtx, step: &Step, input: &str) -> Result<FeatureBank, String> {
-    let key = step
-        .inputs
-        .get(input)
-        .ok_or_else(|| format!("`{}` needs `{input}`", step.kind))?;
-    let blob = record_blob_ref(ctx, key, "features")?;
-    ctx.store
-        .read_blob(&blob, |r| FeatureBank::read_from(r, blob.size))
-        .map_err(|e| e.to_string())
+fn bank(ctx: &StepCtx, step: &Step, name: &str) -> Result<FeatureBank, StepError> {
+    let key = input(step, name)?;
+    let blob = record_blob_ref(ctx, &key, "features")?;
+    Ok(ctx
+        .store
+        .read_blob(&blob, |r| FeatureBank::read_from(r, blob.size))?)
 }
 
 /// The labelled subset's dataset indices, when the evaluation uses a fraction of the labels.
-pub(super) fn label_subset(ctx: &StepCtx, step: &Step) -> Result<Option<BTreeSet<usize>>, String> {
+pub(super) fn label_subset(
+    ctx: &StepCtx,
+    step: &Step,
+) -> Result<Option<BTreeSet<usize>>, StepError> {
     let Some(key) = step.inputs.get("labels") else {
         return Ok(None);
     };
     let chosen: Vec<usize> = serde_json::from_slice(&record_blob(ctx, key, "indices")?)
-        .map_err(|e| format!("label subset: {e}"))?;
+        .map_err(|e| StepError::bad_input("label subset", e))?;
     Ok(Some(chosen.into_iter().collect()))
 }
 
@@ -367,15 +392,21 @@ struct Supervised {
     classes: usize,
 }
 
-fn supervised(ctx: &StepCtx, step: &Step) -> Result<Supervised, String> {
+fn supervised(ctx: &StepCtx, step: &Step) -> Result<Supervised, StepError> {
     let subset = label_subset(ctx, step)?;
     let (train, train_labels) = bank(ctx, step, "train_features")?.labelled(subset.as_ref());
     let (test, test_labels) = bank(ctx, step, "test_features")?.labelled(None);
     if train_labels.is_empty() {
-        return Err("the train part has no labelled images".into());
+        return Err(StepError::EmptyPart {
+            part: "train".into(),
+            what: "labelled images",
+        });
     }
     if test_labels.is_empty() {
-        return Err("the test part has no labelled images".into());
+        return Err(StepError::EmptyPart {
+            part: "test".into(),
+            what: "labelled images",
+        });
     }
     let classes = train_labels
         .iter()
@@ -396,8 +427,8 @@ pub(super) fn accuracy_output(
     scores: &[Vec<f64>],
     labels: &[u32],
     train_rows: usize,
-) -> Result<StepOutput, String> {
-    let acc = |k| top_k_accuracy(scores, labels, k).map_err(|e| e.to_string());
+) -> Result<StepOutput, StepError> {
+    let acc = |k| top_k_accuracy(scores, labels, k);
     let mut out = StepOutput::default();
     out.metrics.insert("top1".into(), acc(1)?);
     // With 5 classes or fewer every label is in the top 5: the metric says nothing.
@@ -410,7 +441,7 @@ pub(super) fn accuracy_output(
 }
 
 /// Multinomial logistic regression on frozen features.
-pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let config = decode::linear_probe_config(&Params::step(step))?;
     let d = supervised(ctx, step)?;
     let l2 = config.l2;
@@ -439,24 +470,23 @@ pub fn linear_probe(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
     };
     let train_rows = d.train_labels.len();
     let (model, train_scores) =
-        LinearModel::fit_scoring_train(d.train, &d.train_labels, d.classes, &params)
-            .map_err(|e| e.to_string())?;
+        LinearModel::fit_scoring_train(d.train, &d.train_labels, d.classes, &params)?;
     if let Solver::Lbfgs { max_iter, .. } = params.solver
         && !model.info.converged
     {
         crate::notes::clamped(crate::notes::NoteCode::LbfgsNotConverged, max_iter as u64);
     }
-    let scores = model.scores(&d.test).map_err(|e| e.to_string())?;
+    let scores = model.scores(&d.test)?;
     let mut out = accuracy_output(&scores, &d.test_labels, train_rows)?;
     out.metrics.insert(
         "train_top1".into(),
-        top_k_accuracy(&train_scores, &d.train_labels, 1).map_err(|e| e.to_string())?,
+        top_k_accuracy(&train_scores, &d.train_labels, 1)?,
     );
     Ok(out)
 }
 
 /// Weighted kNN on frozen features.
-pub fn knn(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn knn(step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let config = decode::knn_config(&Params::step(step))?;
     let d = supervised(ctx, step)?;
     let asked = config.k;
@@ -469,15 +499,14 @@ pub fn knn(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
         temperature: config.temperature,
         distance: config.distance,
     };
-    let scores = knn_scores_owned(d.train, &d.train_labels, &d.test, d.classes, &params)
-        .map_err(|e| e.to_string())?;
+    let scores = knn_scores_owned(d.train, &d.train_labels, &d.test, d.classes, &params)?;
     let mut out = accuracy_output(&scores, &d.test_labels, d.train_labels.len())?;
     out.metrics.insert("k".into(), params.k as f64);
     Ok(out)
 }
 
 /// k-means on frozen features, scored against the labels.
-pub fn kmeans(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn kmeans(step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let config = decode::kmeans_config(&Params::step(step))?;
     let b = bank(ctx, step, "data_features")?;
     let result = crate::eval::kmeans::kmeans(
@@ -486,35 +515,26 @@ pub fn kmeans(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
         config.restarts,
         config.max_iter,
         config.seed,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let scored: Vec<usize> = (0..b.labels.len()).filter(|&r| b.labels[r] >= 0).collect();
     let truth: Vec<u32> = scored.iter().map(|&r| b.labels[r] as u32).collect();
     let pred: Vec<u32> = scored.iter().map(|&r| result.labels[r]).collect();
     let mut out = StepOutput::default();
     out.metrics.insert("inertia".into(), result.inertia);
     if !truth.is_empty() {
-        let err = |e: crate::eval::EvalError| e.to_string();
+        out.metrics.insert("nmi".into(), nmi(&truth, &pred)?);
+        out.metrics.insert("ari".into(), ari(&truth, &pred)?);
         out.metrics
-            .insert("nmi".into(), nmi(&truth, &pred).map_err(err)?);
-        out.metrics
-            .insert("ari".into(), ari(&truth, &pred).map_err(err)?);
-        out.metrics.insert(
-            "accuracy".into(),
-            hungarian_accuracy(&truth, &pred).map_err(err)?,
-        );
+            .insert("accuracy".into(), hungarian_accuracy(&truth, &pred)?);
     }
     out.outputs.insert(
         "clusters".into(),
-        OutValue::Bytes(
-            serde_json::to_vec(
-                &b.indices
-                    .iter()
-                    .zip(&result.labels)
-                    .collect::<BTreeMap<_, _>>(),
-            )
-            .map_err(|e| e.to_string())?,
-        ),
+        OutValue::Bytes(serde_json::to_vec(
+            &b.indices
+                .iter()
+                .zip(&result.labels)
+                .collect::<BTreeMap<_, _>>(),
+        )?),
     );
     Ok(out)
 }
@@ -523,7 +543,7 @@ pub fn kmeans(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
 const TSNE_MAX_POINTS: usize = 2000;
 
 /// t-SNE of frozen features, with its scatter plot.
-pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     use rand::SeedableRng;
     use rand::seq::index::sample;
     let config = decode::tsne_config(&Params::step(step))?;
@@ -547,18 +567,13 @@ pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
         learning_rate: config.learning_rate,
         seed,
     };
-    let result = crate::eval::tsne::tsne(&x, &params).map_err(|e| e.to_string())?;
+    let result = crate::eval::tsne::tsne(&x, &params)?;
     let colours: Vec<u32> = match config.color_by {
-        ColorBy::Cluster => {
-            crate::eval::kmeans::kmeans(&x, config.clusters, 4, 300, seed)
-                .map_err(|e| e.to_string())?
-                .labels
-        }
+        ColorBy::Cluster => crate::eval::kmeans::kmeans(&x, config.clusters, 4, 300, seed)?.labels,
         ColorBy::Label => rows.iter().map(|&r| b.labels[r].max(0) as u32).collect(),
     };
     let title = format!("t-SNE of {} ({} points)", step.decl, rows.len());
-    let figure = crate::report::plot::scatter_2d(&result.points, &colours, &title)
-        .map_err(|e| e.to_string())?;
+    let figure = crate::report::plot::scatter_2d(&result.points, &colours, &title)?;
     let mut out = StepOutput::default();
     out.metrics
         .insert("kl_divergence".into(), result.kl_divergence);
@@ -575,7 +590,7 @@ pub fn tsne(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
         .collect();
     out.outputs.insert(
         "points".into(),
-        OutValue::Bytes(serde_json::to_vec(&points).map_err(|e| e.to_string())?),
+        OutValue::Bytes(serde_json::to_vec(&points)?),
     );
     Ok(out)
 }
@@ -585,14 +600,14 @@ mod tests {
     use super::*;
 
     impl FeatureBank {
-        fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        fn to_bytes(&self) -> Result<Vec<u8>, StepError> {
             let mut w = BankWriter::new(&self.indices, &self.labels, self.features.cols)?;
             w.push(&self.features.data);
             w.finish()
         }
 
-        fn from_bytes(bytes: &[u8]) -> Result<FeatureBank, String> {
-            Self::read_from(&mut &bytes[..], bytes.len() as u64).map_err(|e| e.to_string())
+        fn from_bytes(bytes: &[u8]) -> std::io::Result<FeatureBank> {
+            Self::read_from(&mut &bytes[..], bytes.len() as u64)
         }
     }
 
@@ -629,10 +644,12 @@ mod tests {
     fn the_writer_refuses_missing_rows_and_non_finite_values() {
         let mut w = BankWriter::new(&[0, 1], &[0, 0], 2).unwrap();
         w.push(&[1.0, 2.0]);
-        assert!(w.finish().unwrap_err().contains("incomplete"));
+        assert!(matches!(w.finish(), Err(StepError::Inconsistent(m)) if m.contains("incomplete")));
         let mut w = BankWriter::new(&[0], &[0], 2).unwrap();
         w.push(&[1.0, f32::NAN]);
-        assert!(w.finish().unwrap_err().contains("NaN"));
+        let err = w.finish().unwrap_err();
+        assert!(matches!(err, StepError::NonFinite { .. }), "{err}");
+        assert!(err.to_string().contains("NaN"), "{err}");
         assert!(BankWriter::new(&[0, 1], &[0], 2).is_err());
     }
 

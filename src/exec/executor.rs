@@ -6,6 +6,7 @@
 //! disk, so an interrupted run leaves finished steps finished and nothing
 //! half-written. A failed step marks its dependents skipped; other arms go on.
 
+use super::error::{StepError, StepFailure};
 use super::events::{Epoch, Event};
 pub use super::events::{Progress, Quiet};
 use super::store::{Output, Record, Status, Store, StoreError};
@@ -58,7 +59,7 @@ impl StepCtx<'_> {
 /// Runs one step. Implementations are plain functions of the step and its inputs.
 pub trait StepRunner: Sync {
     /// Computes a step's outputs, or says why it cannot.
-    fn run(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String>;
+    fn run(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError>;
 }
 
 /// Options of a run.
@@ -102,14 +103,14 @@ pub enum Outcome {
 }
 
 /// The outcome of a run.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct RunSummary {
     /// Steps computed now.
     pub ran: Vec<Key>,
     /// Steps found in the store.
     pub cached: Vec<Key>,
-    /// Steps that failed, with the message.
-    pub failed: Vec<(Key, String)>,
+    /// Steps that failed, with why.
+    pub failed: Vec<StepFailure>,
     /// Steps not run because an input failed.
     pub skipped: Vec<Key>,
     /// True when the run stopped early on an interrupt.
@@ -262,7 +263,7 @@ fn merge_notes(into: &mut Vec<StepNote>, counted: Vec<StepNote>) {
 
 type Task = usize;
 /// A finished step: its index, result, start time (ms), wall seconds and peak resident bytes.
-type Done = (usize, Result<StepOutput, String>, u64, f64, Option<u64>);
+type Done = (usize, Result<StepOutput, StepError>, u64, f64, Option<u64>);
 
 /// Runs the needed steps of a plan. Store errors abort the run; step errors do not.
 pub fn run(
@@ -339,9 +340,7 @@ pub fn run(
                             runner.run(step, ctx)
                         }))
                     })
-                    .unwrap_or_else(|_| {
-                        Err(format!("internal error: the `{}` step panicked", step.kind))
-                    })
+                    .unwrap_or_else(|_| Err(StepError::Panicked { kind: step.kind }))
                     .map(|mut out| {
                         if let Some(t) = &tally {
                             merge_notes(&mut out.notes, t.notes());
@@ -424,7 +423,8 @@ pub fn run(
                         outcome: &Outcome::Ran { seconds, peak_rss },
                     });
                 }
-                Err(message) => {
+                Err(error) => {
+                    let message = error.to_string();
                     tracing::warn!(key = %step.key.short(), kind = %step.kind, %message, "step failed");
                     store.put(
                         &step.key,
@@ -443,7 +443,12 @@ pub fn run(
                         ),
                     )?;
                     state[i] = State::Failed;
-                    summary.failed.push((step.key, message.clone()));
+                    summary.failed.push(StepFailure {
+                        key: step.key,
+                        kind: step.kind,
+                        decl: step.decl.clone(),
+                        error,
+                    });
                     progress.event(&Event::Ended {
                         step,
                         outcome: &Outcome::Failed(message),

@@ -10,10 +10,11 @@
 
 use super::augment_steps::offline_cache;
 use super::decode::{self, Params};
+use super::error::StepError;
 use super::eval_steps::{accuracy_output, label_subset, load_backbone};
 use super::events::Epoch;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::Engine;
+use super::runner::{Engine, input};
 use super::train_steps::{
     Normalization, backbone_spec, device_choice, labelled_batches, rgb, stack,
 };
@@ -37,19 +38,16 @@ fn labelled_part(
     step: &Step,
     role: &str,
     keep: Option<&BTreeSet<usize>>,
-) -> Result<(Arc<ImageSet>, Vec<usize>), String> {
-    let key = step
-        .inputs
-        .get(role)
-        .ok_or_else(|| format!("finetune `{}` needs `{role}`", step.decl))?;
+) -> Result<(Arc<ImageSet>, Vec<usize>), StepError> {
+    let key = input(step, role)?;
     let port = Params::step(step).opt_str(&format!("{role}_part"))?;
-    let (images, mut indices) = engine.data(ctx, key, port)?;
+    let (images, mut indices) = engine.data(ctx, &key, port)?;
     indices.retain(|&i| images.labels[i] >= 0 && keep.is_none_or(|k| k.contains(&i)));
     if indices.is_empty() {
-        return Err(format!(
-            "finetune `{}`: the {role} part has no labelled images",
-            step.decl
-        ));
+        return Err(StepError::EmptyPart {
+            part: role.into(),
+            what: "labelled images",
+        });
     }
     Ok((images, indices))
 }
@@ -62,11 +60,11 @@ fn scores(
     norm: Normalization,
     device: &burn::tensor::Device,
     ctx: &StepCtx,
-) -> Result<Vec<Vec<f64>>, String> {
+) -> Result<Vec<Vec<f64>>, StepError> {
     let mut out = Vec::with_capacity(indices.len());
     for chunk in indices.chunks(EVAL_BATCH) {
         if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err("interrupted".into());
+            return Err(StepError::Interrupted);
         }
         let batch: Vec<_> = chunk
             .iter()
@@ -74,10 +72,14 @@ fn scores(
             .collect::<Result<_, _>>()?;
         let logits = model.forward(stack(&batch, norm, device));
         let classes = logits.dims()[1];
-        let values: Vec<f32> = logits
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| format!("reading logits: {e:?}"))?;
+        let values: Vec<f32> =
+            logits
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| StepError::Readback {
+                    what: "logits",
+                    reason: format!("{e:?}"),
+                })?;
         out.extend(
             values
                 .chunks_exact(classes)
@@ -88,7 +90,7 @@ fn scores(
 }
 
 /// Fine-tunes a backbone and a linear head on the labelled train images; scores the test part.
-pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let name = &step.decl;
     let config = decode::finetune_config(&Params::step(step))?;
     let keep = label_subset(ctx, step)?;
@@ -96,10 +98,11 @@ pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
     let (test_images, test_idx) = labelled_part(engine, ctx, step, "test", None)?;
     let batch = config.batch;
     if train_idx.len() < batch {
-        return Err(format!(
-            "finetune `{name}`: the labelled train data has {} images, fewer than one batch of {batch}; lower `batch`",
-            train_idx.len()
-        ));
+        return Err(StepError::TooFewImages {
+            data: "labelled train",
+            images: train_idx.len(),
+            batch,
+        });
     }
     let classes = train_idx
         .iter()
@@ -121,9 +124,7 @@ pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
             let loaded = load_backbone(ctx, encoder, &device)?;
             (loaded.backbone, loaded.norm)
         }
-        (None, None) => {
-            return Err(format!("finetune `{name}` has no backbone"));
-        }
+        (None, None) => return Err(StepError::missing_input(step, "encoder")),
     };
     // The policy's `normalize` if written, else the pretraining run's, else the labelled
     // train images' statistics.
@@ -155,8 +156,8 @@ pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         );
     })
     .map_err(|e| match e {
-        TrainError::Interrupted => "interrupted".to_string(),
-        other => format!("finetune `{name}`: {other}"),
+        TrainError::Interrupted => StepError::Interrupted,
+        other => StepError::Train(other),
     })?;
     // Score with BatchNorm on its running statistics, on the plain CPU device.
     let eval_device = DeviceChoice::Cpu.plain_device()?;
@@ -168,9 +169,10 @@ pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
     };
     let test_scores = scores(&model, &test_images, &test_idx, norm, &eval_device, ctx)?;
     if test_scores.iter().flatten().any(|v| !v.is_finite()) {
-        return Err(format!(
-            "finetune `{name}`: the trained network gives NaN or infinite scores"
-        ));
+        return Err(StepError::NonFinite {
+            source_: "the trained network",
+            output: "scores",
+        });
     }
     let test_labels: Vec<u32> = test_idx
         .iter()
@@ -184,7 +186,7 @@ pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         .collect();
     out.metrics.insert(
         "train_top1".into(),
-        top_k_accuracy(&train_scores, &train_labels, 1).map_err(|e| e.to_string())?,
+        top_k_accuracy(&train_scores, &train_labels, 1)?,
     );
     if let Some(last) = trained.losses.last() {
         out.metrics.insert("loss".into(), *last);

@@ -437,6 +437,38 @@ pub struct DatasetFingerprint {
     pub stats: Stats,
 }
 
+/// Why the files of a dataset could not be fingerprinted.
+#[derive(Debug, thiserror::Error)]
+pub enum FingerprintError {
+    /// A listed file vanished or cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The dataset's files cannot be listed.
+    #[error(transparent)]
+    List(#[from] crate::data::DataError),
+    /// A dataset step whose parameters do not decode.
+    #[error("dataset `{decl}`: {source}")]
+    Param {
+        /// The dataset's declaration.
+        decl: String,
+        /// The decoding error.
+        source: super::decode::DecodeError,
+    },
+    /// Fingerprinting a dataset of the plan failed.
+    #[error("cannot fingerprint dataset `{decl}`: {source}")]
+    Dataset {
+        /// The dataset's declaration.
+        decl: String,
+        /// Why.
+        source: Box<FingerprintError>,
+    },
+}
+
 /// One file fingerprinted: relative path, content hash, size, and the new
 /// memo entry (with whether the old one was racy) when it was read.
 type Hashed = (String, [u8; 32], u64, Option<(MemoEntry, bool)>);
@@ -459,7 +491,7 @@ pub fn fingerprint_files(
     files: &DataFiles,
     memo: &mut Memo,
     access: &impl FileAccess,
-) -> Result<DatasetFingerprint, String> {
+) -> Result<DatasetFingerprint, FingerprintError> {
     // Entries made now are stamped with the time before any file is read:
     // every hash below is taken at or after it.
     let started = access.now_ns();
@@ -471,7 +503,10 @@ pub fn fingerprint_files(
             let rel = rel_text(rel);
             let stat = access
                 .stat(&full)
-                .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+                .map_err(|source| FingerprintError::Read {
+                    path: full.clone(),
+                    source,
+                })?;
             let memoised = memo.entries.get(&rel);
             if let Some(entry) = memoised.filter(|e| e.valid_for(&stat)) {
                 return Ok((rel, entry.hash, stat.size, None));
@@ -479,7 +514,10 @@ pub fn fingerprint_files(
             let racy = memoised.is_some_and(|e| e.stat == stat);
             let hash = access
                 .hash(&full)
-                .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+                .map_err(|source| FingerprintError::Read {
+                    path: full.clone(),
+                    source,
+                })?;
             let entry = MemoEntry {
                 stat,
                 hash,
@@ -487,7 +525,7 @@ pub fn fingerprint_files(
             };
             Ok((rel, hash, stat.size, Some((entry, racy))))
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, FingerprintError>>()?;
 
     let mut stats = Stats::default();
     let mut manifest = Manifest::default();
@@ -540,8 +578,8 @@ pub fn fingerprint_dataset(
     spec: &dspec::DatasetSpec,
     base: &Path,
     memo_dir: Option<&Path>,
-) -> Result<Option<(DataFiles, DatasetFingerprint)>, String> {
-    let Some(files) = dspec::files(spec, base).map_err(|e| e.to_string())? else {
+) -> Result<Option<(DataFiles, DatasetFingerprint)>, FingerprintError> {
+    let Some(files) = dspec::files(spec, base)? else {
         return Ok(None);
     };
     let canonical = fs::canonicalize(&files.root).unwrap_or_else(|_| files.root.clone());
@@ -587,17 +625,22 @@ pub fn fingerprint_plan(
     plan: &Plan,
     base: &Path,
     memo_dir: Option<&Path>,
-) -> Result<Fingerprinted, String> {
+) -> Result<Fingerprinted, FingerprintError> {
     let mut out = Fingerprinted::default();
     for step in plan
         .steps
         .iter()
         .filter(|s| s.fingerprint == Fingerprint::Pending)
     {
-        let spec =
-            dataset_spec(&step.params).map_err(|e| format!("dataset `{}`: {e}", step.decl))?;
-        let Some((files, fingerprint)) = fingerprint_dataset(&spec, base, memo_dir)
-            .map_err(|e| format!("cannot fingerprint dataset `{}`: {e}", step.decl))?
+        let spec = dataset_spec(&step.params).map_err(|source| FingerprintError::Param {
+            decl: step.decl.clone(),
+            source,
+        })?;
+        let Some((files, fingerprint)) =
+            fingerprint_dataset(&spec, base, memo_dir).map_err(|e| FingerprintError::Dataset {
+                decl: step.decl.clone(),
+                source: Box::new(e),
+            })?
         else {
             continue;
         };
@@ -756,7 +799,10 @@ mod tests {
         assert_ne!(fp(&a), fp(&a_missing));
         assert_eq!(fp(&a), fp(&a));
         let err = fingerprint_files(&listing(&["gone"]), &mut Memo::new(), &fs);
-        assert!(err.unwrap_err().contains("/d/gone"));
+        match err.unwrap_err() {
+            FingerprintError::Read { path, .. } => assert!(path.ends_with("d/gone"), "{path:?}"),
+            other => panic!("not a read error: {other}"),
+        }
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! whose images come from different clusters.
 
 use super::decode::{self, Params};
+use super::error::StepError;
 use super::events::Epoch;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, data_part};
+use super::runner::{Engine, data_part, input};
 use super::store::Output;
 use super::train_steps::{Normalization, rgb, stack};
 use crate::eval::matrix::Matrix;
@@ -32,14 +33,14 @@ fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
 }
 
 /// Trains the denoising autoencoder on a data part.
-pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-    let data = *step
-        .inputs
-        .get("data")
-        .ok_or("the autoencoder needs `data`")?;
+pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
+    let data = input(step, "data")?;
     let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     if indices.is_empty() {
-        return Err("the data part has no images".into());
+        return Err(StepError::EmptyPart {
+            part: "data".into(),
+            what: "images",
+        });
     }
     let decode::AutoencoderConfig {
         epochs,
@@ -61,7 +62,7 @@ pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOu
         let mut batches = 0;
         for chunk in order.chunks(AE_BATCH) {
             if ctx.cancel.load(Ordering::Relaxed) {
-                return Err("interrupted".into());
+                return Err(StepError::Interrupted);
             }
             let batch: Vec<_> = chunk
                 .iter()
@@ -77,10 +78,11 @@ pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOu
             let loss = ae.loss(noisy, clean);
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
-                return Err(format!(
-                    "the autoencoder's loss became {value} at epoch {}",
-                    epoch + 1
-                ));
+                return Err(StepError::Diverged {
+                    what: "the autoencoder's loss",
+                    value,
+                    epoch: epoch + 1,
+                });
             }
             sum += value;
             batches += 1;
@@ -114,29 +116,31 @@ pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOu
 }
 
 /// Clusters the autoencoder's codes of a data part into pseudo-labels.
-pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-    let data = *step.inputs.get("data").ok_or("pseudo-labels need `data`")?;
-    let ae_key = *step
-        .inputs
-        .get("autoencoder")
-        .ok_or("pseudo-labels need an autoencoder")?;
+pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
+    let data = input(step, "data")?;
+    let ae_key = input(step, "autoencoder")?;
     let record = ctx
         .store
-        .get(&ae_key)
-        .map_err(|e| e.to_string())?
-        .ok_or("the autoencoder is not in the store")?;
+        .get(&ae_key)?
+        .ok_or(StepError::NotStored { key: ae_key })?;
     let summary = match record.outputs.get("summary") {
         Some(Output::Inline { value }) => value.clone(),
         _ => serde_json::Value::Null,
     };
     let bytes = match record.outputs.get("autoencoder") {
-        Some(Output::Blob { blob }) => ctx.store.get_blob(blob).map_err(|e| e.to_string())?,
-        _ => return Err("the autoencoder step has no weights".into()),
+        Some(Output::Blob { blob }) => ctx.store.get_blob(blob)?,
+        _ => {
+            return Err(StepError::NoOutput {
+                key: ae_key,
+                output: "autoencoder".into(),
+            });
+        }
     };
     let latent = summary
         .get("latent")
         .and_then(serde_json::Value::as_u64)
-        .ok_or("the autoencoder records no latent width")? as usize;
+        .ok_or_else(|| StepError::bad_input("the autoencoder", "no latent width recorded"))?
+        as usize;
     let device: Device = DeviceChoice::Cpu.plain_device()?;
     let ae = crate::train::bytes::module_from_bytes(Autoencoder::new(latent, &device), &bytes)?;
     let config = decode::pseudo_labels_config(&Params::step(step))?;
@@ -161,17 +165,19 @@ pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
             .map(|&i| rgb(&images, i))
             .collect::<Result<_, _>>()?;
         let x = Autoencoder::fit_input(stack(&batch, norm, &device));
-        let c: Vec<f32> = ae
-            .encode(x)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| format!("reading codes: {e:?}"))?;
+        let c: Vec<f32> =
+            ae.encode(x)
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| StepError::Readback {
+                    what: "codes",
+                    reason: format!("{e:?}"),
+                })?;
         codes.extend(c);
     }
-    let x = Matrix::new(indices.len(), latent, codes).map_err(|e| e.to_string())?;
+    let x = Matrix::new(indices.len(), latent, codes)?;
     let k = config.clusters.min(indices.len());
-    let result =
-        crate::eval::kmeans::kmeans(&x, k, 4, 300, config.seed).map_err(|e| e.to_string())?;
+    let result = crate::eval::kmeans::kmeans(&x, k, 4, 300, config.seed)?;
     let labels: BTreeMap<usize, u32> = indices
         .iter()
         .copied()
@@ -195,7 +201,7 @@ pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
     }
     out.outputs.insert(
         "labels".into(),
-        OutValue::Bytes(serde_json::to_vec(&labels).map_err(|e| e.to_string())?),
+        OutValue::Bytes(serde_json::to_vec(&labels)?),
     );
     Ok(out)
 }

@@ -3,6 +3,7 @@
 
 pub mod augment_steps;
 pub mod decode;
+pub mod error;
 pub mod eval_steps;
 pub mod events;
 pub mod executor;
@@ -18,6 +19,7 @@ pub mod segmentation_step;
 pub mod store;
 pub mod train_steps;
 
+pub use error::{StepError, StepFailure};
 pub use events::{Event, Progress, Quiet};
 pub use executor::{Outcome, RunOptions, RunSummary, StepCtx, StepOutput, StepRunner};
 pub use store::{Store, StoreError};

@@ -3,6 +3,7 @@
 //! exact evaluation spec and its seed.
 
 use super::decode::{self, Params};
+use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::store::{Status, Store};
 use crate::plan::{Key, Plan, Step, StepKind, Value};
@@ -110,12 +111,12 @@ pub fn evaluation_arms(plan: &Plan) -> BTreeMap<String, Key> {
 }
 
 /// The table spec a `table` step declares.
-pub fn table_spec(step: &Step) -> Result<TableSpec, String> {
+pub fn table_spec(step: &Step) -> decode::Decoded<TableSpec> {
     Ok(decode::table_config(&Params::step(step))?.spec)
 }
 
 /// The plot spec a `plot` step declares.
-pub fn plot_spec(step: &Step, title: &str) -> Result<PlotSpec, String> {
+pub fn plot_spec(step: &Step, title: &str) -> decode::Decoded<PlotSpec> {
     Ok(decode::plot_config(&Params::step(step), title)?.spec)
 }
 
@@ -125,17 +126,25 @@ fn inputs_as_arms(step: &Step) -> BTreeMap<String, Key> {
 }
 
 /// Renders a table's files (`table.md`, `table.csv`, ...) from rows.
-pub fn render_table(rows: &[ResultRow], step: &Step) -> Result<BTreeMap<String, Vec<u8>>, String> {
+pub fn render_table(
+    rows: &[ResultRow],
+    step: &Step,
+) -> Result<BTreeMap<String, Vec<u8>>, StepError> {
     let config = decode::table_config(&Params::step(step))?;
-    let table = crate::report::table::build(rows, &config.spec).map_err(|e| e.to_string())?;
+    let table = crate::report::table::build(rows, &config.spec)?;
     let mut files = BTreeMap::new();
     for f in config.formats {
         let bytes = match f.as_str() {
             "md" => table.to_markdown().into_bytes(),
             "csv" => table.to_csv().into_bytes(),
-            "json" => serde_json::to_vec_pretty(&table.to_json()).map_err(|e| e.to_string())?,
+            "json" => serde_json::to_vec_pretty(&table.to_json())?,
             "html" => table.to_html().into_bytes(),
-            other => return Err(format!("`{other}` is not a table format")),
+            other => {
+                return Err(StepError::UnknownFormat {
+                    what: "table",
+                    format: other.into(),
+                });
+            }
         };
         files.insert(format!("table.{f}"), bytes);
     }
@@ -147,15 +156,20 @@ pub fn render_plot(
     rows: &[ResultRow],
     step: &Step,
     title: &str,
-) -> Result<BTreeMap<String, Vec<u8>>, String> {
+) -> Result<BTreeMap<String, Vec<u8>>, StepError> {
     let config = decode::plot_config(&Params::step(step), title)?;
-    let figure = crate::report::plot::plot(rows, &config.spec).map_err(|e| e.to_string())?;
+    let figure = crate::report::plot::plot(rows, &config.spec)?;
     let mut files = BTreeMap::new();
     for f in config.formats {
         match f.as_str() {
             "png" => files.insert("plot.png".to_string(), figure.png.clone()),
             "svg" => files.insert("plot.svg".to_string(), figure.svg.clone().into_bytes()),
-            other => return Err(format!("`{other}` is not a plot format")),
+            other => {
+                return Err(StepError::UnknownFormat {
+                    what: "plot",
+                    format: other.into(),
+                });
+            }
         };
     }
     Ok(files)
@@ -171,19 +185,23 @@ fn files_output(files: BTreeMap<String, Vec<u8>>, rows: usize) -> StepOutput {
 }
 
 /// A `table` report over its arms.
-pub fn table(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn table(step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let (rows, missing) = collect_rows(ctx.plan, ctx.store, &inputs_as_arms(step));
     if !missing.is_empty() {
-        return Err(format!("{} arms have no results yet", missing.len()));
+        return Err(StepError::NoResults {
+            missing: missing.len(),
+        });
     }
     Ok(files_output(render_table(&rows, step)?, rows.len()))
 }
 
 /// A `plot` report over its arms.
-pub fn plot(step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn plot(step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let (rows, missing) = collect_rows(ctx.plan, ctx.store, &inputs_as_arms(step));
     if !missing.is_empty() {
-        return Err(format!("{} arms have no results yet", missing.len()));
+        return Err(StepError::NoResults {
+            missing: missing.len(),
+        });
     }
     Ok(files_output(
         render_plot(&rows, step, &step.decl)?,

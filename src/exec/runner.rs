@@ -3,17 +3,18 @@
 //!
 //! Dispatch is one `match` over [`StepKind`], one function per kind; each
 //! reads its parameters through the typed decoders of [`super::decode`]. A
-//! step that fails returns a message; the scheduler then skips its
+//! step that fails returns a [`StepError`]; the scheduler then skips its
 //! dependents and lets every other arm finish.
 
-use super::decode::{self, Params};
+use super::decode::{self, Decoded, Params};
+use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput, StepRunner};
 use super::store::Output;
 use crate::data::ImageSet;
 use crate::data::spec::{self as dspec, DatasetSpec};
 use crate::data::split;
 use crate::plan::{Fingerprint, Key, Step, StepKind, Value};
-use crate::train::device::DeviceChoice;
+use crate::train::device::{DeviceChoice, DeviceError};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -45,7 +46,7 @@ impl Engine {
 
     /// The same engine training on the device named by `spec` (`cpu`, `cuda`, `cuda:N`);
     /// an error, before any work, when the name is wrong or the device cannot be used.
-    pub fn with_device_named(self, spec: &str) -> Result<Self, String> {
+    pub fn with_device_named(self, spec: &str) -> Result<Self, DeviceError> {
         let choice: DeviceChoice = spec.parse()?;
         choice.plain_device()?;
         Ok(self.with_device(Some(choice)))
@@ -54,7 +55,7 @@ impl Engine {
 
 impl StepRunner for Engine {
     /// Dispatches on the step kind: one function per kind.
-    fn run(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+    fn run(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
         use super::{augment_steps, eval_steps, gsimclr_steps, report_steps};
         use super::{finetune_step, segmentation_step, train_steps};
         match step.kind {
@@ -83,26 +84,27 @@ impl StepRunner for Engine {
 // ------------------------------------------------------------ parameter access
 
 /// The seed of a step (every random step has one after planning).
-pub fn seed_of(step: &Step) -> Result<u64, String> {
-    Ok(Params::step(step).u64("seed")?)
+pub fn seed_of(step: &Step) -> Decoded<u64> {
+    Params::step(step).u64("seed")
 }
 
 /// The data part a step reads from its `data` input (`train`, `test`, ...), if it names one.
-pub fn data_part(step: &Step) -> Result<Option<&str>, String> {
-    Ok(Params::step(step).opt_str("data_part")?)
+pub fn data_part(step: &Step) -> Decoded<Option<&str>> {
+    Params::step(step).opt_str("data_part")
 }
 
-fn input(step: &Step, name: &str) -> Result<Key, String> {
+/// The key of `step`'s input `name`; [`StepError::MissingInput`] naming it when there is none.
+pub fn input(step: &Step, name: &str) -> Result<Key, StepError> {
     step.inputs
         .get(name)
         .copied()
-        .ok_or_else(|| format!("step `{}` has no input `{name}`", step.kind))
+        .ok_or_else(|| StepError::missing_input(step, name))
 }
 
 /// Converts a planned `dataset` step's parameters to a typed spec.
-pub fn dataset_spec(params: &BTreeMap<String, Value>) -> Result<DatasetSpec, String> {
+pub fn dataset_spec(params: &BTreeMap<String, Value>) -> Decoded<DatasetSpec> {
     let p = Params::of_kind(StepKind::Dataset, params, "a `dataset` step");
-    Ok(decode::dataset_spec(&p)?)
+    decode::dataset_spec(&p)
 }
 
 fn inline(value: serde_json::Value) -> OutValue {
@@ -110,17 +112,15 @@ fn inline(value: serde_json::Value) -> OutValue {
 }
 
 impl Engine {
-    fn dataset(&self, step: &Step) -> Result<StepOutput, String> {
+    fn dataset(&self, step: &Step) -> Result<StepOutput, StepError> {
         if step.fingerprint == Fingerprint::Pending {
             // Its key does not cover the files' content: caching it would serve stale data.
-            return Err(format!(
-                "dataset `{}` was planned without a fingerprint of its files \
-                 (plan with `plan::plan_with` and `exec::fingerprint::fingerprint_plan`)",
-                step.decl
-            ));
+            return Err(StepError::Unfingerprinted {
+                decl: step.decl.clone(),
+            });
         }
         let spec = dataset_spec(&step.params)?;
-        let images = dspec::load(&spec, &self.base).map_err(|e| e.to_string())?;
+        let images = dspec::load(&spec, &self.base)?;
         let mut out = StepOutput::default();
         out.outputs.insert(
             "summary".into(),
@@ -139,11 +139,11 @@ impl Engine {
         Ok(out)
     }
 
-    fn split(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+    fn split(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
         let (images, indices) = self.data(ctx, &input(step, "data")?, data_part(step)?)?;
         let labels: Vec<i32> = indices.iter().map(|&i| images.labels[i]).collect();
         let spec = decode::split_spec(&Params::step(step))?;
-        let parts = split::split(&labels, &spec, seed_of(step)?).map_err(|e| e.to_string())?;
+        let parts = split::split(&labels, &spec, seed_of(step)?)?;
         // Positions within `indices` back to dataset indices.
         let map = |v: &[usize]| v.iter().map(|&p| indices[p]).collect::<Vec<_>>();
         let json = serde_json::json!({
@@ -159,14 +159,12 @@ impl Engine {
         ] {
             out.metrics.insert(name.into(), v.len() as f64);
         }
-        out.outputs.insert(
-            "parts".into(),
-            OutValue::Bytes(serde_json::to_vec(&json).map_err(|e| e.to_string())?),
-        );
+        out.outputs
+            .insert("parts".into(), OutValue::Bytes(serde_json::to_vec(&json)?));
         Ok(out)
     }
 
-    fn label_subset(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+    fn label_subset(&self, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
         let (images, indices) = self.data(ctx, &input(step, "data")?, data_part(step)?)?;
         let config = decode::label_subset_config(&Params::step(step))?;
         let chosen = split::label_subset(
@@ -175,13 +173,12 @@ impl Engine {
             config.fraction,
             config.per_class,
             seed_of(step)?,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let mut out = StepOutput::default();
         out.metrics.insert("labelled".into(), chosen.len() as f64);
         out.outputs.insert(
             "indices".into(),
-            OutValue::Bytes(serde_json::to_vec(&chosen).map_err(|e| e.to_string())?),
+            OutValue::Bytes(serde_json::to_vec(&chosen)?),
         );
         Ok(out)
     }
@@ -192,37 +189,40 @@ impl Engine {
         ctx: &StepCtx,
         key: &Key,
         part: Option<&str>,
-    ) -> Result<(Arc<ImageSet>, Vec<usize>), String> {
+    ) -> Result<(Arc<ImageSet>, Vec<usize>), StepError> {
         let record = ctx
             .store
-            .get(key)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("input {} is not in the store", key.short()))?;
-        let blob = |name: &str| -> Result<Vec<u8>, String> {
+            .get(key)?
+            .ok_or(StepError::NotStored { key: *key })?;
+        let blob = |name: &str| -> Result<Vec<u8>, StepError> {
             match record.outputs.get(name) {
-                Some(Output::Blob { blob }) => ctx.store.get_blob(blob).map_err(|e| e.to_string()),
-                _ => Err(format!("step {} has no output `{name}`", key.short())),
+                Some(Output::Blob { blob }) => Ok(ctx.store.get_blob(blob)?),
+                _ => Err(StepError::NoOutput {
+                    key: *key,
+                    output: name.into(),
+                }),
             }
         };
-        let upstream = |name: &str| -> Result<Key, String> {
+        let step_name = || format!("step {}", key.short());
+        let upstream = |name: &str| -> Result<Key, StepError> {
             record
                 .inputs
                 .get(name)
                 .and_then(|h| Key::from_hex(h))
-                .ok_or_else(|| format!("step {} has no input `{name}`", key.short()))
+                .ok_or_else(|| StepError::bad_input(step_name(), format!("no input `{name}`")))
         };
         let kind: StepKind = record
             .kind
             .parse()
-            .map_err(|e| format!("step {}: {e}", key.short()))?;
+            .map_err(|e| StepError::bad_input(step_name(), e))?;
         // The part of its own `data` input a split or label subset was made from.
-        let own_part = || -> Result<Option<String>, String> {
+        let own_part = || -> Result<Option<String>, StepError> {
             match record.params.get("data_part") {
                 None | Some(serde_json::Value::Null) => Ok(None),
                 Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!(
-                    "step {}: `data_part` should be a part name, but is `{other}`",
-                    key.short()
+                Some(other) => Err(StepError::bad_input(
+                    step_name(),
+                    format!("`data_part` should be a part name, but is `{other}`"),
                 )),
             }
         };
@@ -233,10 +233,10 @@ impl Engine {
                     return Ok((images, all));
                 }
                 let bytes = blob("images")?;
-                let images = Arc::new(
-                    ImageSet::from_bytes(&bytes, &format!("cached dataset {}", key.short()))
-                        .map_err(|e| e.to_string())?,
-                );
+                let images = Arc::new(ImageSet::from_bytes(
+                    &bytes,
+                    &format!("cached dataset {}", key.short()),
+                )?);
                 if let Ok(mut m) = self.images.lock() {
                     m.insert(*key, Arc::clone(&images));
                 }
@@ -246,27 +246,34 @@ impl Engine {
             StepKind::Split => {
                 let parts: BTreeMap<String, Vec<usize>> =
                     serde_json::from_slice(&blob("parts")?)
-                        .map_err(|e| format!("split {}: {e}", key.short()))?;
+                        .map_err(|e| StepError::bad_input(format!("split {}", key.short()), e))?;
                 let part = part.ok_or_else(|| {
-                    format!("split {} is read without naming a part", key.short())
+                    StepError::bad_input(
+                        format!("split {}", key.short()),
+                        "read without naming a part",
+                    )
                 })?;
-                let indices = parts
-                    .get(part)
-                    .cloned()
-                    .ok_or_else(|| format!("split {} has no part `{part}`", key.short()))?;
+                let indices = parts.get(part).cloned().ok_or_else(|| {
+                    StepError::bad_input(
+                        format!("split {}", key.short()),
+                        format!("no part `{part}`"),
+                    )
+                })?;
                 let (images, _) = self.data(ctx, &upstream("data")?, own_part()?.as_deref())?;
                 Ok((images, indices))
             }
             StepKind::LabelSubset => {
-                let indices: Vec<usize> = serde_json::from_slice(&blob("indices")?)
-                    .map_err(|e| format!("label subset {}: {e}", key.short()))?;
+                let indices: Vec<usize> =
+                    serde_json::from_slice(&blob("indices")?).map_err(|e| {
+                        StepError::bad_input(format!("label subset {}", key.short()), e)
+                    })?;
                 let (images, _) = self.data(ctx, &upstream("data")?, own_part()?.as_deref())?;
                 Ok((images, indices))
             }
-            other => Err(format!(
-                "step {} ({other}) does not produce images",
-                key.short()
-            )),
+            other => Err(StepError::NotImages {
+                key: *key,
+                kind: other,
+            }),
         }
     }
 }

@@ -4,11 +4,11 @@
 //! Detectron2's Mask R-CNN; instance segmentation is out of scope here.)
 
 use super::decode::{self, Params, SegDecoder};
+use super::error::StepError;
 use super::eval_steps::load_backbone;
 use super::events::Epoch;
 use super::executor::{StepCtx, StepOutput};
-use super::runner::Engine;
-use super::store::Output;
+use super::runner::{Engine, input};
 use super::train_steps::{Normalization, device_choice, rgb, stack};
 use crate::augment::Image;
 use crate::data::ImageSet;
@@ -50,24 +50,21 @@ fn part(
     step: &Step,
     role: &str,
     keep: Option<&BTreeSet<usize>>,
-) -> Result<(std::sync::Arc<ImageSet>, Vec<usize>), String> {
-    let key = step
-        .inputs
-        .get(role)
-        .ok_or_else(|| format!("segmentation needs `{role}`"))?;
+) -> Result<(std::sync::Arc<ImageSet>, Vec<usize>), StepError> {
+    let key = input(step, role)?;
     let port = Params::step(step).opt_str(&format!("{role}_part"))?;
-    let (images, mut indices) = engine.data(ctx, key, port)?;
+    let (images, mut indices) = engine.data(ctx, &key, port)?;
     if images.masks.is_none() {
-        return Err(format!(
-            "the {role} images have no masks: segmentation needs a dataset with masks \
-             (image_folder(masks: ...) or synthetic_shapes)"
-        ));
+        return Err(StepError::NoMasks { part: role.into() });
     }
     if let Some(keep) = keep {
         indices.retain(|i| keep.contains(i));
     }
     if indices.is_empty() {
-        return Err(format!("the {role} part has no images"));
+        return Err(StepError::EmptyPart {
+            part: role.into(),
+            what: "images",
+        });
     }
     Ok((images, indices))
 }
@@ -79,13 +76,15 @@ fn batch(
     flips: &[bool],
     norm: Normalization,
     device: &Device,
-) -> Result<(Tensor<4>, Tensor<3, Int>), String> {
+) -> Result<(Tensor<4>, Tensor<3, Int>), StepError> {
     let (w, h) = (images.width as usize, images.height as usize);
     let mut views: Vec<Image> = Vec::with_capacity(chosen.len());
     let mut targets: Vec<i64> = Vec::with_capacity(chosen.len() * w * h);
     for (&i, &flip) in chosen.iter().zip(flips) {
         let mut img = rgb(images, i)?;
-        let mask = images.mask(i).ok_or("an image has no mask")?;
+        let mask = images
+            .mask(i)
+            .ok_or_else(|| StepError::Inconsistent("an image has no mask".into()))?;
         if flip {
             let data = img.data_mut();
             for row in data.chunks_exact_mut(w * 3) {
@@ -139,28 +138,17 @@ pub fn miou_and_accuracy(m: &[[u64; CLASSES]; CLASSES]) -> (f64, f64) {
     (miou, correct as f64 / total.max(1) as f64)
 }
 
-fn label_subset(ctx: &StepCtx, key: Option<&Key>) -> Result<Option<BTreeSet<usize>>, String> {
+fn label_subset(ctx: &StepCtx, key: Option<&Key>) -> Result<Option<BTreeSet<usize>>, StepError> {
     let Some(key) = key else { return Ok(None) };
-    let record = ctx
-        .store
-        .get(key)
-        .map_err(|e| e.to_string())?
-        .ok_or("the label subset is not in the store")?;
-    let Some(Output::Blob { blob }) = record.outputs.get("indices") else {
-        return Err("the label subset has no indices".into());
-    };
     let chosen: Vec<usize> =
-        serde_json::from_slice(&ctx.store.get_blob(blob).map_err(|e| e.to_string())?)
-            .map_err(|e| format!("label subset: {e}"))?;
+        serde_json::from_slice(&super::eval_steps::record_blob(ctx, key, "indices")?)
+            .map_err(|e| StepError::bad_input("label subset", e))?;
     Ok(Some(chosen.into_iter().collect()))
 }
 
 /// Fine-tunes a decoder (and the backbone unless frozen) on masks; scores the test part.
-pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-    let encoder = *step
-        .inputs
-        .get("encoder")
-        .ok_or("segmentation needs a backbone")?;
+pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
+    let encoder = input(step, "encoder")?;
     let config = decode::segmentation_config(&Params::step(step))?;
     let keep = label_subset(ctx, step.inputs.get("labels"))?;
     let (train_images, train_idx) = part(engine, ctx, step, "train", keep.as_ref())?;
@@ -215,7 +203,7 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
         let mut sum = 0.0;
         for (b, chosen) in order.chunks(batch_size).enumerate() {
             if ctx.cancel.load(Ordering::Relaxed) {
-                return Err("interrupted".into());
+                return Err(StepError::Interrupted);
             }
             let flips: Vec<bool> = chosen.iter().map(|_| rng.random_bool(0.5)).collect();
             let (x, t) = batch(&train_images, chosen, &flips, norm, &device)?;
@@ -225,10 +213,11 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
             let loss = ce.forward(flat, t.reshape([bsz * h * w]));
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
-                return Err(format!(
-                    "the segmentation loss became {value} at epoch {}",
-                    epoch + 1
-                ));
+                return Err(StepError::Diverged {
+                    what: "the segmentation loss",
+                    value,
+                    epoch: epoch + 1,
+                });
             }
             sum += value;
             // Cosine decay over all steps (no warm-up).
@@ -262,12 +251,18 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
             .into_data()
             .convert::<i64>()
             .try_to_vec::<i64>()
-            .map_err(|e| format!("reading predictions: {e:?}"))?;
+            .map_err(|e| StepError::Readback {
+                what: "predictions",
+                reason: format!("{e:?}"),
+            })?;
         let truth: Vec<i64> = t
             .into_data()
             .convert::<i64>()
             .try_to_vec::<i64>()
-            .map_err(|e| format!("reading masks: {e:?}"))?;
+            .map_err(|e| StepError::Readback {
+                what: "masks",
+                reason: format!("{e:?}"),
+            })?;
         let c = confusion(&pred, &truth);
         let z = confusion(&vec![0; truth.len()], &truth);
         for a in 0..CLASSES {

@@ -6,9 +6,10 @@
 
 use super::augment_steps::offline_cache;
 use super::decode::{self, Params};
+use super::error::StepError;
 use super::events::{self, Epoch};
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, data_part, seed_of};
+use super::runner::{Engine, data_part, input, seed_of};
 use crate::augment::{
     Context, Image, OfflineCache, SampleDraw, ViewSpec, make_views, normalize_into,
 };
@@ -17,9 +18,10 @@ use crate::eval::health::{collapse_floor, is_collapsed};
 use crate::eval::{KnnParams, Matrix, knn_accuracy};
 use crate::plan::{Key, Step, Value};
 use crate::train::backbone::{Backbone, BackboneSpec};
-use crate::train::device::DeviceChoice;
+use crate::train::device::{DeviceChoice, DeviceError};
 use crate::train::trainer::{
-    self, BatchSource, CheckpointSink, EpochReport, Monitor, Probes, TrainError, TrainSpec,
+    self, BatchSource, CheckpointSink, EpochReport, Monitor, ProbeError, Probes, TrainError,
+    TrainSpec,
 };
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
@@ -35,15 +37,12 @@ use std::sync::{Arc, Mutex};
 pub fn backbone_spec(
     m: &BTreeMap<String, Value>,
     image_side: usize,
-) -> Result<BackboneSpec, String> {
-    Ok(decode::backbone_spec(
-        &Params::call(m, "backbone")?,
-        image_side,
-    )?)
+) -> decode::Decoded<BackboneSpec> {
+    decode::backbone_spec(&Params::call(m, "backbone")?, image_side)
 }
 
 /// The device a step trains on: the engine's override, else its `exec.device`, else the CPU.
-pub fn device_choice(engine: &Engine, step: &Step) -> Result<DeviceChoice, String> {
+pub fn device_choice(engine: &Engine, step: &Step) -> Result<DeviceChoice, DeviceError> {
     if let Some(d) = engine.device {
         return Ok(d);
     }
@@ -129,14 +128,13 @@ impl Normalization {
 }
 
 /// One image of a set as an RGB augmentation image.
-pub fn rgb(images: &ImageSet, i: usize) -> Result<Image, String> {
+pub fn rgb(images: &ImageSet, i: usize) -> Result<Image, crate::augment::ImageError> {
     Image::from_hwc(
         images.width,
         images.height,
         images.channels,
         images.image(i),
     )
-    .map_err(|e| e.to_string())
 }
 
 /// Stacks same-sized images into a normalised `[B, 3, H, W]` tensor.
@@ -245,7 +243,11 @@ impl BatchSource for ViewBatches {
         self.batch
     }
 
-    fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String> {
+    fn batch(
+        &self,
+        epoch: usize,
+        index: usize,
+    ) -> Result<Vec<TensorData>, crate::augment::ImageError> {
         let order = self.order(epoch);
         let chosen = &order[index * self.batch..(index + 1) * self.batch];
         let tally = crate::notes::current();
@@ -253,7 +255,7 @@ impl BatchSource for ViewBatches {
             .par_iter()
             .map_init(
                 || Context::new(Some(&self.cache)),
-                |cx, &p| -> Result<Vec<Image>, String> {
+                |cx, &p| -> Result<Vec<Image>, crate::augment::ImageError> {
                     crate::notes::within(&tally, || {
                         let i = self.indices[p];
                         let img = rgb(&self.images, i)?;
@@ -389,7 +391,7 @@ impl KnnMonitor {
         backbone: &Backbone,
         which: &[usize],
         device: &Device,
-    ) -> Result<Matrix, String> {
+    ) -> Result<Matrix, ProbeError> {
         let mut data = Vec::new();
         let mut cols = 0;
         for chunk in which.chunks(MONITOR_BATCH) {
@@ -401,7 +403,7 @@ impl KnnMonitor {
             cols = f.cols;
             data.extend(f.data);
         }
-        Matrix::new(which.len(), cols, data).map_err(|e| e.to_string())
+        Ok(Matrix::new(which.len(), cols, data)?)
     }
 
     fn labels(&self, which: &[usize]) -> Vec<u32> {
@@ -417,7 +419,7 @@ impl Monitor for KnnMonitor {
         self.every > 0 && (epoch.is_multiple_of(self.every) || epoch == epochs)
     }
 
-    fn top1(&self, backbone: &Backbone, device: &Device) -> Result<Option<f64>, String> {
+    fn top1(&self, backbone: &Backbone, device: &Device) -> Result<Option<f64>, ProbeError> {
         let bank = self.features(backbone, &self.bank, device)?;
         let queries = self.features(backbone, &self.queries, device)?;
         let (bank_labels, query_labels) = (self.labels(&self.bank), self.labels(&self.queries));
@@ -439,7 +441,7 @@ impl Monitor for KnnMonitor {
             &params,
         )
         .map(|a| Some(a.top1))
-        .map_err(|e| e.to_string())
+        .map_err(ProbeError::from)
     }
 }
 
@@ -454,19 +456,22 @@ impl CheckpointSink for StoreCheckpoints<'_> {
         self.ctx.store.checkpoint_get(&self.key)
     }
 
-    fn save(&self, bytes: &[u8]) -> Result<(), String> {
+    fn save(&self, bytes: &[u8]) -> Result<(), TrainError> {
         self.ctx
             .store
             .checkpoint_put(&self.key, bytes)
-            .map_err(|e| e.to_string())
+            .map_err(|e| TrainError::Checkpoint {
+                part: "saving the checkpoint",
+                reason: e.to_string(),
+            })
     }
 }
 
 // ------------------------------------------------------------ steps
 
 /// Self-supervised pretraining of a backbone.
-pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
-    let data = *step.inputs.get("data").ok_or("pretraining needs `data`")?;
+pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
+    let data = input(step, "data")?;
     let (images, indices) = engine.data(ctx, &data, data_part(step)?)?;
     let side = images.width.min(images.height) as usize;
     let config = decode::pretrain_config(&Params::step(step), side)?;
@@ -482,10 +487,11 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         checkpoint_every: decode::checkpoint_every(&Params::exec(step))?,
     };
     if indices.len() < batch {
-        return Err(format!(
-            "the training data has {} images, fewer than one batch of {batch}; lower `batch`",
-            indices.len()
-        ));
+        return Err(StepError::TooFewImages {
+            data: "training",
+            images: indices.len(),
+            batch,
+        });
     }
     let pseudo = match step.inputs.get("pseudo_labels") {
         Some(k) => Some(pseudo_labels_of(ctx, k, &indices)?),
@@ -550,8 +556,8 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         },
     )
     .map_err(|e| match e {
-        TrainError::Interrupted => "interrupted".to_string(),
-        other => other.to_string(),
+        TrainError::Interrupted => StepError::Interrupted,
+        other => StepError::Train(other),
     })?;
     let backbone_bytes = crate::train::bytes::module_to_output_bytes(&trained.student.backbone)?;
     let safetensors = crate::train::export::module_to_safetensors(&trained.student.backbone)?;
@@ -706,7 +712,7 @@ impl HealthVerdict {
 }
 
 /// A backbone at its random initialisation (the baseline of every evaluation).
-pub fn init_backbone(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, String> {
+pub fn init_backbone(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let _ = (engine, ctx);
     // The image side matters only for ViTs' position embeddings; evaluations
     // interpolate them to the data, so the registry's 32 is a fine default.
@@ -733,32 +739,21 @@ pub fn init_backbone(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
 }
 
 /// A step's planned `backbone` call, as recorded in its summary.
-fn backbone_map(step: &Step) -> Result<&BTreeMap<String, Value>, String> {
+fn backbone_map(step: &Step) -> decode::Decoded<&BTreeMap<String, Value>> {
     Ok(Params::step(step).nested("backbone")?.map())
 }
 
 /// Reads a `pseudo_labels` step's labels for the given dataset indices.
-fn pseudo_labels_of(ctx: &StepCtx, key: &Key, indices: &[usize]) -> Result<Vec<u32>, String> {
-    let record = ctx
-        .store
-        .get(key)
-        .map_err(|e| e.to_string())?
-        .ok_or("the pseudo-labels are not in the store")?;
-    let blob = match record.outputs.get("labels") {
-        Some(super::store::Output::Blob { blob }) => {
-            ctx.store.get_blob(blob).map_err(|e| e.to_string())?
-        }
-        _ => return Err("the pseudo-label step has no labels".into()),
-    };
+fn pseudo_labels_of(ctx: &StepCtx, key: &Key, indices: &[usize]) -> Result<Vec<u32>, StepError> {
+    let blob = super::eval_steps::record_blob(ctx, key, "labels")?;
     let by_index: BTreeMap<usize, u32> =
-        serde_json::from_slice(&blob).map_err(|e| format!("pseudo-labels: {e}"))?;
+        serde_json::from_slice(&blob).map_err(|e| StepError::bad_input("pseudo-labels", e))?;
     indices
         .iter()
         .map(|i| {
-            by_index
-                .get(i)
-                .copied()
-                .ok_or_else(|| format!("image {i} has no pseudo-label"))
+            by_index.get(i).copied().ok_or_else(|| {
+                StepError::bad_input("pseudo-labels", format!("image {i} has no pseudo-label"))
+            })
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! Light FCN-style segmentation head on a backbone feature map (Long et al. 2015).
 
+use super::ConfigError;
 use crate::train::kernels::{apply_batch_norm, conv2d};
 use burn::module::{Initializer, Module};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -24,10 +25,11 @@ pub struct FcnDecoder {
 
 impl FcnDecoder {
     /// Builds the head for `in_channels`-channel feature maps and `classes` outputs.
-    pub fn new(in_channels: usize, classes: usize, device: &Device) -> Result<Self, String> {
+    pub fn new(in_channels: usize, classes: usize, device: &Device) -> Result<Self, ConfigError> {
         if in_channels == 0 || classes == 0 {
-            return Err(format!(
-                "fcn decoder: in_channels ({in_channels}) and classes ({classes}) must be > 0"
+            return Err(ConfigError::new(
+                "fcn decoder",
+                format!("in_channels ({in_channels}) and classes ({classes}) must be > 0"),
             ));
         }
         // kaiming_normal fan_out for the ReLU conv, as torchvision segmentation models.
@@ -86,8 +88,10 @@ mod tests {
     #[test]
     fn rejects_zero_sizes() {
         let dev = Device::flex();
-        assert!(FcnDecoder::new(0, 3, &dev).is_err());
-        assert!(FcnDecoder::new(8, 0, &dev).is_err());
+        for (channels, classes) in [(0, 3), (8, 0)] {
+            let err = FcnDecoder::new(channels, classes, &dev).unwrap_err();
+            assert_eq!(err.part, "fcn decoder", "{err}");
+        }
     }
 
     #[test]

@@ -6,6 +6,66 @@ use burn::tensor::Device;
 use std::fmt;
 use std::str::FromStr;
 
+/// Why a device cannot be named or used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    /// `cuda:` followed by something that is not a number.
+    #[error("`{name}` is not a device: the GPU index must be a number, as `cuda:0`")]
+    BadIndex {
+        /// The name as written.
+        name: String,
+    },
+    /// A name that is no device.
+    #[error("`{name}` is not a device: write `cpu`, `cuda` or `cuda:N`")]
+    Unknown {
+        /// The name as written.
+        name: String,
+    },
+    /// A CUDA device asked of a build without the `cuda` feature.
+    #[error(
+        "device `cuda:{index}` needs a build with CUDA support: this sslp was built without the \
+         `cuda` feature (rebuild with `cargo build --release --features cuda`; see the README)"
+    )]
+    NoCudaSupport {
+        /// The GPU index asked for.
+        index: usize,
+    },
+    /// The NVIDIA driver library could not be loaded.
+    #[error(
+        "no NVIDIA driver found (libcuda.so.1 could not be loaded); \
+         use `--device cpu`, or run on a machine with a GPU and its driver"
+    )]
+    NoDriver,
+    /// A precision name that is none of `f32`, `f16`, `bf16`.
+    #[error("unknown precision `{precision}`: write f32, f16 or bf16")]
+    UnknownPrecision {
+        /// The name as written.
+        precision: String,
+    },
+    /// A reduced precision the device cannot train in.
+    #[error(
+        "precision `{precision}` is not available on {device}: the CPU backend trains in \
+         f32 (write `precision = \"f32\"`), and reduced precision needs a CUDA device that \
+         supports it"
+    )]
+    PrecisionUnavailable {
+        /// The precision asked for.
+        precision: String,
+        /// The device.
+        device: DeviceChoice,
+    },
+    /// burn refused to configure the device for the precision.
+    #[error("cannot train in {precision} on {device}: {reason}")]
+    Configure {
+        /// The precision asked for.
+        precision: String,
+        /// The device.
+        device: DeviceChoice,
+        /// burn's message.
+        reason: String,
+    },
+}
+
 /// A device as users write it: `cpu`, `cuda` or `cuda:N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DeviceChoice {
@@ -16,21 +76,18 @@ pub enum DeviceChoice {
 }
 
 impl FromStr for DeviceChoice {
-    type Err = String;
+    type Err = DeviceError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, DeviceError> {
         match s.trim() {
             "cpu" => Ok(DeviceChoice::Cpu),
             "cuda" | "gpu" => Ok(DeviceChoice::Cuda(0)),
             other => match other.strip_prefix("cuda:") {
-                Some(n) => n.parse().map(DeviceChoice::Cuda).map_err(|_| {
-                    format!(
-                        "`{other}` is not a device: the GPU index must be a number, as `cuda:0`"
-                    )
-                }),
-                None => Err(format!(
-                    "`{other}` is not a device: write `cpu`, `cuda` or `cuda:N`"
-                )),
+                Some(n) => n
+                    .parse()
+                    .map(DeviceChoice::Cuda)
+                    .map_err(|_| DeviceError::BadIndex { name: other.into() }),
+                None => Err(DeviceError::Unknown { name: other.into() }),
             },
         }
     }
@@ -50,12 +107,12 @@ impl DeviceChoice {
     ///
     /// CUDA is probed before burn sees it: burn panics in a worker thread when
     /// the driver is missing, which no caller could recover from.
-    pub fn training_device(self) -> Result<Device, String> {
+    pub fn training_device(self) -> Result<Device, DeviceError> {
         Ok(self.plain_device()?.autodiff())
     }
 
     /// The burn device without autodiff, for inference (feature extraction).
-    pub fn plain_device(self) -> Result<Device, String> {
+    pub fn plain_device(self) -> Result<Device, DeviceError> {
         match self {
             DeviceChoice::Cpu => Ok(Device::flex()),
             DeviceChoice::Cuda(index) => cuda_device(index),
@@ -71,47 +128,47 @@ pub fn apply_precision(
     device: &mut Device,
     choice: DeviceChoice,
     precision: &str,
-) -> Result<(), String> {
+) -> Result<(), DeviceError> {
     use burn::tensor::FloatDType;
     let dtype = match precision {
         "" | "f32" => return Ok(()),
         "f16" => FloatDType::F16,
         "bf16" => FloatDType::BF16,
         other => {
-            return Err(format!(
-                "unknown precision `{other}`: write f32, f16 or bf16"
-            ));
+            return Err(DeviceError::UnknownPrecision {
+                precision: other.into(),
+            });
         }
     };
     if choice == DeviceChoice::Cpu || !device.supports_dtype(dtype) {
-        return Err(format!(
-            "precision `{precision}` is not available on {choice}: the CPU backend trains in \
-             f32 (write `precision = \"f32\"`), and reduced precision needs a CUDA device that \
-             supports it"
-        ));
+        return Err(DeviceError::PrecisionUnavailable {
+            precision: precision.into(),
+            device: choice,
+        });
     }
     device
         .configure(burn::tensor::DeviceConfig::new(Some(dtype), None, None))
-        .map_err(|e| format!("cannot train in {precision} on {choice}: {e:?}"))
+        .map_err(|e| DeviceError::Configure {
+            precision: precision.into(),
+            device: choice,
+            reason: format!("{e:?}"),
+        })
 }
 
 #[cfg(feature = "cuda")]
-fn cuda_device(index: usize) -> Result<Device, String> {
+fn cuda_device(index: usize) -> Result<Device, DeviceError> {
     probe_cuda_driver()?;
     Ok(Device::cuda(index))
 }
 
 #[cfg(not(feature = "cuda"))]
-fn cuda_device(index: usize) -> Result<Device, String> {
-    Err(format!(
-        "device `cuda:{index}` needs a build with CUDA support: this sslp was built without the \
-         `cuda` feature (rebuild with `cargo build --release --features cuda`; see the README)"
-    ))
+fn cuda_device(index: usize) -> Result<Device, DeviceError> {
+    Err(DeviceError::NoCudaSupport { index })
 }
 
 /// Checks that the NVIDIA driver library can be loaded.
 #[cfg(feature = "cuda")]
-fn probe_cuda_driver() -> Result<(), String> {
+fn probe_cuda_driver() -> Result<(), DeviceError> {
     for name in ["libcuda.so.1", "libcuda.so", "nvcuda.dll"] {
         // SAFETY: loading the driver library runs its initialisers, which is
         // what burn-cuda would do next anyway; the handle is dropped at once.
@@ -119,11 +176,7 @@ fn probe_cuda_driver() -> Result<(), String> {
             return Ok(());
         }
     }
-    Err(
-        "no NVIDIA driver found (libcuda.so.1 could not be loaded); \
-         use `--device cpu`, or run on a machine with a GPU and its driver"
-            .to_string(),
-    )
+    Err(DeviceError::NoDriver)
 }
 
 #[cfg(test)]
@@ -135,8 +188,16 @@ mod tests {
         assert_eq!("cpu".parse(), Ok(DeviceChoice::Cpu));
         assert_eq!("cuda".parse(), Ok(DeviceChoice::Cuda(0)));
         assert_eq!("cuda:3".parse(), Ok(DeviceChoice::Cuda(3)));
-        assert!("cuda:x".parse::<DeviceChoice>().is_err());
-        assert!("tpu".parse::<DeviceChoice>().is_err());
+        assert_eq!(
+            "cuda:x".parse::<DeviceChoice>(),
+            Err(DeviceError::BadIndex {
+                name: "cuda:x".into()
+            })
+        );
+        assert_eq!(
+            "tpu".parse::<DeviceChoice>(),
+            Err(DeviceError::Unknown { name: "tpu".into() })
+        );
         assert_eq!(DeviceChoice::Cuda(2).to_string(), "cuda:2");
     }
 
@@ -144,7 +205,10 @@ mod tests {
     #[test]
     fn cuda_without_the_feature_is_a_clear_error() {
         let err = DeviceChoice::Cuda(0).training_device().unwrap_err();
-        assert!(err.contains("--features cuda"), "{err}");
+        assert_eq!(err, DeviceError::NoCudaSupport { index: 0 });
+        assert!(err.to_string().contains("--features cuda"), "{err}");
+        let err = DeviceChoice::Cuda(2).plain_device().unwrap_err();
+        assert_eq!(err, DeviceError::NoCudaSupport { index: 2 });
     }
 
     #[test]
@@ -152,7 +216,11 @@ mod tests {
         let mut device = DeviceChoice::Cpu.training_device().unwrap();
         assert!(apply_precision(&mut device, DeviceChoice::Cpu, "f32").is_ok());
         let err = apply_precision(&mut device, DeviceChoice::Cpu, "bf16").unwrap_err();
-        assert!(err.contains("f32"), "{err}");
+        assert!(
+            matches!(&err, DeviceError::PrecisionUnavailable { precision, .. } if precision == "bf16"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("f32"), "{err}");
     }
 
     #[test]

@@ -2,26 +2,27 @@
 //! PyTorch, JAX and most model hubs read. (The store also keeps burn's own
 //! record of every backbone, under the output `backbone`.)
 
+use super::bytes::BytesError;
 use burn::module::Module;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 
 /// A module's parameters and BatchNorm statistics as a safetensors file's bytes.
-pub fn module_to_safetensors<M: Module>(m: &M) -> Result<Vec<u8>, String> {
+pub fn module_to_safetensors<M: Module>(m: &M) -> Result<Vec<u8>, BytesError> {
     // Fold pending BatchNorm updates in first (burn.md §6.2).
     let m = m.valid();
     let mut store = SafetensorsStore::from_bytes(None);
     m.save_into(&mut store)
-        .map_err(|e| format!("cannot export safetensors: {e}"))?;
+        .map_err(|e| BytesError::Safetensors(e.to_string()))?;
     let bytes = store
         .get_bytes()
-        .map_err(|e| format!("cannot export safetensors: {e}"))?;
+        .map_err(|e| BytesError::Safetensors(e.to_string()))?;
     canonical_header(&bytes)
 }
 
 /// The same safetensors file with its JSON header's keys sorted (burn writes its
 /// `__metadata__` in hash order), so the same weights always give the same bytes.
-fn canonical_header(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let bad = || "cannot export safetensors: a malformed header".to_string();
+fn canonical_header(bytes: &[u8]) -> Result<Vec<u8>, BytesError> {
+    let bad = || BytesError::Safetensors("a malformed header".into());
     let len = u64::from_le_bytes(
         bytes
             .get(..8)

@@ -176,7 +176,11 @@ mod tests {
         fn batch_images(&self) -> usize {
             self.batch
         }
-        fn batch(&self, _epoch: usize, _index: usize) -> Result<Vec<TensorData>, String> {
+        fn batch(
+            &self,
+            _epoch: usize,
+            _index: usize,
+        ) -> Result<Vec<TensorData>, crate::augment::ImageError> {
             let per = 3 * 8 * 8;
             let data: Vec<f32> = (0..self.batch * per)
                 .map(|i| {
@@ -258,7 +262,11 @@ mod tests {
             fn batch_images(&self) -> usize {
                 self.0.batch_images()
             }
-            fn batch(&self, e: usize, i: usize) -> Result<Vec<TensorData>, String> {
+            fn batch(
+                &self,
+                e: usize,
+                i: usize,
+            ) -> Result<Vec<TensorData>, crate::augment::ImageError> {
                 self.0.batch(e, i)
             }
         }

@@ -1,6 +1,7 @@
 //! Projection/prediction heads of the SSL methods: a configurable MLP, SwAV prototypes and the
 //! DINO head with its weight-normalised last layer.
 
+use super::ConfigError;
 use burn::module::{Flag, Initializer, Module, Param, RunningState};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, relu};
@@ -92,7 +93,7 @@ pub struct MlpConfig {
 
 impl MlpConfig {
     /// Rejects zero widths or depth, with a message naming the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, v) in [
             ("input", self.input),
             ("hidden", self.hidden),
@@ -100,14 +101,17 @@ impl MlpConfig {
             ("layers", self.layers),
         ] {
             if v == 0 {
-                return Err(format!("MLP head: {name} must be at least 1"));
+                return Err(ConfigError::new(
+                    "MLP head",
+                    format!("{name} must be at least 1"),
+                ));
             }
         }
         Ok(())
     }
 
     /// Builds the head on `device`.
-    pub fn init(&self, device: &Device) -> Result<Mlp, String> {
+    pub fn init(&self, device: &Device) -> Result<Mlp, ConfigError> {
         self.validate()?;
         let mut hidden = Vec::new();
         let mut width = self.input;
@@ -183,9 +187,12 @@ pub struct Prototypes {
 
 impl Prototypes {
     /// `count` random prototypes of width `dim` (PyTorch Linear init), already normalised.
-    pub fn new(dim: usize, count: usize, device: &Device) -> Result<Self, String> {
+    pub fn new(dim: usize, count: usize, device: &Device) -> Result<Self, ConfigError> {
         if dim == 0 || count == 0 {
-            return Err("SwAV prototypes: width and count must be at least 1".into());
+            return Err(ConfigError::new(
+                "SwAV prototypes",
+                "width and count must be at least 1",
+            ));
         }
         let bound = 1.0 / (dim as f64).sqrt();
         let weight = Initializer::Uniform {
@@ -234,7 +241,7 @@ pub struct DinoHeadConfig {
 
 impl DinoHeadConfig {
     /// Rejects zero widths or depth.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, v) in [
             ("input", self.input),
             ("hidden", self.hidden),
@@ -243,14 +250,17 @@ impl DinoHeadConfig {
             ("layers", self.layers),
         ] {
             if v == 0 {
-                return Err(format!("DINO head: {name} must be at least 1"));
+                return Err(ConfigError::new(
+                    "DINO head",
+                    format!("{name} must be at least 1"),
+                ));
             }
         }
         Ok(())
     }
 
     /// Builds the head on `device`.
-    pub fn init(&self, device: &Device) -> Result<DinoHead, String> {
+    pub fn init(&self, device: &Device) -> Result<DinoHead, ConfigError> {
         self.validate()?;
         let init = Initializer::Normal {
             mean: 0.0,

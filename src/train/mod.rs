@@ -22,3 +22,24 @@ pub mod loss;
 pub mod method;
 pub mod optim;
 pub mod trainer;
+
+/// An invalid setting of a part of the model (a zero width, a depth out of
+/// range, a method hyper-parameter outside its domain): which part, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{part}: {reason}")]
+pub struct ConfigError {
+    /// The part (`MLP head`, `vit`, `simclr`, ...).
+    pub part: &'static str,
+    /// What is wrong, naming the field.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// `part` is invalid because of `reason`.
+    pub fn new(part: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            part,
+            reason: reason.into(),
+        }
+    }
+}

@@ -18,6 +18,7 @@ use super::backbone::{Backbone, BackboneSpec};
 use super::feed::Feed;
 use super::method::{Method, MethodConfig, Progress, Student};
 use super::optim::{LrScaling, OptimizerSpec, Schedule};
+use crate::augment::ImageError;
 use crate::eval::{Matrix, health};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -61,7 +62,7 @@ pub trait BatchSource: Sync {
     /// by the training thread, so the backend (and its autodiff graph, whose node
     /// order likely decides the order of gradient sums) is only touched in step order:
     /// making the tensors on the helper thread broke run-to-run determinism.
-    fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String>;
+    fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, ImageError>;
 }
 
 /// The batches of the global steps `steps` of `source`, made ahead on a thread of `scope`.
@@ -69,7 +70,7 @@ pub(crate) fn batch_feed<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     source: &'scope dyn BatchSource,
     steps: std::ops::Range<usize>,
-) -> Feed<Result<Vec<TensorData>, String>> {
+) -> Feed<Result<Vec<TensorData>, ImageError>> {
     let per_epoch = source.batches_per_epoch().max(1);
     Feed::start(scope, steps, move |step| {
         source.batch(step / per_epoch, step % per_epoch)
@@ -79,13 +80,13 @@ pub(crate) fn batch_feed<'scope>(
 /// The next batch of a [`batch_feed`] as tensors on `device`, made here, on the training
 /// thread (see [`BatchSource::batch`]).
 pub(crate) fn next_views(
-    feed: &mut Feed<Result<Vec<TensorData>, String>>,
+    feed: &mut Feed<Result<Vec<TensorData>, ImageError>>,
     device: &Device,
 ) -> Result<Vec<Tensor<4>>, TrainError> {
     let views = feed
         .next()
         .ok_or_else(|| TrainError::Failed("the batch maker stopped".into()))?
-        .map_err(TrainError::Failed)?;
+        .map_err(TrainError::Image)?;
     Ok(views
         .into_iter()
         .map(|data| Tensor::from_data(data, device))
@@ -97,7 +98,7 @@ pub trait CheckpointSink {
     /// The latest checkpoint, if any.
     fn load(&self) -> Option<Vec<u8>>;
     /// Replaces the checkpoint; must be durable when it returns.
-    fn save(&self, bytes: &[u8]) -> Result<(), String>;
+    fn save(&self, bytes: &[u8]) -> Result<(), TrainError>;
 }
 
 /// A sink that keeps nothing (tests, benchmarks).
@@ -107,7 +108,7 @@ impl CheckpointSink for NoCheckpoints {
     fn load(&self) -> Option<Vec<u8>> {
         None
     }
-    fn save(&self, _bytes: &[u8]) -> Result<(), String> {
+    fn save(&self, _bytes: &[u8]) -> Result<(), TrainError> {
         Ok(())
     }
 }
@@ -171,7 +172,7 @@ pub trait Monitor {
     fn due(&self, epoch: usize, epochs: usize) -> bool;
     /// The top-1 accuracy of `backbone` (eval mode, no autodiff, on `device`);
     /// `None` when the data cannot say (no labels).
-    fn top1(&self, backbone: &Backbone, device: &Device) -> Result<Option<f64>, String>;
+    fn top1(&self, backbone: &Backbone, device: &Device) -> Result<Option<f64>, ProbeError>;
 }
 
 /// What the loop looks at after each epoch. Neither changes what is trained.
@@ -187,21 +188,39 @@ pub struct Probes<'a> {
 /// small fraction of an epoch's work).
 pub const HEALTH_ROWS: usize = 256;
 
+/// Why a probe of a backbone (health figures, kNN monitor) could not run.
+/// Probes only inform: the loop logs the error and trains on.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ProbeError {
+    /// The features could not be read back from the device.
+    #[error("reading features: {0}")]
+    Readback(String),
+    /// The figures could not be computed.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
+    /// An image of the probe's data is not valid.
+    #[error(transparent)]
+    Image(#[from] crate::augment::ImageError),
+    /// Fewer than two views.
+    #[error("the health probe needs two views")]
+    TwoViews,
+}
+
 /// Backbone features of a batch as a matrix (eval mode, no autodiff).
-pub fn features_of(backbone: &Backbone, x: Tensor<4>) -> Result<Matrix, String> {
+pub fn features_of(backbone: &Backbone, x: Tensor<4>) -> Result<Matrix, ProbeError> {
     let f = backbone.forward(x.without_autodiff());
     let [rows, cols] = f.dims();
     let data = f
         .into_data()
         .try_to_vec::<f32>()
-        .map_err(|e| format!("reading features: {e:?}"))?;
-    Matrix::new(rows, cols, data).map_err(|e| e.to_string())
+        .map_err(|e| ProbeError::Readback(format!("{e:?}")))?;
+    Ok(Matrix::new(rows, cols, data)?)
 }
 
 /// [`EpochHealth`] of `backbone` (eval mode) on the first two views of a batch.
-pub fn view_health(backbone: &Backbone, views: &[Tensor<4>]) -> Result<EpochHealth, String> {
+pub fn view_health(backbone: &Backbone, views: &[Tensor<4>]) -> Result<EpochHealth, ProbeError> {
     if views.len() < 2 {
-        return Err("the health probe needs two views".into());
+        return Err(ProbeError::TwoViews);
     }
     let rows = views[0].dims()[0].min(HEALTH_ROWS);
     let x = features_of(backbone, views[0].clone().narrow(0, 0, rows))?;
@@ -210,14 +229,12 @@ pub fn view_health(backbone: &Backbone, views: &[Tensor<4>]) -> Result<EpochHeal
         x.rows + y.rows,
         x.cols,
         x.data.iter().chain(&y.data).copied().collect(),
-    )
-    .map_err(|e| e.to_string())?;
-    let e = |r: crate::eval::Result<f64>| r.map_err(|e| e.to_string());
+    )?;
     Ok(EpochHealth {
         dim: x.cols,
-        embedding_std: e(health::embedding_std(&both))?,
-        alignment: e(health::alignment(&x, &y))?,
-        uniformity: (e(health::uniformity(&x))? + e(health::uniformity(&y))?) / 2.0,
+        embedding_std: health::embedding_std(&both)?,
+        alignment: health::alignment(&x, &y)?,
+        uniformity: (health::uniformity(&x)? + health::uniformity(&y)?) / 2.0,
     })
 }
 
@@ -244,7 +261,22 @@ pub enum TrainError {
     },
     /// The user interrupted; the last checkpoint stands.
     Interrupted,
-    /// Anything else (bad data, a corrupt checkpoint, an impossible setting).
+    /// An invalid model or method setting.
+    Config(super::ConfigError),
+    /// A checkpoint that cannot be written or read back: what part, and why.
+    Checkpoint {
+        /// The part (`checkpoint`, `checkpoint optimiser state`, `saving the optimiser`, ...).
+        part: &'static str,
+        /// What failed.
+        reason: String,
+    },
+    /// A source image that could not be made into views.
+    Image(ImageError),
+    /// Module or method state that could not be serialised for a checkpoint.
+    State(super::bytes::BytesError),
+    /// The stored training checkpoint does not parse.
+    CheckpointDamaged,
+    /// Anything else (bad data, a batch that could not be made, too little data).
     Failed(String),
 }
 
@@ -265,6 +297,11 @@ impl fmt::Display for TrainError {
                 "batch {batch} of epoch {epoch} does not fit the method: {reason}; this arm stops here"
             ),
             TrainError::Interrupted => write!(f, "interrupted"),
+            TrainError::Config(e) => write!(f, "{e}"),
+            TrainError::Checkpoint { part, reason } => write!(f, "{part}: {reason}"),
+            TrainError::State(e) => write!(f, "{e}"),
+            TrainError::Image(e) => write!(f, "{e}"),
+            TrainError::CheckpointDamaged => write!(f, "the training checkpoint is damaged"),
             TrainError::Failed(m) => write!(f, "{m}"),
         }
     }
@@ -285,6 +322,12 @@ pub fn finite_loss(value: f64, epoch: usize, batch: usize) -> Result<f64, TrainE
 }
 
 impl std::error::Error for TrainError {}
+
+impl From<super::ConfigError> for TrainError {
+    fn from(e: super::ConfigError) -> Self {
+        TrainError::Config(e)
+    }
+}
 
 /// The result of training.
 pub struct Trained {
@@ -330,7 +373,7 @@ pub fn init_seeded(
     backbone: &BackboneSpec,
     device: &Device,
     seed: u64,
-) -> Result<(Student, Method), String> {
+) -> Result<(Student, Method), super::ConfigError> {
     let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
     let (student, method) = Method::new(config, backbone, device)?;
@@ -344,7 +387,7 @@ pub fn init_backbone_seeded(
     backbone: &BackboneSpec,
     device: &Device,
     seed: u64,
-) -> Result<super::backbone::Backbone, String> {
+) -> Result<super::backbone::Backbone, super::ConfigError> {
     let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
     let b = backbone.try_init(device)?;
@@ -365,8 +408,7 @@ pub fn train(
     probes: Probes<'_>,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Trained, TrainError> {
-    let (mut student, mut method) =
-        init_seeded(config, backbone, device, spec.seed).map_err(TrainError::Failed)?;
+    let (mut student, mut method) = init_seeded(config, backbone, device, spec.seed)?;
     let clip = spec.grad_clip.or(method.grad_clip());
     let mut optim = spec.optimizer.build(clip);
     let per_epoch = source.batches_per_epoch();
@@ -383,15 +425,25 @@ pub fn train(
     let mut start = 0;
     let mut resumed_after = None;
     if let Some(bytes) = checkpoints.load() {
-        let ck = Checkpoint::decode(&bytes).map_err(TrainError::Failed)?;
-        student = super::bytes::module_from_bytes(student, &ck.student)
-            .map_err(|e| TrainError::Failed(format!("checkpoint: {e}")))?;
+        let ck = Checkpoint::decode(&bytes)?;
+        student = super::bytes::module_from_bytes(student, &ck.student).map_err(|e| {
+            TrainError::Checkpoint {
+                part: "checkpoint",
+                reason: e.to_string(),
+            }
+        })?;
         optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(ck.optimizer))
-            .map_err(|e| TrainError::Failed(format!("checkpoint optimiser state: {e:?}")))?;
+            .map_err(|e| TrainError::Checkpoint {
+                part: "checkpoint optimiser state",
+                reason: format!("{e:?}"),
+            })?;
         method
             .load_state(&ck.method)
-            .map_err(|e| TrainError::Failed(format!("checkpoint method state: {e}")))?;
+            .map_err(|e| TrainError::Checkpoint {
+                part: "checkpoint method state",
+                reason: e.to_string(),
+            })?;
         history = ck.history;
         if history.len() != ck.losses.len() {
             // A checkpoint written before epochs were recorded: keep what it knows.
@@ -438,7 +490,7 @@ pub fn train(
                         .map_err(|reason| TrainError::Batch {
                             epoch: epoch + 1,
                             batch: b,
-                            reason,
+                            reason: reason.to_string(),
                         })?;
                 let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, epoch, b)?;
                 sum += value;
@@ -480,14 +532,17 @@ pub fn train(
                     epoch: epoch + 1,
                     losses: losses.clone(),
                     history: history.clone(),
-                    student: super::bytes::module_to_bytes(&student).map_err(TrainError::Failed)?,
+                    student: super::bytes::module_to_bytes(&student).map_err(TrainError::State)?,
                     optimizer: optim
                         .into_bytes()
-                        .map_err(|e| TrainError::Failed(format!("saving the optimiser: {e:?}")))?
+                        .map_err(|e| TrainError::Checkpoint {
+                            part: "saving the optimiser",
+                            reason: format!("{e:?}"),
+                        })?
                         .to_vec(),
-                    method: method.save_state().map_err(TrainError::Failed)?,
+                    method: method.save_state().map_err(TrainError::State)?,
                 };
-                checkpoints.save(&ck.encode()).map_err(TrainError::Failed)?;
+                checkpoints.save(&ck.encode())?;
             }
         }
         Ok(Trained {
@@ -565,8 +620,8 @@ impl Checkpoint {
         out
     }
 
-    fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
-        let bad = || "the training checkpoint is damaged".to_string();
+    fn decode(bytes: &[u8]) -> Result<Checkpoint, TrainError> {
+        let bad = || TrainError::CheckpointDamaged;
         if bytes.len() < 16 || &bytes[..8] != MAGIC {
             return Err(bad());
         }
@@ -579,7 +634,7 @@ impl Checkpoint {
             return Err(bad());
         }
         let mut at = 16 + n;
-        let mut take = |len: usize| -> Result<Vec<u8>, String> {
+        let mut take = |len: usize| -> Result<Vec<u8>, TrainError> {
             let part = bytes.get(at..at + len).ok_or_else(bad)?.to_vec();
             at += len;
             Ok(part)
@@ -635,7 +690,13 @@ mod tests {
         assert_eq!(back.history, ck.history);
         assert_eq!(back.student, vec![1, 2, 3]);
         assert_eq!(back.method, vec![9; 10]);
-        assert!(Checkpoint::decode(&bytes[..bytes.len() - 1]).is_err());
-        assert!(Checkpoint::decode(b"garbage").is_err());
+        assert!(matches!(
+            Checkpoint::decode(&bytes[..bytes.len() - 1]),
+            Err(TrainError::CheckpointDamaged)
+        ));
+        assert!(matches!(
+            Checkpoint::decode(b"garbage"),
+            Err(TrainError::CheckpointDamaged)
+        ));
     }
 }

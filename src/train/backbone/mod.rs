@@ -8,6 +8,7 @@ pub use resnet::{BasicBlock, Bottleneck, ResBlock, ResNet};
 pub use tiny::TinyConvNet;
 pub use vit::{Vit, VitBlock};
 
+use super::ConfigError;
 use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -51,20 +52,26 @@ pub enum BackboneSpec {
 
 impl BackboneSpec {
     /// Checks the spec so `init` never panics on user-supplied values.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         match *self {
             BackboneSpec::TinyConvNet { width, depth } => {
                 if width == 0 {
-                    return Err("tiny convnet: width must be > 0".into());
+                    return Err(ConfigError::new("tiny convnet", "width must be > 0"));
                 }
                 if depth == 0 || depth > 8 {
-                    return Err(format!("tiny convnet: depth must be in 1..=8, got {depth}"));
+                    return Err(ConfigError::new(
+                        "tiny convnet",
+                        format!("depth must be in 1..=8, got {depth}"),
+                    ));
                 }
                 Ok(())
             }
             BackboneSpec::ResNet { depth, .. } => match depth {
                 18 | 34 | 50 => Ok(()),
-                _ => Err(format!("resnet: depth must be 18, 34 or 50, got {depth}")),
+                _ => Err(ConfigError::new(
+                    "resnet",
+                    format!("depth must be 18, 34 or 50, got {depth}"),
+                )),
             },
             BackboneSpec::Vit {
                 patch,
@@ -75,20 +82,30 @@ impl BackboneSpec {
                 image_size,
             } => {
                 if patch == 0 || depth == 0 || width == 0 || heads == 0 || image_size == 0 {
-                    return Err("vit: patch, depth, width, heads and image_size must be > 0".into());
+                    return Err(ConfigError::new(
+                        "vit",
+                        "patch, depth, width, heads and image_size must be > 0",
+                    ));
                 }
                 if width % heads != 0 {
-                    return Err(format!("vit: width {width} not divisible by heads {heads}"));
+                    return Err(ConfigError::new(
+                        "vit",
+                        format!("width {width} not divisible by heads {heads}"),
+                    ));
                 }
                 if image_size % patch != 0 {
-                    return Err(format!(
-                        "vit: image_size {image_size} not divisible by patch {patch}"
+                    return Err(ConfigError::new(
+                        "vit",
+                        format!("image_size {image_size} not divisible by patch {patch}"),
                     ));
                 }
                 if !(mlp_ratio.is_finite() && mlp_ratio > 0.0)
                     || (width as f64 * mlp_ratio).round() < 1.0
                 {
-                    return Err(format!("vit: invalid mlp_ratio {mlp_ratio}"));
+                    return Err(ConfigError::new(
+                        "vit",
+                        format!("invalid mlp_ratio {mlp_ratio}"),
+                    ));
                 }
                 Ok(())
             }
@@ -120,7 +137,7 @@ impl BackboneSpec {
 
     /// Validates and builds the backbone with torchvision/DINO init; all params are drawn here in
     /// a fixed order, so results are deterministic after `device.seed(..)` and clones are safe.
-    pub fn try_init(&self, device: &Device) -> Result<Backbone, String> {
+    pub fn try_init(&self, device: &Device) -> Result<Backbone, ConfigError> {
         self.validate()?;
         let backbone = match *self {
             BackboneSpec::TinyConvNet { width, depth } => {

@@ -1,5 +1,6 @@
 //! Barlow Twins (Zbontar et al. 2021): cross-correlation of the two views towards identity.
 
+use crate::train::ConfigError;
 use burn::tensor::{Device, Tensor};
 
 use super::super::heads::{Mlp, MlpConfig};
@@ -14,7 +15,7 @@ pub(super) fn projector(
     dim: usize,
     layers: usize,
     device: &Device,
-) -> Result<Mlp, String> {
+) -> Result<Mlp, ConfigError> {
     MlpConfig {
         input: feat,
         hidden,

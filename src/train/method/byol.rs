@@ -1,5 +1,6 @@
 //! BYOL (Grill et al. 2020): predict the EMA target's projection of the other view.
 
+use crate::train::ConfigError;
 use burn::tensor::{Device, Tensor};
 
 use super::super::heads::{Mlp, MlpConfig};
@@ -13,7 +14,7 @@ pub(super) fn heads(
     proj_dim: usize,
     pred_hidden: usize,
     device: &Device,
-) -> Result<(Mlp, Mlp), String> {
+) -> Result<(Mlp, Mlp), ConfigError> {
     let projector = MlpConfig {
         input: feat,
         hidden: proj_hidden,

@@ -4,7 +4,13 @@
 //! (`src/lang/registry/methods.rs`) only; a `MethodConfig` is decoded from a
 //! planned `method` map by `exec::decode::method_config`.
 
+use crate::train::ConfigError;
 use std::str::FromStr;
+
+/// A MoCo version that is neither `v2` nor `v3`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not one of `v2`, `v3`")]
+pub struct UnknownMocoVersion(pub String);
 
 /// MoCo flavour: v2 (queue of negatives) or v3 (in-batch keys, predictor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,13 +22,13 @@ pub enum MocoVersion {
 }
 
 impl FromStr for MocoVersion {
-    type Err = String;
+    type Err = UnknownMocoVersion;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, UnknownMocoVersion> {
         match s {
             "v2" => Ok(MocoVersion::V2),
             "v3" => Ok(MocoVersion::V3),
-            other => Err(format!("`{other}` is not one of `v2`, `v3`")),
+            other => Err(UnknownMocoVersion(other.into())),
         }
     }
 }
@@ -151,27 +157,33 @@ pub enum MethodConfig {
     },
 }
 
-fn positive(name: &str, key: &str, v: f64) -> Result<(), String> {
+fn positive(name: &'static str, key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(format!("{name}: {key} must be a positive number, got {v}"))
+        Err(ConfigError::new(
+            name,
+            format!("{key} must be a positive number, got {v}"),
+        ))
     }
 }
 
-fn in_unit(name: &str, key: &str, v: f64) -> Result<(), String> {
+fn in_unit(name: &'static str, key: &str, v: f64) -> Result<(), ConfigError> {
     if (0.0..=1.0).contains(&v) {
         Ok(())
     } else {
-        Err(format!("{name}: {key} must lie in [0, 1], got {v}"))
+        Err(ConfigError::new(
+            name,
+            format!("{key} must lie in [0, 1], got {v}"),
+        ))
     }
 }
 
-fn at_least_one(name: &str, key: &str, v: usize) -> Result<(), String> {
+fn at_least_one(name: &'static str, key: &str, v: usize) -> Result<(), ConfigError> {
     if v >= 1 {
         Ok(())
     } else {
-        Err(format!("{name}: {key} must be at least 1"))
+        Err(ConfigError::new(name, format!("{key} must be at least 1")))
     }
 }
 
@@ -195,7 +207,7 @@ impl MethodConfig {
     }
 
     /// Checks ranges (positive temperatures and widths, momenta in [0, 1], ...).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let name = self.name();
         match *self {
             MethodConfig::SimClr {
@@ -278,7 +290,10 @@ impl MethodConfig {
                 proj_layers,
             } => {
                 if !(lambda.is_finite() && lambda >= 0.0) {
-                    return Err(format!("{name}: lambda must be a non-negative number"));
+                    return Err(ConfigError::new(
+                        name,
+                        "lambda must be a non-negative number",
+                    ));
                 }
                 positive(name, "scale_loss", scale_loss)?;
                 at_least_one(name, "proj_hidden", proj_hidden)?;
@@ -308,7 +323,10 @@ impl MethodConfig {
                 in_unit(name, "tau_base", tau_base)?;
                 in_unit(name, "tau_end", tau_end)?;
                 if !(clip_grad.is_finite() && clip_grad >= 0.0) {
-                    return Err(format!("{name}: clip_grad must be a non-negative number"));
+                    return Err(ConfigError::new(
+                        name,
+                        "clip_grad must be a non-negative number",
+                    ));
                 }
             }
         }

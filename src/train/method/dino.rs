@@ -1,5 +1,6 @@
 //! DINO (Caron et al. 2021): self-distillation from a centred, sharpened EMA teacher.
 
+use crate::train::ConfigError;
 use burn::tensor::{Device, Tensor};
 
 use super::super::heads::{DinoHead, DinoHeadConfig};
@@ -17,7 +18,7 @@ pub(super) fn head(
     out_dim: usize,
     norm_last_layer: bool,
     device: &Device,
-) -> Result<DinoHead, String> {
+) -> Result<DinoHead, ConfigError> {
     DinoHeadConfig {
         input: feat,
         hidden,

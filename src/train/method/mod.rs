@@ -11,13 +11,53 @@ mod simclr;
 mod simsiam;
 mod swav;
 
-pub use config::{MethodConfig, MocoVersion};
+pub use config::{MethodConfig, MocoVersion, UnknownMocoVersion};
+
+/// Why views cannot make a training loss: they do not fit the method, or
+/// the method lacks state it should have built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ViewsError {
+    /// Fewer than the two global views.
+    #[error("{method} needs at least 2 views, got {got}")]
+    TooFewViews {
+        /// The method.
+        method: &'static str,
+        /// Views given.
+        got: usize,
+    },
+    /// A batch of one image.
+    #[error("{method} needs a batch of at least 2")]
+    BatchTooSmall {
+        /// The method.
+        method: &'static str,
+    },
+    /// Views with different batch sizes.
+    #[error("all views must have the same batch size")]
+    UnequalBatches,
+    /// Global views of different shapes.
+    #[error("the two global views must have the same shape")]
+    GlobalShapes,
+    /// A teacher, centre or prototypes the method should have made.
+    #[error("{method}: missing {part}")]
+    MissingState {
+        /// The method.
+        method: &'static str,
+        /// What is missing.
+        part: &'static str,
+    },
+}
+
+fn malformed(message: impl Into<String>) -> BytesError {
+    BytesError::Malformed(message.into())
+}
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 
+use super::ConfigError;
 use super::backbone::{Backbone, BackboneSpec};
+use super::bytes::BytesError;
 use super::bytes::{
     Sections, module_from_bytes, module_to_bytes, tensor_from_bytes, tensor_to_bytes,
 };
@@ -221,7 +261,7 @@ impl Method {
         config: MethodConfig,
         backbone: &BackboneSpec,
         device: &Device,
-    ) -> Result<(Student, Method), String> {
+    ) -> Result<(Student, Method), ConfigError> {
         config.validate()?;
         let feat = backbone.feature_dim();
         let backbone = backbone.try_init(device)?;
@@ -429,26 +469,24 @@ impl Method {
 
     /// `(global, local)` views the loss expects: 2 global; SwAV/DINO accept any number of local
     /// crops after them, other methods ignore extra views.
-    pub fn check_views(&self, views: &[Tensor<4>]) -> Result<(), String> {
+    pub fn check_views(&self, views: &[Tensor<4>]) -> Result<(), ViewsError> {
         if views.len() < 2 {
-            return Err(format!(
-                "{} needs at least 2 views, got {}",
-                self.config.name(),
-                views.len()
-            ));
+            return Err(ViewsError::TooFewViews {
+                method: self.config.name(),
+                got: views.len(),
+            });
         }
         let b = views[0].dims()[0];
         if b < 2 {
-            return Err(format!(
-                "{} needs a batch of at least 2",
-                self.config.name()
-            ));
+            return Err(ViewsError::BatchTooSmall {
+                method: self.config.name(),
+            });
         }
         if views.iter().any(|v| v.dims()[0] != b) {
-            return Err("all views must have the same batch size".into());
+            return Err(ViewsError::UnequalBatches);
         }
         if views[1].dims() != views[0].dims() {
-            return Err("the two global views must have the same shape".into());
+            return Err(ViewsError::GlobalShapes);
         }
         Ok(())
     }
@@ -461,7 +499,7 @@ impl Method {
         student: &Student,
         views: &[Tensor<4>],
         at: Progress,
-    ) -> Result<Tensor<1>, String> {
+    ) -> Result<Tensor<1>, ViewsError> {
         self.check_views(views)?;
         self.pending_queue.clear();
         self.pending_center = None;
@@ -473,7 +511,10 @@ impl Method {
                 symmetric,
                 ..
             } => {
-                let teacher = self.teacher.as_ref().ok_or("moco: missing teacher")?;
+                let teacher = self.teacher.as_ref().ok_or(ViewsError::MissingState {
+                    method: "moco",
+                    part: "teacher",
+                })?;
                 match version {
                     MocoVersion::V2 => {
                         let (loss, pending) = moco::loss_v2(
@@ -492,7 +533,10 @@ impl Method {
             }
             MethodConfig::SimSiam { .. } => simsiam::loss(student, views),
             MethodConfig::Byol { .. } => {
-                let teacher = self.teacher.as_ref().ok_or("byol: missing teacher")?;
+                let teacher = self.teacher.as_ref().ok_or(ViewsError::MissingState {
+                    method: "byol",
+                    part: "teacher",
+                })?;
                 byol::loss(student, teacher, views)
             }
             MethodConfig::Swav {
@@ -530,8 +574,14 @@ impl Method {
                 center_momentum,
                 ..
             } => {
-                let teacher = self.teacher.as_ref().ok_or("dino: missing teacher")?;
-                let center = self.center.clone().ok_or("dino: missing centre")?;
+                let teacher = self.teacher.as_ref().ok_or(ViewsError::MissingState {
+                    method: "dino",
+                    part: "teacher",
+                })?;
+                let center = self.center.clone().ok_or(ViewsError::MissingState {
+                    method: "dino",
+                    part: "centre",
+                })?;
                 let tt = dino::teacher_temp(
                     at.epoch,
                     teacher_temp_start,
@@ -634,7 +684,7 @@ impl Method {
 
     /// Serialises the non-optimiser state (teacher weights, queues, pointer, centre) for an
     /// exact resume. Call between steps (after `after_step`).
-    pub fn save_state(&self) -> Result<Vec<u8>, String> {
+    pub fn save_state(&self) -> Result<Vec<u8>, BytesError> {
         let mut s = Sections::new();
         let meta = serde_json::json!({
             "method": self.config.name(),
@@ -656,23 +706,25 @@ impl Method {
     }
 
     /// Restores [`Method::save_state`] output into a method built with the same config.
-    pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), BytesError> {
         let s = Sections::from_bytes(bytes)?;
-        let meta: serde_json::Value =
-            serde_json::from_slice(s.get("meta").ok_or("state file: no meta")?)
-                .map_err(|e| format!("state file: bad meta: {e}"))?;
+        let meta: serde_json::Value = serde_json::from_slice(
+            s.get("meta")
+                .ok_or_else(|| malformed("state file: no meta"))?,
+        )
+        .map_err(|e| malformed(format!("state file: bad meta: {e}")))?;
         let name = meta["method"].as_str().unwrap_or("?");
         if name != self.config.name() {
-            return Err(format!(
+            return Err(malformed(format!(
                 "state file is for method `{name}`, not `{}`",
                 self.config.name()
-            ));
+            )));
         }
         let field = |k: &str| {
             meta[k]
                 .as_u64()
                 .map(|v| v as usize)
-                .ok_or_else(|| format!("state file: bad meta field {k}"))
+                .ok_or_else(|| malformed(format!("state file: bad meta field {k}")))
         };
         let (ptr, filled, n_queues) = (
             field("queue_ptr")?,
@@ -680,28 +732,32 @@ impl Method {
             field("queues")?,
         );
         if n_queues != self.queues.len() {
-            return Err(format!(
+            return Err(malformed(format!(
                 "state file has {n_queues} queues, this method has {}",
                 self.queues.len()
-            ));
+            )));
         }
         let teacher = match (&self.teacher, s.get("teacher")) {
             (Some(t), Some(b)) => Some(module_from_bytes(deep_copy(t, &self.device), b)?),
             (None, None) => None,
-            _ => return Err("state file: teacher presence does not match the method".into()),
+            _ => {
+                return Err(malformed(
+                    "state file: teacher presence does not match the method",
+                ));
+            }
         };
         let mut queues = Vec::with_capacity(n_queues);
         for (i, q) in self.queues.iter().enumerate() {
             let b = s
                 .get(&format!("queue{i}"))
-                .ok_or("state file: missing queue")?;
+                .ok_or_else(|| malformed("state file: missing queue"))?;
             let loaded = tensor_from_bytes(b, q)?;
             if loaded.dims() != q.dims() {
-                return Err(format!(
+                return Err(malformed(format!(
                     "state file: queue {i} has shape {:?}, expected {:?}",
                     loaded.dims(),
                     q.dims()
-                ));
+                )));
             }
             queues.push(loaded);
         }
@@ -709,16 +765,20 @@ impl Method {
             (Some(c), Some(b)) => {
                 let loaded = tensor_from_bytes(b, c)?;
                 if loaded.dims() != c.dims() {
-                    return Err("state file: centre has the wrong width".into());
+                    return Err(malformed("state file: centre has the wrong width"));
                 }
                 Some(loaded)
             }
             (None, None) => None,
-            _ => return Err("state file: centre presence does not match the method".into()),
+            _ => {
+                return Err(malformed(
+                    "state file: centre presence does not match the method",
+                ));
+            }
         };
         let len = queues.first().map(|q| q.dims()[0]).unwrap_or(0);
         if len > 0 && (ptr >= len || filled > len) {
-            return Err("state file: queue pointer out of range".into());
+            return Err(malformed("state file: queue pointer out of range"));
         }
         self.teacher = teacher;
         self.queues = queues;

@@ -1,5 +1,6 @@
 //! SimCLR (Chen et al. 2020): NT-Xent between the projections of two views.
 
+use crate::train::ConfigError;
 use burn::tensor::{Device, Tensor};
 
 use super::super::heads::{Mlp, MlpConfig};
@@ -13,7 +14,7 @@ pub(super) fn projector(
     dim: usize,
     layers: usize,
     device: &Device,
-) -> Result<Mlp, String> {
+) -> Result<Mlp, ConfigError> {
     MlpConfig {
         input: feat,
         hidden,

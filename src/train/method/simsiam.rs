@@ -1,5 +1,6 @@
 //! SimSiam (Chen & He 2021): symmetric negative cosine with stop-gradient, no teacher.
 
+use crate::train::ConfigError;
 use burn::tensor::{Device, Tensor};
 
 use super::super::heads::{Mlp, MlpConfig};
@@ -15,7 +16,7 @@ pub(super) fn heads(
     proj_layers: usize,
     pred_hidden: usize,
     device: &Device,
-) -> Result<(Mlp, Mlp), String> {
+) -> Result<(Mlp, Mlp), ConfigError> {
     let projector = MlpConfig {
         input: feat,
         hidden: proj_hidden,

@@ -1,5 +1,6 @@
 //! SwAV (Caron et al. 2020): swapped prediction of Sinkhorn codes over prototypes, multi-crop.
 
+use crate::train::ConfigError;
 use burn::tensor::{Device, Tensor};
 
 use super::super::heads::{Mlp, MlpConfig, Prototypes};
@@ -16,7 +17,7 @@ pub(super) fn heads(
     dim: usize,
     count: usize,
     device: &Device,
-) -> Result<(Mlp, Prototypes), String> {
+) -> Result<(Mlp, Prototypes), ConfigError> {
     let projector = MlpConfig {
         input: feat,
         hidden,
@@ -39,11 +40,14 @@ pub(super) fn loss(
     temperature: f64,
     iterations: usize,
     epsilon: f64,
-) -> Result<(Tensor<1>, Vec<Tensor<2>>), String> {
+) -> Result<(Tensor<1>, Vec<Tensor<2>>), super::ViewsError> {
     let protos = student
         .prototypes
         .as_ref()
-        .ok_or("swav: student has no prototypes")?;
+        .ok_or(super::ViewsError::MissingState {
+            method: "swav",
+            part: "prototypes",
+        })?;
     let z = forward_grouped(views, |x| l2_normalize(student.embed(x), EMBED_EPS));
     let scores: Vec<Tensor<2>> = z.iter().map(|z| protos.forward(z.clone())).collect();
     let (globals, locals) = scores.split_at(2);
