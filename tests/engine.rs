@@ -3,8 +3,8 @@
 
 mod common;
 use common::*;
+use sslp::exec::engine::Engine;
 use sslp::exec::executor::{self, Quiet, RunOptions};
-use sslp::exec::runner::Engine;
 use sslp::exec::store::{Output, Store};
 use sslp::plan::Plan;
 use std::io::{BufRead, BufReader};

@@ -126,3 +126,25 @@ fn the_rule_sees_an_offence() {
     let found = offences(&[me], &["crate::exec"]);
     assert!(!found.is_empty());
 }
+
+#[test]
+fn step_kinds_do_not_import_the_runner() {
+    // The runner dispatches to the step-kind modules; they take what they share from
+    // `exec::engine`, so there is no import circle between the runner and the steps.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/exec");
+    let files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("src/exec readable")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with("_steps.rs") || name.ends_with("_step.rs") || name == "engine.rs"
+        })
+        .collect();
+    assert!(files.len() >= 8, "step-kind modules: {files:?}");
+    let found = offences(&files, &["runner::", "super::runner"]);
+    assert!(
+        found.is_empty(),
+        "a step-kind module imports the runner:\n{}",
+        found.join("\n")
+    );
+}

@@ -670,7 +670,7 @@ fn run(text: &str, dir: &Path, store: &Path, target: &str, decl: &str, file: &st
     let (store, summary) = {
         use sslp::exec::executor::{self, Quiet, RunOptions};
         let store = sslp::exec::Store::open(store, false).expect("the store opens");
-        let engine = sslp::exec::runner::Engine::new(dir.to_path_buf());
+        let engine = sslp::exec::engine::Engine::new(dir.to_path_buf());
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let summary = executor::run(
             &plan,

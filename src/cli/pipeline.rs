@@ -135,7 +135,7 @@ pub(super) fn execute(
     store: exec::Store,
 ) -> Result<(exec::Store, exec::RunSummary), u8> {
     let base = pipeline.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let mut engine = exec::runner::Engine::new(base);
+    let mut engine = exec::engine::Engine::new(base);
     if let Some(d) = &args.device {
         // Fails before any work when the device cannot be used at all.
         engine = engine.with_device_named(d).map_err(|e| {

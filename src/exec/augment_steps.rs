@@ -3,9 +3,9 @@
 //! augmentation library's typed specs.
 
 use super::decode::{self, Params};
+use super::engine::{Engine, data_part, input};
 use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, data_part, input};
 use crate::augment::{
     Context, Image, OfflineCache, OfflineStore, Policy, SampleDraw, ViewSpec, encode_png,
     make_views, zoomed_grid,

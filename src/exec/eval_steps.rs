@@ -4,9 +4,9 @@
 //! evaluation of one backbone on one data part shares a single extraction.
 
 use super::decode::{self, ColorBy, FeatureSource, Params, ProbeSolver};
+use super::engine::{Engine, data_part, input};
 use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, data_part, input};
 use super::store::{BlobRef, Output};
 use super::train_steps::{Normalization, backbone_spec, rgb, stack};
 use crate::augment::normalize_into;

@@ -10,11 +10,11 @@
 
 use super::augment_steps::offline_cache;
 use super::decode::{self, Params};
+use super::engine::{Engine, input};
 use super::error::StepError;
 use super::eval_steps::{accuracy_output, label_subset, load_backbone};
 use super::events::Epoch;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, input};
 use super::train_steps::{
     Normalization, backbone_spec, device_choice, labelled_batches, rgb, stack,
 };

@@ -18,7 +18,7 @@
 //! same timestamp tick, after it was hashed.
 
 use crate::data::spec::{self as dspec, DataFiles};
-use crate::exec::runner::dataset_spec;
+use crate::exec::engine::dataset_spec;
 use crate::plan::{Fingerprint, FingerprintTable, Key, Plan};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};

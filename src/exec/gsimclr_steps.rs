@@ -4,10 +4,10 @@
 //! whose images come from different clusters.
 
 use super::decode::{self, Params};
+use super::engine::{Engine, data_part, input};
 use super::error::StepError;
 use super::events::Epoch;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, data_part, input};
 use super::store::Output;
 use super::train_steps::{Normalization, rgb, stack};
 use crate::eval::matrix::Matrix;

@@ -2,7 +2,9 @@
 //! scheduler, the step runner and progress reporting.
 
 pub mod augment_steps;
+pub mod data_steps;
 pub mod decode;
+pub mod engine;
 pub mod error;
 pub mod eval_steps;
 pub mod events;

@@ -4,11 +4,11 @@
 //! Detectron2's Mask R-CNN; instance segmentation is out of scope here.)
 
 use super::decode::{self, Params, SegDecoder};
+use super::engine::{Engine, input};
 use super::error::StepError;
 use super::eval_steps::load_backbone;
 use super::events::Epoch;
 use super::executor::{StepCtx, StepOutput};
-use super::runner::{Engine, input};
 use super::train_steps::{Normalization, device_choice, rgb, stack};
 use crate::augment::Image;
 use crate::data::ImageSet;

@@ -6,10 +6,10 @@
 
 use super::augment_steps::offline_cache;
 use super::decode::{self, Params};
+use super::engine::{Engine, data_part, input, seed_of};
 use super::error::StepError;
 use super::events::{self, Epoch};
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::runner::{Engine, data_part, input, seed_of};
 use crate::augment::{
     Context, Image, OfflineCache, SampleDraw, ViewSpec, make_views, normalize_into,
 };

@@ -63,7 +63,7 @@ pub fn run_plan(
 ) -> (sslp::exec::Store, sslp::exec::RunSummary) {
     use sslp::exec::executor::{self, Quiet, RunOptions};
     let store = sslp::exec::Store::open(dir, false).expect("the store opens");
-    let engine = sslp::exec::runner::Engine::new(dir.to_path_buf());
+    let engine = sslp::exec::engine::Engine::new(dir.to_path_buf());
     let opts = RunOptions {
         jobs,
         ..RunOptions::default()

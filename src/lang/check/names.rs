@@ -31,8 +31,7 @@ impl Checker<'_> {
         if let Some(&(_, bound)) = self.scopes[module].get(&name.name) {
             // Declarations are bound before imports: label by position in the text, so
             // "first declared" is the one a reader meets first.
-            let (first, again) = if (bound.file, bound.start) <= (name.span.file, name.span.start)
-            {
+            let (first, again) = if (bound.file, bound.start) <= (name.span.file, name.span.start) {
                 (bound, name.span)
             } else {
                 (name.span, bound)
