@@ -245,7 +245,7 @@ pub fn load_backbone(ctx: &StepCtx, key: &Key, device: &Device) -> Result<Loaded
         .ok_or("the encoder has no backbone")?;
     let spec = backbone_spec(params, side)?;
     let bytes = record_blob(ctx, key, "backbone")?;
-    let backbone = crate::train::bytes::module_from_bytes(spec.try_init(device)?, &bytes)?;
+    let backbone = crate::train::bytes::load_module(|| spec.try_init(device), &bytes)?;
     Ok(LoadedBackbone {
         backbone,
         norm: summary

@@ -138,7 +138,7 @@ pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
         .and_then(serde_json::Value::as_u64)
         .ok_or("the autoencoder records no latent width")? as usize;
     let device: Device = DeviceChoice::Cpu.plain_device()?;
-    let ae = crate::train::bytes::module_from_bytes(Autoencoder::new(latent, &device), &bytes)?;
+    let ae = crate::train::bytes::load_module(|| Ok(Autoencoder::new(latent, &device)), &bytes)?;
     let config = decode::pseudo_labels_config(&Params::step(step))?;
     // The autoencoder was trained on the same part of the same data.
     let part = match data_part(step)? {

@@ -340,6 +340,7 @@ mod tests {
 
     #[test]
     fn tiny_shapes() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         let spec = BackboneSpec::TinyConvNet { width: 8, depth: 3 };
         let net = spec.init(&dev);
@@ -351,6 +352,7 @@ mod tests {
 
     #[test]
     fn resnet_shapes() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         for (depth, cifar_stem, side, fdim, fmap) in [
             (18, true, 16, 512, 2),
@@ -376,6 +378,7 @@ mod tests {
 
     #[test]
     fn resnet_param_counts_match_torchvision() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         let r18 = BackboneSpec::ResNet {
             depth: 18,
@@ -397,6 +400,7 @@ mod tests {
 
     #[test]
     fn vit_shapes_at_two_input_sizes() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         let spec = vit_spec(32);
         let net = spec.init(&dev);
@@ -415,6 +419,7 @@ mod tests {
 
     #[test]
     fn vit_interpolated_pos_embed_gets_gradients() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex().autodiff();
         let net = vit_spec(16).init(&dev);
         let Backbone::Vit(vit) = &net else {
@@ -453,6 +458,7 @@ mod tests {
             );
             return;
         }
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         for spec in [
             BackboneSpec::TinyConvNet { width: 4, depth: 2 },
             BackboneSpec::ResNet {
@@ -475,6 +481,7 @@ mod tests {
 
     #[test]
     fn tiny_gets_nonzero_gradient_for_every_parameter() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         struct Check<'a> {
             grads: &'a burn::tensor::Gradients,
             seen: usize,
