@@ -267,7 +267,10 @@ pub fn load_backbone(
         })?;
     let spec = backbone_spec(params, side)?;
     let bytes = record_blob(ctx, key, "backbone")?;
-    let backbone = crate::train::bytes::module_from_bytes(spec.try_init(device)?, &bytes)?;
+    let backbone = crate::train::bytes::load_module(
+        || spec.try_init(device).map_err(StepError::from),
+        &bytes,
+    )?;
     Ok(LoadedBackbone {
         backbone,
         norm: summary

@@ -142,7 +142,10 @@ pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
         .ok_or_else(|| StepError::bad_input("the autoencoder", "no latent width recorded"))?
         as usize;
     let device: Device = DeviceChoice::Cpu.plain_device()?;
-    let ae = crate::train::bytes::module_from_bytes(Autoencoder::new(latent, &device), &bytes)?;
+    let ae = crate::train::bytes::load_module(
+        || Ok::<_, crate::train::bytes::BytesError>(Autoencoder::new(latent, &device)),
+        &bytes,
+    )?;
     let config = decode::pseudo_labels_config(&Params::step(step))?;
     // The autoencoder was trained on the same part of the same data.
     let part = match data_part(step)? {

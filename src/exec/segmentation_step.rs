@@ -161,9 +161,7 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
         .unwrap_or_else(|| Normalization::of(&train_images, &train_idx));
     let channels = loaded.backbone.feature_dim();
     let decoder = {
-        let _guard = crate::train::trainer::INIT
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _guard = crate::train::trainer::init_lock();
         device.seed(seed);
         let decoder = match config.decoder {
             SegDecoder::Fcn => FcnDecoder::new(channels, CLASSES, &device)?,

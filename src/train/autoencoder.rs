@@ -103,6 +103,7 @@ mod tests {
 
     #[test]
     fn shapes_and_learning() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let device = Device::flex().autodiff();
         device.seed(3);
         let mut ae = Autoencoder::new(16, &device);

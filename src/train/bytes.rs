@@ -121,13 +121,36 @@ fn record_bytes<M: Module>(m: M) -> Result<Vec<u8>, BytesError> {
 }
 
 /// Load bytes from [`module_to_bytes`] into a module of the same structure, keeping its device.
+/// For a module built only to receive the bytes, use [`load_module`], which builds it under
+/// [`super::trainer::INIT`].
 pub fn module_from_bytes<M: Module>(m: M, bytes: &[u8]) -> Result<M, BytesError> {
-    // Drop pending running-stat updates of `m` now, so they cannot overwrite loaded values.
-    let _ = m.valid();
+    load_module(|| Ok::<M, BytesError>(m), bytes)
+}
+
+/// Builds a module with `build` and loads bytes from [`module_to_bytes`] into it.
+///
+/// Building draws weights from burn's one global generator (our constructors draw every
+/// parameter at once; burn's lazy ones draw at first use, as `valid()` below), weights the
+/// bytes then replace. So `build`, the load and any lazy draw happen under
+/// [`super::trainer::INIT`], like every other draw: unlocked, they could fall between another
+/// thread's `device.seed(..)` and its initialisation and change the weights it trains from.
+/// Not reentrant: must not be called while holding `INIT`.
+pub fn load_module<M: Module, E: From<BytesError>>(
+    build: impl FnOnce() -> Result<M, E>,
+    bytes: &[u8],
+) -> Result<M, E> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| BytesError::Unreadable(e.to_string()))?;
-    m.try_load_record(record)
-        .map_err(|e| BytesError::Mismatch(e.to_string()))
+    let _guard = super::trainer::init_lock();
+    let m = build()?;
+    // Drop pending running-stat updates of `m` now, so they cannot overwrite loaded values.
+    let _ = m.valid();
+    let m = m
+        .try_load_record(record)
+        .map_err(|e| BytesError::Mismatch(e.to_string()))?;
+    // Anything the record left lazy is drawn now, under the lock, not at its first use.
+    super::trainer::materialize(&m);
+    Ok(m)
 }
 
 /// A tensor's values as `f32` plus its shape, for plain-data state files.

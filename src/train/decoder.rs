@@ -96,6 +96,7 @@ mod tests {
 
     #[test]
     fn output_shapes() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         let dec = FcnDecoder::new(16, 5, &dev).expect("decoder");
         assert_eq!(dec.classes(), 5);
@@ -107,6 +108,7 @@ mod tests {
 
     #[test]
     fn sgd_steps_reduce_pixel_cross_entropy() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex().autodiff();
         let mut dec = FcnDecoder::new(8, 3, &dev).expect("decoder");
         let fmap = Tensor::<4>::random([2, 8, 4, 4], Distribution::Normal(0.0, 1.0), &dev);

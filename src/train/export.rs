@@ -56,6 +56,7 @@ mod tests {
 
     #[test]
     fn exports_named_tensors() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let layer = LinearConfig::new(3, 2).init(&Device::flex());
         let bytes = module_to_safetensors(&layer).unwrap();
         // A safetensors file: an 8-byte header length, then a JSON header naming the tensors.

@@ -347,6 +347,7 @@ mod tests {
     }
 
     fn one_step(spec: &OptimizerSpec, w: [[f32; 2]; 2], b: [f32; 2]) -> (Vec<f32>, Vec<f32>) {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex().autodiff();
         let mut layer: Linear = LinearConfig::new(2, 2).init(&dev);
         layer.weight = layer

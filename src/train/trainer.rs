@@ -25,8 +25,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 /// How to train: everything but the data and the method.
@@ -343,7 +343,20 @@ pub struct Trained {
 
 /// burn seeds one global generator: initialise models one at a time so
 /// concurrent steps get the weights their own seed gives.
+///
+/// Every draw from that generator must happen under this lock, seeded or not (see
+/// [`init_lock`]): an unlocked draw (a module built only to have weights loaded into
+/// it, a test's random input) can fall between another thread's `device.seed(..)` and
+/// that thread's draws, and changes the weights its seed gives.
 pub static INIT: Mutex<()> = Mutex::new(());
+
+/// Holds [`INIT`] (a poisoned lock is still a lock): take it around any draw from burn's
+/// generator that does not go through [`seeded`], [`init_seeded`] or
+/// [`init_backbone_seeded`]. Not reentrant: never call those (or
+/// [`super::bytes::module_from_bytes`]) while holding it.
+pub fn init_lock() -> MutexGuard<'static, ()> {
+    INIT.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Draws every lazily initialised parameter now: burn 0.22 initialises a
 /// parameter at its first use, from the global generator, which must happen
@@ -360,7 +373,7 @@ pub fn materialize<M: Module>(m: &M) {
 
 /// Builds a module from `seed`: seeds burn's generator and draws every weight under [`INIT`].
 pub fn seeded<M: Module>(device: &Device, seed: u64, build: impl FnOnce() -> M) -> M {
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = init_lock();
     device.seed(seed);
     let m = build();
     materialize(&m);
@@ -374,7 +387,7 @@ pub fn init_seeded(
     device: &Device,
     seed: u64,
 ) -> Result<(Student, Method), super::ConfigError> {
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = init_lock();
     device.seed(seed);
     let (student, method) = Method::new(config, backbone, device)?;
     materialize(&student);
@@ -388,7 +401,7 @@ pub fn init_backbone_seeded(
     device: &Device,
     seed: u64,
 ) -> Result<super::backbone::Backbone, super::ConfigError> {
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = init_lock();
     device.seed(seed);
     let b = backbone.try_init(device)?;
     materialize(&b);

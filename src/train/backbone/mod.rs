@@ -357,6 +357,7 @@ mod tests {
 
     #[test]
     fn tiny_shapes() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         let spec = BackboneSpec::TinyConvNet { width: 8, depth: 3 };
         let net = spec.init(&dev);
@@ -368,6 +369,7 @@ mod tests {
 
     #[test]
     fn resnet_shapes() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         for (depth, cifar_stem, side, fdim, fmap) in [
             (18, true, 16, 512, 2),
@@ -393,6 +395,7 @@ mod tests {
 
     #[test]
     fn resnet_param_counts_match_torchvision() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         let r18 = BackboneSpec::ResNet {
             depth: 18,
@@ -414,6 +417,7 @@ mod tests {
 
     #[test]
     fn vit_shapes_at_two_input_sizes() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex();
         let spec = vit_spec(32);
         let net = spec.init(&dev);
@@ -432,6 +436,7 @@ mod tests {
 
     #[test]
     fn vit_interpolated_pos_embed_gets_gradients() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let dev = Device::flex().autodiff();
         let net = vit_spec(16).init(&dev);
         let Backbone::Vit(vit) = &net else {
@@ -470,6 +475,7 @@ mod tests {
             );
             return;
         }
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         for spec in [
             BackboneSpec::TinyConvNet { width: 4, depth: 2 },
             BackboneSpec::ResNet {
@@ -492,6 +498,7 @@ mod tests {
 
     #[test]
     fn tiny_gets_nonzero_gradient_for_every_parameter() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         struct Check<'a> {
             grads: &'a burn::tensor::Gradients,
             seen: usize,

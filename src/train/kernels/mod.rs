@@ -399,6 +399,7 @@ mod tests {
     /// for the layer shapes the backbones use (3×3 stride 1 and 2, 1×1 stride 2, a 7×7 stem).
     #[test]
     fn matches_burn_convolution_through_autodiff() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let device = Device::flex().autodiff();
         assert!(is_flex(&device) && is_flex(&Device::flex()));
         device.seed(7);
@@ -446,6 +447,7 @@ mod tests {
     /// output, the three gradients and the running statistics after the step.
     #[test]
     fn batch_norm_matches_burn_through_autodiff() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         use burn::nn::BatchNormConfig;
         let device = Device::flex().autodiff();
         device.seed(3);
@@ -516,6 +518,7 @@ mod tests {
     /// A layer the kernels do not cover (here: with a bias) takes burn's path with the same result.
     #[test]
     fn layers_outside_the_kernels_use_burn() {
+        let _rng = crate::train::trainer::init_lock(); // draws from burn's generator
         let device = Device::flex();
         let conv = Conv2dConfig::new([2, 3], [3, 3]).init(&device);
         let x = Tensor::<4>::random([1, 2, 5, 5], Distribution::Normal(0.0, 1.0), &device);
