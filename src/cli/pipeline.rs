@@ -2,7 +2,9 @@
 //! its data, the store, and running a plan with progress and a summary.
 
 use super::progress::{JsonLines, Printer};
-use super::{DiagOutput, OK, PROBLEMS, USAGE, denied, load_and_plan, plural, print_diagnostics};
+use super::{
+    DiagOutput, OK, PROBLEMS, USAGE, color, denied, load_and_plan, plural, print_diagnostics,
+};
 use crate::exec::{self, Progress};
 use crate::lang::{self, Checked};
 use crate::plan::{self, Plan};
@@ -164,6 +166,21 @@ pub(super) fn execute(
     Ok((store, summary))
 }
 
+/// A failed step as a miette report: its code, message, causes and which step it was.
+fn render_failure(failure: &exec::StepFailure) -> String {
+    let theme = if color() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    match miette::GraphicalReportHandler::new_themed(theme).render_report(&mut out, failure) {
+        Ok(()) => out,
+        Err(_) => format!("  failed {}: {}\n", failure.key.short(), failure.error),
+    }
+}
+
+/// Prints a run's counts, failures, peak memory and notes; the exit code it deserves.
 pub(super) fn print_summary(summary: &exec::RunSummary) -> u8 {
     eprintln!(
         "{} ran, {} cached, {} failed, {} skipped",
@@ -173,7 +190,7 @@ pub(super) fn print_summary(summary: &exec::RunSummary) -> u8 {
         summary.skipped.len()
     );
     for failure in &summary.failed {
-        eprintln!("  failed {}: {}", failure.key.short(), failure.error);
+        eprint!("{}", render_failure(failure));
     }
     if let Some((key, bytes)) = summary.peak_rss {
         eprintln!(

@@ -244,3 +244,66 @@ impl std::fmt::Display for StepFailure {
         write!(f, "{}", self.error)
     }
 }
+
+impl std::error::Error for StepFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+impl StepError {
+    /// The stable code of the kind of failure (`sslp::step::too_few_images`), for people
+    /// searching docs and for tools matching on it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StepError::MissingInput { .. } => "sslp::step::missing_input",
+            StepError::NotStored { .. } => "sslp::step::not_stored",
+            StepError::NoOutput { .. } => "sslp::step::no_output",
+            StepError::NotPlanned { .. } => "sslp::step::not_planned",
+            StepError::BadInput { .. } => "sslp::step::bad_input",
+            StepError::NotImages { .. } => "sslp::step::not_images",
+            StepError::EmptyPart { .. } => "sslp::step::empty_part",
+            StepError::NoMasks { .. } => "sslp::step::no_masks",
+            StepError::TooFewImages { .. } => "sslp::step::too_few_images",
+            StepError::Unfingerprinted { .. } => "sslp::step::unfingerprinted",
+            StepError::Param { .. } => "sslp::step::param",
+            StepError::UnknownFormat { .. } => "sslp::step::unknown_format",
+            StepError::Data { .. } => "sslp::step::data",
+            StepError::Image { .. } => "sslp::step::image",
+            StepError::Png { .. } => "sslp::step::png",
+            StepError::Eval { .. } => "sslp::step::eval",
+            StepError::Report { .. } => "sslp::step::report",
+            StepError::NoResults { .. } => "sslp::step::no_results",
+            StepError::Train { .. } => "sslp::step::train",
+            StepError::Config { .. } => "sslp::step::config",
+            StepError::Bytes { .. } => "sslp::step::bytes",
+            StepError::Device { .. } => "sslp::step::device",
+            StepError::Store { .. } => "sslp::step::store",
+            StepError::Json { .. } => "sslp::step::json",
+            StepError::Diverged { .. } => "sslp::step::diverged",
+            StepError::NonFinite { .. } => "sslp::step::non_finite",
+            StepError::Readback { .. } => "sslp::step::readback",
+            StepError::Inconsistent { .. } => "sslp::step::inconsistent",
+            StepError::Interrupted { .. } => "sslp::step::interrupted",
+            StepError::Panicked { .. } => "sslp::step::panicked",
+        }
+    }
+}
+
+/// Rendered by miette (`sslp run` prints failures this way): the code of the failure, its
+/// message and causes, and which step it was.
+impl miette::Diagnostic for StepFailure {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(self.error.code()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(format!(
+            "in step {} ({} `{}`); the arms that do not need it went on; `sslp cache show {}` shows its record",
+            self.key.short(),
+            self.kind,
+            self.decl,
+            self.key.short()
+        )))
+    }
+}
