@@ -26,7 +26,11 @@ impl BatchSource for Toy {
     fn batch_images(&self) -> usize {
         4
     }
-    fn batch(&self, epoch: usize, index: usize) -> Result<Vec<TensorData>, String> {
+    fn batch(
+        &self,
+        epoch: usize,
+        index: usize,
+    ) -> Result<Vec<TensorData>, sslp::augment::ImageError> {
         let per = 3 * 8 * 8;
         let data: Vec<f32> = (0..4 * per)
             .map(|i| (((i * 7 + epoch * 3 + index * 5) % 11) as f32 - 5.0) / 5.0)
@@ -65,7 +69,11 @@ fn train(seed: u64) -> Vec<u8> {
 /// Loads a backbone the way the engine's evaluation steps do (`load_backbone`).
 fn load(saved: &[u8]) {
     let device = DeviceChoice::Cpu.plain_device().expect("cpu");
-    bytes::load_module(|| SPEC.try_init(&device), saved).expect("loads");
+    bytes::load_module(
+        || SPEC.try_init(&device).map_err(sslp::exec::StepError::from),
+        saved,
+    )
+    .expect("loads");
 }
 
 /// Trains seeds 1 and 2 in two threads, beside `other` looping in a third until they finish.

@@ -284,7 +284,7 @@ impl StepError {
             StepError::NonFinite { .. } => "sslp::step::non_finite",
             StepError::Readback { .. } => "sslp::step::readback",
             StepError::Inconsistent { .. } => "sslp::step::inconsistent",
-            StepError::Interrupted { .. } => "sslp::step::interrupted",
+            StepError::Interrupted => "sslp::step::interrupted",
             StepError::Panicked { .. } => "sslp::step::panicked",
         }
     }
