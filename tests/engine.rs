@@ -402,6 +402,14 @@ fn a_failed_step_is_summarised_with_its_key_kind_and_typed_error() {
     let step = step_of(&plan, sslp::plan::StepKind::Pretrain);
     assert_eq!((failure.key, failure.kind), (step.key, step.kind));
     assert_eq!(failure.decl, step.decl);
+    // The arms that needed it, by name: none of them can finish.
+    let needing: Vec<String> = plan
+        .arms
+        .iter()
+        .filter(|a| a.lineage.contains(&step.key))
+        .map(|a| a.name.clone())
+        .collect();
+    assert_eq!(failure.arms, needing);
     assert!(
         matches!(
             failure.error,

@@ -234,6 +234,8 @@ pub struct StepFailure {
     pub kind: StepKind,
     /// Its declaration (`pretrain simclr_r18`).
     pub decl: String,
+    /// The arms that needed it (none of them can finish), by name.
+    pub arms: Vec<String>,
     /// Why it failed.
     pub error: StepError,
 }
@@ -298,8 +300,14 @@ impl miette::Diagnostic for StepFailure {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        let arms = match self.arms.as_slice() {
+            [] => String::new(),
+            [one] => format!(", needed by arm {one}"),
+            [first, second] => format!(", needed by arms {first} and {second}"),
+            [first, rest @ ..] => format!(", needed by arm {first} and {} more", rest.len()),
+        };
         Some(Box::new(format!(
-            "in step {} ({} `{}`); the arms that do not need it went on; `sslp cache show {}` shows its record",
+            "in step {} ({} `{}`){arms}; the arms that do not need it went on; `sslp cache show {}` shows its record",
             self.key.short(),
             self.kind,
             self.decl,

@@ -447,6 +447,12 @@ pub fn run(
                         key: step.key,
                         kind: step.kind,
                         decl: step.decl.clone(),
+                        arms: plan
+                            .arms
+                            .iter()
+                            .filter(|a| a.lineage.contains(&step.key))
+                            .map(|a| a.name.clone())
+                            .collect(),
                         error,
                     });
                     progress.event(&Event::Ended {
