@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use sslp::data::spec::Background;
+use sslp::data::Background;
 use sslp::data::synthetic;
 use std::path::Path;
 

@@ -39,8 +39,8 @@ pub use normalize::{normalize, normalize_into};
 pub use offline::{
     CacheStats, MemoryOfflineStore, OfflineCache, OfflineOp, OfflineStore, offline_key,
 };
-pub use ops::{DEFAULT_RATIO, Op, Scratch, SpecError};
-pub use policy::{Context, Policy, PolicyItem};
+pub use ops::{Context, DEFAULT_RATIO, Op, PolicyItem, Scratch, SpecError};
+pub use policy::Policy;
 pub use rng::{AugRng, rng_for};
 pub use segments::KMeansSegments;
 pub use views::{SampleDraw, ViewSpec, make_views};

@@ -7,23 +7,31 @@
 //! and reused without randomness. `image`/`imageproc` are not used for the
 //! kernels: their generic, float-based implementations allocate per call and
 //! are several times slower on small images than these fixed-point loops.
+//!
+//! An op with its probability ([`PolicyItem`], what `one_of` chooses among)
+//! and the state ops run with ([`Context`]) live here too, so the ops need
+//! nothing from [`policy`](super::policy) or [`views`](super::views), which
+//! build on them (`tests/layers.rs` keeps it so).
 
 pub mod blur;
 pub mod color;
+mod context;
 pub mod erase;
 mod filter;
 pub mod flip;
 pub mod resize;
 pub mod rotate;
 
+pub use self::context::Context;
+
 use std::sync::Arc;
 
 use self::color::Planes;
 use self::filter::Taps;
+
 use super::img::Image;
 use super::offline::OfflineOp;
-use super::policy::{Context, PolicyItem};
-use super::rng::{AugRng, uniform, unit};
+use super::rng::{AugRng, fork, uniform, unit};
 
 /// torchvision's default aspect-ratio range of a random resized crop.
 pub const DEFAULT_RATIO: (f64, f64) = (3.0 / 4.0, 4.0 / 3.0);
@@ -112,6 +120,59 @@ pub struct SpecError {
     pub op: String,
     /// What is wrong.
     pub message: String,
+}
+
+/// One op of a policy with its probability.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyItem {
+    /// The op.
+    pub op: Op,
+    /// Probability of applying it, in [0, 1].
+    pub p: f64,
+}
+
+impl PolicyItem {
+    /// `op` applied with probability `p`.
+    pub fn new(op: Op, p: f64) -> Self {
+        Self { op, p }
+    }
+
+    /// `op` applied every time.
+    pub fn always(op: Op) -> Self {
+        Self::new(op, 1.0)
+    }
+
+    /// Checks the probability and the op.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if !(0.0..=1.0).contains(&self.p) {
+            return Err(SpecError {
+                op: self.op.name().to_string(),
+                message: format!("probability {} is outside [0, 1]", self.p),
+            });
+        }
+        self.op.validate()
+    }
+
+    /// Forks a child stream from `rng`, decides with it whether to apply, and
+    /// if so applies the op with it. Returns whether the op applied.
+    pub fn apply(&self, img: &mut Image, rng: &mut AugRng, cx: &mut Context<'_>) -> bool {
+        let mut own = fork(rng);
+        let applied = unit(&mut own) < self.p;
+        if applied {
+            self.op.apply(img, &mut own, cx);
+            // After an op that always applies and draws nothing, the image is still a
+            // function of the stored sample: an offline op after it is cached by content.
+            if !(self.is_deterministic()) {
+                cx.untouched = false;
+            }
+        }
+        applied
+    }
+
+    /// Applies every time and draws no randomness.
+    pub fn is_deterministic(&self) -> bool {
+        self.p >= 1.0 && self.op.is_deterministic()
+    }
 }
 
 /// Reusable buffers for the ops (one per thread; nothing in it outlives a call).

@@ -1,124 +1,26 @@
 //! Policies: ops with probabilities, applied in order.
 //!
 //! Randomness: every item draws from its own child stream, forked from the
-//! policy's stream whether or not the item applies ([`fork`]); the child's
-//! first draw `u` decides (`u < p` applies, so `p = 0` never and `p = 1`
-//! always applies) and the op draws its parameters from the rest. The parent
-//! stream thus advances by the same amount per item whatever happens, and
-//! an item's outcome or parameters never shift another item's draws:
-//! changing one item's probability leaves every other item's crops, angles
-//! and colours as they were (common random numbers across such arms).
+//! policy's stream whether or not the item applies ([`PolicyItem::apply`],
+//! [`fork`](super::rng::fork)); the child's first draw `u` decides (`u < p`
+//! applies, so `p = 0` never and `p = 1` always applies) and the op draws its
+//! parameters from the rest. The parent stream thus advances by the same
+//! amount per item whatever happens, and an item's outcome or parameters never
+//! shift another item's draws: changing one item's probability leaves every
+//! other item's crops, angles and colours as they were (common random numbers
+//! across such arms).
+//!
+//! Policies build on [`ops`](super::ops), which holds [`PolicyItem`] and
+//! [`Context`]; nothing in `ops` imports this module.
 
 use super::img::Image;
-use super::offline::{OfflineCache, OfflineOp};
-use super::ops::{Op, Scratch, SpecError};
-use super::rng::{AugRng, fork, unit};
-
-/// One op of a policy with its probability.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PolicyItem {
-    /// The op.
-    pub op: Op,
-    /// Probability of applying it, in [0, 1].
-    pub p: f64,
-}
-
-impl PolicyItem {
-    /// `op` applied with probability `p`.
-    pub fn new(op: Op, p: f64) -> Self {
-        Self { op, p }
-    }
-
-    /// `op` applied every time.
-    pub fn always(op: Op) -> Self {
-        Self::new(op, 1.0)
-    }
-
-    /// Checks the probability and the op.
-    pub fn validate(&self) -> Result<(), SpecError> {
-        if !(0.0..=1.0).contains(&self.p) {
-            return Err(SpecError {
-                op: self.op.name().to_string(),
-                message: format!("probability {} is outside [0, 1]", self.p),
-            });
-        }
-        self.op.validate()
-    }
-
-    /// Forks a child stream from `rng`, decides with it whether to apply, and
-    /// if so applies the op with it. Returns whether the op applied.
-    pub fn apply(&self, img: &mut Image, rng: &mut AugRng, cx: &mut Context<'_>) -> bool {
-        let mut own = fork(rng);
-        let applied = unit(&mut own) < self.p;
-        if applied {
-            self.op.apply(img, &mut own, cx);
-            // After an op that always applies and draws nothing, the image is still a
-            // function of the stored sample: an offline op after it is cached by content.
-            if !(self.is_deterministic()) {
-                cx.untouched = false;
-            }
-        }
-        applied
-    }
-
-    /// Applies every time and draws no randomness.
-    pub fn is_deterministic(&self) -> bool {
-        self.p >= 1.0 && self.op.is_deterministic()
-    }
-}
+use super::offline::OfflineCache;
+use super::ops::{Context, PolicyItem, SpecError};
+use super::rng::AugRng;
 
 /// A validated sequence of ops with probabilities.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Policy(Vec<PolicyItem>);
-
-/// What ops need besides the image and a stream: reusable buffers, and the
-/// offline cache if there is one. Make one per thread and reuse it.
-#[derive(Debug)]
-pub struct Context<'c> {
-    cache: Option<&'c OfflineCache>,
-    pub(super) scratch: Scratch,
-    /// The side a crop without an explicit size produces (set per view).
-    pub(super) view_side: Option<u32>,
-    /// Only deterministic ops have changed the image since it entered the
-    /// policy, so it is a function of the stored sample and offline results
-    /// may be cached by its content hash.
-    pub(super) untouched: bool,
-}
-
-impl<'c> Context<'c> {
-    /// A context using `cache` for offline ops (`None`: compute them every time).
-    pub fn new(cache: Option<&'c OfflineCache>) -> Self {
-        Self {
-            cache,
-            scratch: Scratch::default(),
-            view_side: None,
-            untouched: true,
-        }
-    }
-
-    /// The offline cache, if any.
-    pub fn cache(&self) -> Option<&'c OfflineCache> {
-        self.cache
-    }
-
-    /// The offline result of `op` on `img`: through the cache while the
-    /// image is still the stored sample; computed directly (and counted as
-    /// uncached) once other ops have changed it, so transient images never
-    /// fill the store.
-    pub(super) fn offline(&self, img: &Image, op: &dyn OfflineOp) -> Vec<u8> {
-        match self.cache {
-            Some(cache) if self.untouched => cache.get_or_compute(img, op),
-            Some(cache) => cache.compute_uncached(img, op),
-            None => op.compute(img),
-        }
-    }
-}
-
-impl Default for Context<'_> {
-    fn default() -> Self {
-        Self::new(None)
-    }
-}
 
 impl Policy {
     /// A policy of `items`, each validated.
@@ -167,6 +69,8 @@ pub(super) fn run<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::augment::offline::OfflineOp;
+    use crate::augment::ops::Op;
     use crate::augment::rng::{below, rng_for};
     use std::sync::Arc;
 

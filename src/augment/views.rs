@@ -3,8 +3,8 @@
 
 use super::img::Image;
 use super::ops::resize::resize;
-use super::ops::{DEFAULT_RATIO, Op, SpecError};
-use super::policy::{Context, Policy, PolicyItem, run};
+use super::ops::{Context, DEFAULT_RATIO, Op, PolicyItem, SpecError};
+use super::policy::{Policy, run};
 use super::rng::{AugRng, rng_for};
 
 /// One kind of view: how many, at which side, with which crop and policy.

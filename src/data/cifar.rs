@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::options::{Cifar100Labels, Subset};
 use super::records::Records;
-use super::spec::{Cifar100Labels, Subset};
 use super::{DataError, ImageSet, numbered_classes, read_class_names};
 
 const SIDE: u32 = 32;

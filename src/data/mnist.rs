@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
-use super::spec::{MnistVariant, Subset};
+use super::options::{MnistVariant, Subset};
 use super::{DataError, ImageSet, numbered_classes};
 
 const CLASSES: usize = 10;

@@ -4,7 +4,9 @@
 //! Usable on its own: nothing here knows about the language or the store.
 //! Every loader error names the file (and, for binary formats, the offset).
 //!
-//! - [`spec`]: [`DatasetSpec`], one variant per dataset kind, and [`load`];
+//! - [`spec`]: [`DatasetSpec`], one variant per dataset kind, and [`load`],
+//!   which dispatches to the loaders (they never import it: the option enums
+//!   they take, [`Subset`] and the others, live in the leaf `options`);
 //! - [`cifar`], [`stl10`], [`mnist`]: the binary formats of those datasets;
 //! - [`folder`]: images in class subfolders, with optional masks;
 //! - [`synthetic`]: procedural shapes with exact masks, needing no files;
@@ -18,6 +20,7 @@
 pub mod cifar;
 pub mod folder;
 pub mod mnist;
+mod options;
 mod records;
 mod rng;
 pub mod spec;
@@ -25,7 +28,8 @@ pub mod split;
 pub mod stl10;
 pub mod synthetic;
 
-pub use spec::{Background, Cifar100Labels, DatasetSpec, MnistVariant, Stl10Subset, Subset, load};
+pub use options::{Background, Cifar100Labels, MnistVariant, Stl10Subset, Subset};
+pub use spec::{DatasetSpec, load};
 pub use split::{Amount, Parts, SplitSpec, label_subset, split};
 
 use std::io;

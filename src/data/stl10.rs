@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::options::Stl10Subset;
 use super::records::Records;
-use super::spec::Stl10Subset;
 use super::{DataError, ImageSet, numbered_classes, read_class_names};
 
 const SIDE: usize = 96;

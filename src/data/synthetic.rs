@@ -17,8 +17,8 @@
 use rand::RngCore;
 use rayon::prelude::*;
 
+use super::options::Background;
 use super::rng::{self, below, direction, range, unit};
-use super::spec::Background;
 use super::{DataError, ImageSet};
 
 /// The shape classes, by label; a dataset with `classes: n` uses the first `n`.
