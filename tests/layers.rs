@@ -5,7 +5,10 @@
 //!   beyond writing to a writer it is given: no file system, processes or network;
 //! - the commands (`src/cli`, `src/main.rs`) import no algorithm library
 //!   (`saliency`, `train`, `eval`, `augment`) and no step-kind module of `exec`:
-//!   they call one library function and print.
+//!   they call one library function and print;
+//! - inside a library folder, imports go one way: the augmentation ops import
+//!   nothing from policies or views (which build on them), and the dataset
+//!   loaders import nothing from `data::spec` (the dispatcher that calls them).
 
 use std::path::{Path, PathBuf};
 
@@ -145,6 +148,50 @@ fn step_kinds_do_not_import_the_runner() {
     assert!(
         found.is_empty(),
         "a step-kind module imports the runner:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn augmentation_ops_do_not_import_policies_or_views() {
+    // ops <- policy <- views: `PolicyItem` and `Context` live with the ops, so the ops
+    // need nothing above them (neither by module path nor through the facade's names).
+    let files = sources(&["augment/ops.rs", "augment/ops"]);
+    assert!(files.len() >= 8, "ops modules: {files:?}");
+    let banned = [
+        "policy::",
+        "views::",
+        "Policy::",
+        "Policy,",
+        "Policy;",
+        "Policy}",
+        "make_views",
+        "ViewSpec",
+        "SampleDraw",
+    ];
+    let found = offences(&files, &banned);
+    assert!(
+        found.is_empty(),
+        "an augmentation op imports a policy or view module (ops must not depend on them):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn dataset_loaders_do_not_import_the_spec() {
+    // `data::spec` dispatches to the loaders; what they share with it (the option enums)
+    // lives in the leaf `data::options`, so there is no circle between spec and a loader.
+    let files = sources(&[
+        "data/cifar.rs",
+        "data/mnist.rs",
+        "data/stl10.rs",
+        "data/synthetic.rs",
+        "data/folder.rs",
+    ]);
+    let found = offences(&files, &["spec::", "super::spec", "DatasetSpec"]);
+    assert!(
+        found.is_empty(),
+        "a dataset loader imports `data::spec` (the dispatcher imports the loaders, not back):\n{}",
         found.join("\n")
     );
 }
