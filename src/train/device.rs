@@ -24,7 +24,8 @@ pub enum DeviceError {
     /// A CUDA device asked of a build without the `cuda` feature.
     #[error(
         "device `cuda:{index}` needs a build with CUDA support: this sslp was built without the \
-         `cuda` feature (rebuild with `cargo build --release --features cuda`; see the README)"
+         `cuda` feature (build one with `tools/cuda-build.sh`, which runs `cargo build --release \
+         --features cuda` offline; see the README's GPU section)"
     )]
     NoCudaSupport {
         /// The GPU index asked for.
