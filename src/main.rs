@@ -5,6 +5,9 @@ use sslp::cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(feature = "cuda")]
+mod cuda_shim;
+
 /// A declarative pipeline language for self-supervised learning experiments on images.
 #[derive(Parser)]
 #[command(name = "sslp", version, about, long_about = None)]
