@@ -95,7 +95,7 @@ fetch_llvm() {
 # Step 3: dev links for the system libraries LLVM needs, when missing.
 link_system_libs() {
     local cache lib so1
-    cache=$(ldconfig -p)
+    cache=$(PATH="$PATH:/sbin:/usr/sbin" ldconfig -p)
     for lib in z zstd; do
         if ! awk -v n="lib$lib.so" '$1 == n { found = 1 } END { exit !found }' <<<"$cache"; then
             so1=$(awk -v n="lib$lib.so.1" '$1 == n { print $NF; exit }' <<<"$cache")

@@ -14,8 +14,9 @@
 #
 # Usage: tools/cuda-smoke.sh [path/to/sslp]  (default: target/release/sslp-cuda)
 set -euo pipefail
+[ -n "${1:-}" ] && SSLP=$(realpath -m "$1")
 cd "$(dirname "$0")/.."
-SSLP=$(realpath "${1:-${CARGO_TARGET_DIR:-target}/release/sslp-cuda}")
+SSLP=${SSLP:-$(realpath -m "${CARGO_TARGET_DIR:-target}/release/sslp-cuda")}
 [ -x "$SSLP" ] || { echo "cuda-smoke: no binary at $SSLP (tools/cuda-build.sh builds it)" >&2; exit 2; }
 
 fails=0
@@ -78,7 +79,7 @@ expect_no_driver() { # name, log, status, expected status
     else ok "$1: $(grep -m1 -o 'no NVIDIA driver found[^;]*' "$2"), exit $3"
     fi
 }
-if ldconfig -p | grep -q 'libcuda\.so\.1 '; then
+if PATH="$PATH:/sbin:/usr/sbin" ldconfig -p | grep -q 'libcuda\.so\.1 '; then
     echo "cuda-smoke: libcuda.so.1 is present here: the no-driver checks are skipped"
 else
     status=0
