@@ -1,7 +1,7 @@
 //! The commands behind `sslp`: each parses nothing (clap does, in `main.rs`),
 //! calls one library function, and prints. One file per command; what they
 //! share (exit codes, diagnostics output, planning a file, running a plan)
-//! lives here and in [`pipeline`].
+//! lives here and in `pipeline`.
 //!
 //! Exit codes: 0 ok, 1 the input has problems (diagnostics, unformatted files,
 //! failed steps), 2 usage or IO error.
