@@ -8,6 +8,7 @@
 
 mod cache;
 mod check;
+mod device_check;
 mod diff;
 mod explain;
 mod fmt;
@@ -21,6 +22,7 @@ mod saliency;
 
 pub use cache::{CacheCommand, cache};
 pub use check::check;
+pub use device_check::{CheckProfile, DeviceCheckArgs, device_check};
 pub use diff::{DiffFormat, diff};
 pub use explain::explain;
 pub use fmt::fmt;
