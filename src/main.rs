@@ -199,6 +199,34 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Check that training on a device computes what it computes on the CPU, and time it.
+    ///
+    /// Four stages, each writing its JSON to DIR as soon as it ends (so a check cut short
+    /// still leaves the finished ones): 1-losses.json (every SSL loss and its gradients
+    /// against float64 reference vectors, in f32 and f16/bf16), 2-backbones.json (forward and
+    /// backward of each backbone against the CPU, same weights and batch), 3-training.json
+    /// (the first steps of the quickstart's SimCLR run beside the same steps on the CPU, both
+    /// loss curves), 4-throughput.json (images/s and peak memory of SimCLR steps of ResNet-18
+    /// and ResNet-50, and the ratio to PyTorch when python3 can import torch), then
+    /// summary.json. On the CPU the device is compared with a separately built copy of
+    /// itself. Exit 0 when every stage passes or is skipped, 1 on any mismatch, 2 when the
+    /// device cannot be used.
+    #[command(name = "device-check")]
+    DeviceCheck {
+        /// The device to check: `cpu`, `cuda` or `cuda:N`.
+        #[arg(long)]
+        device: String,
+        /// Folder for the JSON results (created if missing).
+        #[arg(long, default_value = "device-check")]
+        out: PathBuf,
+        /// Folder with `ssl_losses.json` and, optionally, the PyTorch peer `peer_step.py`
+        /// [default: the project's tests/vectors].
+        #[arg(long)]
+        inputs: Option<PathBuf>,
+        /// How much work: `small` (default on cpu) or `full` (default on cuda).
+        #[arg(long, value_enum)]
+        profile: Option<cli::CheckProfile>,
+    },
     /// Explain a kind (op, method, backbone, ...): its parameters and defaults.
     Explain {
         /// The kind's name; omit to list every kind.
@@ -312,6 +340,17 @@ fn main() -> ExitCode {
             },
         ),
         Command::Explain { name } => cli::explain(name.as_deref()),
+        Command::DeviceCheck {
+            device,
+            out,
+            inputs,
+            profile,
+        } => cli::device_check(&cli::DeviceCheckArgs {
+            device,
+            out,
+            inputs,
+            profile,
+        }),
         Command::Saliency {
             inputs,
             method,

@@ -322,6 +322,39 @@ fn every_method_trains_and_resumes_exactly() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// `Method::fork` carries every piece of state (teacher, queues, centre) to the device: after
+/// some steps, a student and method forked to a device (here the CPU again, the only one CI
+/// has) give the same next loss, bit for bit. `sslp device-check` moves the quickstart's run
+/// to a GPU this way.
+#[test]
+fn a_forked_method_keeps_its_state() {
+    for (name, cfg, locals, lr, _) in tiny_configs() {
+        let dev = device();
+        let views = views(&dev, locals);
+        let (mut student, mut method) = Method::new(cfg, &spec(), &dev).expect("new");
+        let mut optim = optimizer(&method);
+        for s in 0..3 {
+            student = step(&mut method, student, &mut optim, &views, progress(s), lr).1;
+        }
+        let at = progress(3);
+        let expected = method
+            .try_loss(&student, &views, at)
+            .expect("the views fit")
+            .into_scalar::<f32>();
+        let other = Device::flex().autodiff();
+        let (student, mut method) = (student.fork(&other), method.fork(&other));
+        let got = method
+            .try_loss(&student, &views, at)
+            .expect("the views fit")
+            .into_scalar::<f32>();
+        assert_eq!(
+            got.to_bits(),
+            expected.to_bits(),
+            "{name}: {got} != {expected}"
+        );
+    }
+}
+
 /// Collects every float parameter of a module as a plain tensor (for `grad` lookups).
 fn params<M: Module>(m: &M) -> Vec<Tensor<1>> {
     struct V(Vec<Tensor<1>>);

@@ -1,13 +1,14 @@
 //! The commands behind `sslp`: each parses nothing (clap does, in `main.rs`),
 //! calls one library function, and prints. One file per command; what they
 //! share (exit codes, diagnostics output, planning a file, running a plan)
-//! lives here and in [`pipeline`].
+//! lives here and in `pipeline`.
 //!
 //! Exit codes: 0 ok, 1 the input has problems (diagnostics, unformatted files,
 //! failed steps), 2 usage or IO error.
 
 mod cache;
 mod check;
+mod device_check;
 mod diff;
 mod explain;
 mod fmt;
@@ -21,6 +22,7 @@ mod saliency;
 
 pub use cache::{CacheCommand, cache};
 pub use check::check;
+pub use device_check::{CheckProfile, DeviceCheckArgs, device_check};
 pub use diff::{DiffFormat, diff};
 pub use explain::explain;
 pub use fmt::fmt;

@@ -3,7 +3,7 @@
 //!
 //! The planner never reads files. [`plan::plan`](crate::plan::plan) marks
 //! every dataset step that reads files *pending*; [`fingerprint_plan`] lists
-//! the files of each (through [`data::spec::files`], the listing the loaders
+//! the files of each (through [`data::spec::files`](crate::data::spec::files), the listing the loaders
 //! use), hashes them, and returns a [`FingerprintTable`] that
 //! [`plan::plan_with`](crate::plan::plan_with) turns into content keys.
 //!

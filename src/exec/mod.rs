@@ -4,6 +4,7 @@
 pub mod augment_steps;
 pub mod data_steps;
 pub mod decode;
+pub mod device_check;
 pub mod engine;
 pub mod error;
 pub mod eval_steps;

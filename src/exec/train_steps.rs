@@ -280,6 +280,35 @@ impl BatchSource for ViewBatches {
     }
 }
 
+/// The multi-view batches a `pretrain` step with key `key` trains on: the images `indices`
+/// through `specs`, shuffled and drawn per (seed, step key, epoch, image, view), normalised
+/// with `norm`; the last partial batch of an epoch is dropped. For a caller that drives the
+/// steps itself (`sslp device-check`).
+#[allow(clippy::too_many_arguments)]
+pub fn view_batches(
+    images: Arc<ImageSet>,
+    indices: Vec<usize>,
+    specs: Vec<ViewSpec>,
+    seed: u64,
+    key: Key,
+    batch: usize,
+    norm: Normalization,
+    cache: OfflineCache,
+) -> impl BatchSource {
+    ViewBatches {
+        images,
+        indices,
+        specs,
+        seed,
+        key,
+        batch,
+        norm,
+        cache,
+        pseudo: None,
+        order: Mutex::new(None),
+    }
+}
+
 /// Labelled single-view batches of `indices` (every image labelled): each image through
 /// `policy` (no crop of its own), shuffled and drawn per (seed, step key, epoch, image) as
 /// pretraining's views are; the last partial batch of an epoch is dropped. The batches of a

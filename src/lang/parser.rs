@@ -1,4 +1,4 @@
-//! Source text to [`ast::Module`], with error recovery.
+//! Source text to [`ast::Module`](crate::lang::ast::Module), with error recovery.
 //!
 //! pest stops at the first error, so the driver parses one top-level item at
 //! a time: after a syntax error it reports it, skips to the next line that

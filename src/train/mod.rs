@@ -22,6 +22,7 @@ pub mod loss;
 pub mod method;
 pub mod optim;
 pub mod trainer;
+pub mod vectors;
 
 /// An invalid setting of a part of the model (a zero width, a depth out of
 /// range, a method hyper-parameter outside its domain): which part, and why.

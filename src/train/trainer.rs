@@ -408,6 +408,50 @@ pub fn init_backbone_seeded(
     Ok(b)
 }
 
+/// [`init_seeded`] with the weights drawn on the CPU and then moved to `device`: the same seed
+/// gives the same weights on every device (each backend's generator draws its own numbers), so
+/// a run on a GPU can be compared with the same run on the CPU.
+pub fn init_seeded_on_cpu(
+    config: MethodConfig,
+    backbone: &BackboneSpec,
+    device: &Device,
+    seed: u64,
+) -> Result<(Student, Method), super::ConfigError> {
+    let cpu = Device::flex().autodiff();
+    let (student, method) = init_seeded(config, backbone, &cpu, seed)?;
+    if *device == cpu {
+        return Ok((student, method));
+    }
+    Ok((student.fork(device), method.fork(device)))
+}
+
+/// One optimiser step of `method` on the views of batch `batch` at `at`: the loss (an error
+/// when the views do not fit or it is not finite), its gradients (less those the method
+/// freezes), the optimiser's update at rate `lr` and the method's own update after it. Returns
+/// the updated student and the loss. The step of [`train`], for whoever needs it alone.
+pub fn train_step(
+    student: Student,
+    method: &mut Method,
+    optim: &mut burn::optim::ModuleOptimizer,
+    views: &[Tensor<4>],
+    at: Progress,
+    batch: usize,
+    lr: f64,
+) -> Result<(Student, f64), TrainError> {
+    let loss = method
+        .try_loss(&student, views, at)
+        .map_err(|reason| TrainError::Batch {
+            epoch: at.epoch + 1,
+            batch,
+            reason: reason.to_string(),
+        })?;
+    let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, at.epoch, batch)?;
+    let grads = GradientsParams::from_grads(loss.backward(), &student);
+    let grads = method.filter_grads(&student, grads, at);
+    let student = optim.step(lr, student, grads);
+    Ok((method.after_step(student, at), value))
+}
+
 /// Trains `config` on `source` per `spec`, resuming from `checkpoints` if they hold an epoch.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
@@ -497,20 +541,9 @@ pub fn train(
                 };
                 lr = spec.schedule.lr_at(base_lr, step, per_epoch, total);
                 let views = next_views(&mut feed, device)?;
-                let loss =
-                    method
-                        .try_loss(&student, &views, at)
-                        .map_err(|reason| TrainError::Batch {
-                            epoch: epoch + 1,
-                            batch: b,
-                            reason: reason.to_string(),
-                        })?;
-                let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, epoch, b)?;
+                let value;
+                (student, value) = train_step(student, &mut method, &mut optim, &views, at, b, lr)?;
                 sum += value;
-                let grads = GradientsParams::from_grads(loss.backward(), &student);
-                let grads = method.filter_grads(&student, grads, at);
-                student = optim.step(lr, student, grads);
-                student = method.after_step(student, at);
                 if b + 1 == per_epoch {
                     last_views = Some(views);
                 }

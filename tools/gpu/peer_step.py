@@ -18,9 +18,12 @@ which this follows):
   * backward, SGD (lr 0.1, momentum 0.9, weight decay 5e-4) step.
 images/s counts the B source images of a step (2B crops go through the net).
 Each step is timed to a device synchronisation; the figure is B / median step.
-Peak memory on CUDA is torch.cuda.max_memory_allocated() (what the tensors
-used; `peak_reserved_bytes` adds the caching allocator's slack); on the CPU it
-is the process's peak resident set, which includes the interpreter and torch.
+Peak memory on CUDA is torch.cuda.max_memory_reserved() (what the caching
+allocator held, as sslp's figure is its pool's reservation), with
+max_memory_allocated() beside it as `peak_allocated_bytes`; on the CPU it is
+the process's peak resident set, which includes the interpreter and torch.
+Views are uniform in [-1, 1), as the device check's. cuDNN's autotuner
+(`cudnn.benchmark`) is on, as sslp autotunes its kernels too.
 
 One run: `--net resnet18|resnet50 [--size PX] [--batch B]` (size and batch
 default to the suite's for that net). Without `--net`, the suite of the GPU
@@ -166,8 +169,8 @@ def main():
         proj = nn.Sequential(nn.Linear(feat, 2048), nn.ReLU(inplace=True), nn.Linear(2048, 128))
         full = nn.Sequential(net, proj).to(dev).train()
         opt = torch.optim.SGD(full.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-        x1 = torch.randn(batch, 3, size, size, device=dev)
-        x2 = torch.randn(batch, 3, size, size, device=dev)
+        x1 = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
+        x2 = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
         if on_cuda:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(dev)
@@ -191,13 +194,13 @@ def main():
         r.update({
             "net": model, "size": size, "batch": batch, "cifar_stem": cifar,
             "warmup_steps": a.warmup, "timed_steps": len(times),
-            "median_step_s": med, "mean_step_s": statistics.mean(times),
+            "median_step_s": med, "mean_step_s": statistics.mean(times), "step_s": times,
             "images_per_s": batch / med, "wall_s": wall,
             "losses": losses,
         })
         if on_cuda:
-            r["peak_memory_bytes"] = torch.cuda.max_memory_allocated(dev)
-            r["peak_reserved_bytes"] = torch.cuda.max_memory_reserved(dev)
+            r["peak_memory_bytes"] = torch.cuda.max_memory_reserved(dev)
+            r["peak_allocated_bytes"] = torch.cuda.max_memory_allocated(dev)
         else:
             r["peak_memory_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         del full, opt, x1, x2

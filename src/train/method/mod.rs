@@ -423,6 +423,30 @@ impl Method {
         Ok((student, method))
     }
 
+    /// The same state on `device` (the teacher with its own autodiff graph there, the queues
+    /// and the centre moved), for a student forked to `device` alongside.
+    pub fn fork(self, device: &Device) -> Method {
+        Method {
+            config: self.config,
+            device: device.clone(),
+            teacher: self.teacher.map(|t| t.fork(device)),
+            queues: self
+                .queues
+                .into_iter()
+                .map(|q| q.to_device(device))
+                .collect(),
+            queue_ptr: self.queue_ptr,
+            queue_filled: self.queue_filled,
+            center: self.center.map(|c| c.to_device(device)),
+            pending_queue: self
+                .pending_queue
+                .into_iter()
+                .map(|q| q.to_device(device))
+                .collect(),
+            pending_center: self.pending_center.map(|c| c.to_device(device)),
+        }
+    }
+
     /// The configuration this method was built with.
     pub fn config(&self) -> &MethodConfig {
         &self.config
