@@ -8,7 +8,7 @@ use super::engine::{Engine, data_part, input};
 use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::store::{BlobRef, Output};
-use super::train_steps::{Normalization, backbone_spec, rgb, stack};
+use super::train_steps::{Normalization, backbone_spec, device_choice, rgb, stack};
 use crate::augment::normalize_into;
 use crate::data::ImageSet;
 use crate::eval::knn::{KnnParams, knn_scores_owned};
@@ -17,7 +17,6 @@ use crate::eval::matrix::Matrix;
 use crate::eval::metrics::{ari, hungarian_accuracy, nmi, top_k_accuracy};
 use crate::plan::{Key, Step, Value};
 use crate::train::backbone::Backbone;
-use crate::train::device::DeviceChoice;
 use burn::tensor::Device;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{ErrorKind, Read};
@@ -297,8 +296,9 @@ pub fn features(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         return raw_pixel_features(&images, indices);
     }
     let encoder = input(step, "encoder")?;
-    // A device without autodiff: BatchNorm uses its running statistics.
-    let device = DeviceChoice::Cpu.plain_device()?;
+    // The run's device (`--device`, else the pipeline's), without autodiff:
+    // BatchNorm uses its running statistics.
+    let device = device_choice(engine, step)?.plain_device()?;
     let loaded = load_backbone(ctx, &encoder, &device)?;
     let norm = loaded
         .norm

@@ -21,7 +21,6 @@ use super::train_steps::{
 use crate::data::ImageSet;
 use crate::eval::metrics::top_k_accuracy;
 use crate::plan::Step;
-use crate::train::device::DeviceChoice;
 use crate::train::finetune::{Classifier, FinetuneSpec, finetune as train_classifier};
 use crate::train::trainer::{self, TrainError};
 use burn::module::Module;
@@ -159,8 +158,8 @@ pub fn finetune(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         TrainError::Interrupted => StepError::Interrupted,
         other => StepError::Train(other),
     })?;
-    // Score with BatchNorm on its running statistics, on the plain CPU device.
-    let eval_device = DeviceChoice::Cpu.plain_device()?;
+    // Score with BatchNorm on its running statistics, on the training device without autodiff.
+    let eval_device = device.clone().without_autodiff();
     let model = trained.model.valid();
     let model = if device == eval_device {
         model

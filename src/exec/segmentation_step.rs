@@ -231,7 +231,7 @@ pub fn segmentation(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepO
         );
     }
     // Score on the test part, BatchNorm on running statistics.
-    let eval_device = crate::train::device::DeviceChoice::Cpu.plain_device()?;
+    let eval_device = device.clone().without_autodiff();
     let model = model.valid();
     let model = if device == eval_device {
         model

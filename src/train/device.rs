@@ -37,6 +37,38 @@ pub enum DeviceError {
          use `--device cpu`, or run on a machine with a GPU and its driver"
     )]
     NoDriver,
+    /// A driver call failed (`cuInit` on a machine whose GPU is gone or broken, ...).
+    #[error(
+        "the NVIDIA driver failed: {call} returned {code} ({name}); check `nvidia-smi`, \
+         or use `--device cpu`"
+    )]
+    DriverFailed {
+        /// The driver API call.
+        call: String,
+        /// Its `CUresult`.
+        code: i32,
+        /// The error's name, as the driver gives it.
+        name: String,
+    },
+    /// A driver older than the CUDA version the build targets.
+    #[error(
+        "the NVIDIA driver supports CUDA {}.{} only; this sslp was built for CUDA 12.4 or \
+         newer: update the driver, or use `--device cpu`",
+        version / 1000,
+        (version % 1000) / 10
+    )]
+    OldDriver {
+        /// The driver's API version (`1000 × major + 10 × minor`).
+        version: i32,
+    },
+    /// A GPU index past the last GPU the driver sees.
+    #[error("{}", no_such_gpu(*index, *gpus))]
+    NoSuchGpu {
+        /// The index asked for.
+        index: usize,
+        /// How many GPUs the driver sees.
+        gpus: usize,
+    },
     /// A precision name that is none of `f32`, `f16`, `bf16`.
     #[error("unknown precision `{precision}`: write f32, f16 or bf16")]
     UnknownPrecision {
@@ -65,6 +97,17 @@ pub enum DeviceError {
         /// burn's message.
         reason: String,
     },
+}
+
+fn no_such_gpu(index: usize, gpus: usize) -> String {
+    match gpus {
+        0 => format!("there is no `cuda:{index}`: the NVIDIA driver sees no GPU"),
+        1 => format!("there is no `cuda:{index}`: this machine has one GPU, `cuda:0`"),
+        n => format!(
+            "there is no `cuda:{index}`: this machine has {n} GPUs, cuda:0 to cuda:{}",
+            n - 1
+        ),
+    }
 }
 
 /// A device as users write it: `cpu`, `cuda` or `cuda:N`.
@@ -106,8 +149,9 @@ impl fmt::Display for DeviceChoice {
 impl DeviceChoice {
     /// The burn device for training (autodiff on), after checking that it can work.
     ///
-    /// CUDA is probed before burn sees it: burn panics in a worker thread when
-    /// the driver is missing, which no caller could recover from.
+    /// CUDA is probed before burn sees it ([`super::cuda_probe`]): burn panics
+    /// in a worker thread when the driver is missing, too old, or has no GPU of
+    /// that index, which no caller could recover from.
     pub fn training_device(self) -> Result<Device, DeviceError> {
         Ok(self.plain_device()?.autodiff())
     }
@@ -158,26 +202,13 @@ pub fn apply_precision(
 
 #[cfg(feature = "cuda")]
 fn cuda_device(index: usize) -> Result<Device, DeviceError> {
-    probe_cuda_driver()?;
+    super::cuda_probe::probe(&super::cuda_probe::DRIVER_LIBRARIES, index)?;
     Ok(Device::cuda(index))
 }
 
 #[cfg(not(feature = "cuda"))]
 fn cuda_device(index: usize) -> Result<Device, DeviceError> {
     Err(DeviceError::NoCudaSupport { index })
-}
-
-/// Checks that the NVIDIA driver library can be loaded.
-#[cfg(feature = "cuda")]
-fn probe_cuda_driver() -> Result<(), DeviceError> {
-    for name in ["libcuda.so.1", "libcuda.so", "nvcuda.dll"] {
-        // SAFETY: loading the driver library runs its initialisers, which is
-        // what burn-cuda would do next anyway; the handle is dropped at once.
-        if unsafe { libloading::Library::new(name) }.is_ok() {
-            return Ok(());
-        }
-    }
-    Err(DeviceError::NoDriver)
 }
 
 #[cfg(test)]

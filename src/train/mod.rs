@@ -10,6 +10,7 @@
 pub mod autoencoder;
 pub mod backbone;
 pub mod bytes;
+pub mod cuda_probe;
 pub mod decoder;
 pub mod device;
 pub mod ema;

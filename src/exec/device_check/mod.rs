@@ -375,6 +375,7 @@ fn summary_json(ctx: &Context, reports: &[StageReport], status: Status, seconds:
         "seconds": seconds,
         "device": ctx.choice.to_string(),
         "device_name": device_name(&ctx.device),
+        "driver": driver_json(ctx.choice),
         "reference": "cpu",
         "same_device": ctx.same_device(),
         "profile": ctx.profile.name(),
@@ -390,6 +391,22 @@ fn summary_json(ctx: &Context, reports: &[StageReport], status: Status, seconds:
         },
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     })
+}
+
+/// What the NVIDIA driver reports (its CUDA version and GPU count), for a CUDA check.
+fn driver_json(choice: DeviceChoice) -> Value {
+    use crate::train::cuda_probe::{DRIVER_LIBRARIES, probe};
+    match choice {
+        DeviceChoice::Cpu => Value::Null,
+        DeviceChoice::Cuda(index) => match probe(&DRIVER_LIBRARIES, index) {
+            Ok(d) => json!({
+                "cuda_version": format!("{}.{}", d.version / 1000, (d.version % 1000) / 10),
+                "api_version": d.version,
+                "gpus": d.gpus,
+            }),
+            Err(e) => json!({ "error": e.to_string() }),
+        },
+    }
 }
 
 /// The GPU's name and what its kernels are compiled for, as burn reports them.

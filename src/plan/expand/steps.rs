@@ -56,7 +56,7 @@ impl Planner<'_> {
                     decl: self.prog.decls[decl].name.clone(),
                     version: kind.version(),
                     params,
-                    exec: BTreeMap::new(),
+                    exec: self.default_exec(kind),
                     inputs: inputs.into(),
                     sites: vec![site],
                     arms: vec![],
@@ -65,6 +65,23 @@ impl Planner<'_> {
             }
         }
         key
+    }
+
+    /// How a new step of `kind` runs, unless its declaration says otherwise: steps
+    /// that run a network after pretraining (features, fine-tuning, segmentation)
+    /// run on the pipeline's device, as `pretrain` does. Not part of the key.
+    fn default_exec(&self, kind: StepKind) -> BTreeMap<String, Value> {
+        let mut exec = BTreeMap::new();
+        if matches!(
+            kind,
+            StepKind::Features | StepKind::Finetune | StepKind::Segmentation
+        ) {
+            exec.insert(
+                "device".to_string(),
+                Value::Str(self.prog.settings.device.clone()),
+            );
+        }
+        exec
     }
 
     /// [`Self::add_step`] at the site `site/<kind>`, the site of a declaration's own step.
