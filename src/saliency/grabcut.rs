@@ -269,7 +269,8 @@ pub fn reference_beta(lab: &[[f32; 3]], width: usize, height: usize) -> f64 {
 /// OpenCV 5.0's pixel for pixel. Two shortcuts keep the result
 /// unchanged: the graph covers only the unknown pixels' bounding box plus one
 /// pixel (hard pixels never change side), and every max-flow after the first
-/// starts from the previous one's residual graph (see [`GridGraph::maxflow`]).
+/// starts from the previous one's residual graph and search trees (see
+/// [`GridGraph::set_terminals`]).
 pub fn grab_cut_opencv(img: &RgbImage, init: &Init, iterations: usize, seed: u64) -> Vec<u8> {
     grab_cut_opencv_impl(img, init, iterations, seed, true)
 }
@@ -388,7 +389,7 @@ fn grab_cut_opencv_impl(
             }
         }
         // estimateSegmentation
-        graph.maxflow();
+        graph.solve();
         for cy in 0..ch {
             let row = (y0 + cy) * w + x0;
             for cx in 0..cw {
@@ -533,7 +534,7 @@ impl RefCut {
             let (s, k) = (s - k, k - s);
             self.graph.set_terminals(i, s.max(0.0), k.max(0.0));
         }
-        self.graph.maxflow();
+        self.graph.solve();
         let mut changed = 0;
         for (i, (v, &t)) in seg.iter_mut().zip(trimap).enumerate() {
             let new = match t {
