@@ -267,6 +267,26 @@ impl<T: Capacity> GridGraph<T> {
         self.solved = false;
     }
 
+    /// [`set_terminals`](Self::set_terminals) on every node in order, with
+    /// the capacities `f(i)`, without the per-node index arithmetic.
+    pub fn set_all_terminals(&mut self, mut f: impl FnMut(usize) -> (T, T)) {
+        let mut i = 0;
+        for y in 0..self.height {
+            let row = (y + 1) * self.stride + 1;
+            for p in row..row + self.width {
+                let (source_cap, sink_cap) = f(i);
+                debug_assert!(source_cap >= T::ZERO && sink_cap >= T::ZERO);
+                if self.warm {
+                    let (s0, t0) = self.term[p];
+                    self.tr[p] = self.tr[p] + ((source_cap - sink_cap) - (s0 - t0));
+                }
+                self.term[p] = (source_cap, sink_cap);
+                i += 1;
+            }
+        }
+        self.solved = false;
+    }
+
     /// Set the capacity of the edge from node `i` to its neighbour in
     /// direction `dir` to `cap`, and of the reverse edge to `rev_cap`
     /// (replacing earlier values). Directions that leave the grid are
@@ -336,6 +356,17 @@ impl<T: Capacity> GridGraph<T> {
     pub fn is_source_side(&self, i: usize) -> bool {
         debug_assert!(self.solved, "call maxflow() first");
         self.tree[self.padded(i)] & TREE_MASK != SINK
+    }
+
+    /// [`is_source_side`](Self::is_source_side) of every node, in node order.
+    pub fn source_sides(&self) -> impl Iterator<Item = bool> + '_ {
+        debug_assert!(self.solved, "call maxflow() first");
+        (0..self.height).flat_map(move |y| {
+            let row = (y + 1) * self.stride + 1;
+            self.tree[row..row + self.width]
+                .iter()
+                .map(|&t| t & TREE_MASK != SINK)
+        })
     }
 
     /// The capacity of the cut returned by [`is_source_side`](Self::is_source_side),
@@ -1031,6 +1062,32 @@ mod tests {
         assert_eq!(g.tr[g.padded(1)], 3.0);
         assert_eq!(g.maxflow(), 6.0);
         assert_eq!(g.cut_capacity(), 6.0);
+    }
+
+    #[test]
+    fn bulk_terminals_and_sides_match_the_per_node_calls() {
+        let (w, h) = (5, 4);
+        let caps: Vec<f32> = (0..97).map(|k| ((k * 37) % 11) as f32 * 0.5).collect();
+        let mut a = build(w, h, &caps);
+        let mut b = a.clone();
+        a.maxflow();
+        b.maxflow();
+        for round in 0..3 {
+            let t = |i: usize| {
+                let k = (i * 7 + round * 13) % caps.len();
+                (caps[k], caps[(k + 5) % caps.len()])
+            };
+            for i in 0..w * h {
+                let (s, k) = t(i);
+                a.set_terminals(i, s, k);
+            }
+            b.set_all_terminals(t);
+            assert!(a.tr == b.tr && a.term == b.term);
+            a.solve();
+            b.solve();
+            let sides: Vec<bool> = (0..w * h).map(|i| a.is_source_side(i)).collect();
+            assert_eq!(b.source_sides().collect::<Vec<_>>(), sides);
+        }
     }
 
     #[test]
