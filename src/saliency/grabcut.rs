@@ -269,7 +269,8 @@ pub fn reference_beta(lab: &[[f32; 3]], width: usize, height: usize) -> f64 {
 /// OpenCV 5.0's pixel for pixel. Two shortcuts keep the result
 /// unchanged: the graph covers only the unknown pixels' bounding box plus one
 /// pixel (hard pixels never change side), and every max-flow after the first
-/// starts from the previous one's residual graph (see [`GridGraph::maxflow`]).
+/// starts from the previous one's residual graph and search trees (see
+/// [`GridGraph::set_terminals`]).
 pub fn grab_cut_opencv(img: &RgbImage, init: &Init, iterations: usize, seed: u64) -> Vec<u8> {
     grab_cut_opencv_impl(img, init, iterations, seed, true)
 }
@@ -388,7 +389,7 @@ fn grab_cut_opencv_impl(
             }
         }
         // estimateSegmentation
-        graph.maxflow();
+        graph.solve();
         for cy in 0..ch {
             let row = (y0 + cy) * w + x0;
             for cx in 0..cw {
@@ -517,29 +518,30 @@ impl RefCut {
         bg.neg_log_density_all(&self.colours, &mut self.bg_cost);
         fg.neg_log_density_all(&self.colours, &mut self.fg_cost);
         let mut next = 0;
-        for (i, &t) in trimap.iter().enumerate() {
-            let (s, k) = match t {
+        let (bg_cost, fg_cost) = (&self.bg_cost, &self.fg_cost);
+        self.graph.set_all_terminals(|i| {
+            let (s, k) = match trimap[i] {
                 TRIMAP_BG => (0.0, hard),
                 TRIMAP_FG => (hard, 0.0),
                 _ => {
                     next += 1;
                     (
-                        self.bg_cost[next - 1].min(MAX_TLINK) as f32,
-                        self.fg_cost[next - 1].min(MAX_TLINK) as f32,
+                        bg_cost[next - 1].min(MAX_TLINK) as f32,
+                        fg_cost[next - 1].min(MAX_TLINK) as f32,
                     )
                 }
             };
             // Only s − t matters for the cut (−ln P < 0 where P > 1).
             let (s, k) = (s - k, k - s);
-            self.graph.set_terminals(i, s.max(0.0), k.max(0.0));
-        }
-        self.graph.maxflow();
+            (s.max(0.0), k.max(0.0))
+        });
+        self.graph.solve();
         let mut changed = 0;
-        for (i, (v, &t)) in seg.iter_mut().zip(trimap).enumerate() {
+        for ((v, &t), source) in seg.iter_mut().zip(trimap).zip(self.graph.source_sides()) {
             let new = match t {
                 TRIMAP_BG => 0.0,
                 TRIMAP_FG => 1.0,
-                _ => f32::from(u8::from(self.graph.is_source_side(i))),
+                _ => f32::from(u8::from(source)),
             };
             if (new - *v).abs() > 0.1 {
                 changed += 1;
