@@ -400,7 +400,7 @@ fn context(before: &str) -> Context {
         }) => {
             let t = expected_in(stack.last(), item_value).unwrap_or(Ty::Any);
             match (kind, arg, started) {
-                (Some(k), None, false) => Context::Argument(*k, written.clone(), t),
+                (Some(k), None, false) => Context::Argument(k, written.clone(), t),
                 _ => after_operator(last, t),
             }
         }

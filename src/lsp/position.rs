@@ -109,6 +109,10 @@ mod tests {
     fn round_trip(text: &str) {
         let index = LineIndex::new(text);
         for (i, _) in text.char_indices().chain([(text.len(), ' ')]) {
+            // The `\n` of a `\r\n` is inside a line terminator: no position names it.
+            if i > 0 && text[..i].ends_with('\r') && text[i..].starts_with('\n') {
+                continue;
+            }
             let pos = index.position(text, i);
             assert_eq!(index.offset(text, pos), i, "{text:?} at {i}: {pos:?}");
         }
