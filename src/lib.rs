@@ -17,6 +17,7 @@ pub mod data;
 pub mod eval;
 pub mod exec;
 pub mod lang;
+pub mod lsp;
 pub mod notes;
 pub mod plan;
 pub mod project;

@@ -232,6 +232,12 @@ enum Command {
         /// The kind's name; omit to list every kind.
         name: Option<String>,
     },
+    /// Run the language server on stdin/stdout (for editors).
+    Lsp {
+        /// Instead of serving: time re-checking this file after an edit, a hover and a completion.
+        #[arg(long, value_name = "FILE")]
+        bench: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -340,6 +346,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Explain { name } => cli::explain(name.as_deref()),
+        Command::Lsp { bench } => cli::lsp(bench.as_deref()),
         Command::DeviceCheck {
             device,
             out,

@@ -123,6 +123,29 @@ fn commands_only_command() {
 }
 
 #[test]
+fn the_language_server_runs_nothing() {
+    // `sslp lsp` answers from the language core; it never runs a step or loads data.
+    let files = sources(&["lsp"]);
+    let banned = [
+        "crate::exec",
+        "crate::train",
+        "crate::data",
+        "crate::augment",
+        "crate::saliency",
+        "crate::eval",
+        "crate::report",
+        "crate::cli",
+        "burn::",
+    ];
+    let found = offences(&files, &banned);
+    assert!(
+        found.is_empty(),
+        "the language server reaches past the language core:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
 fn the_rule_sees_an_offence() {
     // The checker itself works: this file names a banned path in code.
     let me = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layers.rs");

@@ -295,6 +295,15 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// The replacement the help suggests for the text under the primary span, when it
+    /// says "did you mean `x`?" (the checker's form for every close-name suggestion).
+    pub fn suggestion(&self) -> Option<&str> {
+        let help = self.help.as_deref()?;
+        let rest = help.strip_prefix("did you mean `")?;
+        let name = rest.strip_suffix("`?")?;
+        (!name.is_empty() && !name.contains('`')).then_some(name)
+    }
 }
 
 /// Sorts diagnostics by file and position, so output is stable.
@@ -530,6 +539,16 @@ mod tests {
             .filter(|l| !l.starts_with("//") && !l.is_empty())
             .map(|l| l.trim_end_matches(',').to_string())
             .collect()
+    }
+
+    #[test]
+    fn suggestions_are_read_from_the_help() {
+        let d = Diagnostic::error(Code::UnknownKind, Span::default(), "m", "l");
+        assert_eq!(d.suggestion(), None);
+        let d = d.with_help("did you mean `simclr`?");
+        assert_eq!(d.suggestion(), Some("simclr"));
+        let d = d.with_help("expected one of: a, b");
+        assert_eq!(d.suggestion(), None);
     }
 
     #[test]
