@@ -25,13 +25,15 @@ const MAX_ARMS: usize = 1_000_000;
 
 impl Planner<'_> {
     /// Sweeps reachable from a declaration, in the order a reader meets them.
-    pub(super) fn reachable(&mut self, id: DeclId) -> Vec<SweepId> {
+    /// Shared: this is asked once per arm and per declaration the arm reads.
+    pub(super) fn reachable(&mut self, id: DeclId) -> Rc<[SweepId]> {
         if let Some(r) = self.reach.get(&id) {
             return r.clone();
         }
         let mut out = vec![];
         let mut seen_decls = BTreeSet::new();
         self.collect_sweeps(&self.prog.decls[id].value, &mut out, &mut seen_decls, id);
+        let out: Rc<[SweepId]> = out.into();
         self.reach.insert(id, out.clone());
         out
     }
@@ -157,7 +159,7 @@ impl Planner<'_> {
         }
         let names = axis_names(prog, &axes);
         let mut seen_arms: BTreeSet<Vec<(usize, usize)>> = BTreeSet::new();
-        let mut out = vec![];
+        let mut out = Vec::with_capacity(total as usize);
         let mut any_excluded = false;
         let mut idx = vec![0usize; groups.len()];
         let mut assign: HashMap<SweepId, usize> = HashMap::default();
@@ -177,7 +179,12 @@ impl Planner<'_> {
                     assign: &assign,
                     used: RefCell::new(BTreeSet::new()),
                 };
-                let output = self.step_decl(id, &ctx);
+                // Each assignment is met once here. An evaluation's output is not memoised:
+                // nothing but a report (which reads the arms) names it, and a later reference
+                // would lower it again to the same key. Pretraining runs are named by the
+                // evaluations of them, so theirs is.
+                let memoise = decl.kind != DeclKind::Evaluate;
+                let output = self.step_decl_with(id, &ctx, memoise);
                 let used = ctx.used.into_inner();
                 let used_groups: Vec<(usize, usize)> = groups
                     .iter()
@@ -186,8 +193,10 @@ impl Planner<'_> {
                     .map(|(gi, _)| (gi, idx[gi]))
                     .collect();
                 // `None`: `step_decl` has reported why this arm could not be lowered.
+                // An assignment that reads every group is met once by the odometer: it needs
+                // no entry in `seen_arms` (and a sweep of 10,000 arms spares 10,000 of them).
                 if let Some(Value::Step(key, _)) = output
-                    && seen_arms.insert(used_groups.clone())
+                    && (used_groups.len() == groups.len() || seen_arms.insert(used_groups.clone()))
                 {
                     // Axis order: as met in the declaration.
                     let arm_axes: Vec<(String, String)> = axes
