@@ -216,8 +216,28 @@ impl<'p> Planner<'p> {
     // ------------------------------------------------------------ finishing
 
     fn finish(self, arms: Vec<ArmOut>) -> Plan {
-        let mut steps = self.steps;
-        let index = self.index;
+        let Planner {
+            prog,
+            mut steps,
+            index,
+            memo,
+            arms_memo,
+            sites_seen,
+            features_memo,
+            subsets_memo,
+            params_by_hash,
+            ..
+        } = self;
+        // The memos and the set of sites seen are freed before the arms' lineages are built,
+        // which can reuse their memory.
+        drop((
+            memo,
+            arms_memo,
+            sites_seen,
+            features_memo,
+            subsets_memo,
+            params_by_hash,
+        ));
         let mut graph = petgraph::graph::DiGraph::new();
         let nodes: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
         // Each step's inputs as step indices, looked up once (not once per arm), stored
@@ -269,9 +289,9 @@ impl<'p> Planner<'p> {
             steps,
             arms: out_arms,
             graph,
-            device: self.prog.settings.device.clone(),
-            name: self.prog.settings.name.clone(),
-            seed: self.prog.settings.seed,
+            device: prog.settings.device.clone(),
+            name: prog.settings.name.clone(),
+            seed: prog.settings.seed,
             index,
         }
     }

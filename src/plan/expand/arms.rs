@@ -267,39 +267,31 @@ impl Planner<'_> {
                 ("", plain)
             }
         };
-        let mut parts: Vec<((&str, &str), &str)> = used
-            .iter()
-            .map(|&s| {
-                let i = assign.get(&s).copied().unwrap_or(0);
-                (name_of(s), sweeps[s].labels[i].as_str())
-            })
-            .collect();
-        // The order of the joined `qualifier.name=label` texts.
-        fn text<'a>(
-            ((q, n), l): &'a ((&'a str, &'a str), &'a str),
-        ) -> impl Iterator<Item = u8> + 'a {
-            let dot: &[u8] = if q.is_empty() { b"" } else { b"." };
-            q.bytes()
-                .chain(dot.iter().copied())
-                .chain(n.bytes())
-                .chain(std::iter::once(b'='))
-                .chain(l.bytes())
+        // Each `qualifier.name=label` written once into one buffer, then sorted as text.
+        let mut texts = String::with_capacity(24 * used.len());
+        let mut parts: Vec<(usize, usize)> = Vec::with_capacity(used.len());
+        for &s in used {
+            let start = texts.len();
+            let (q, name) = name_of(s);
+            if !q.is_empty() {
+                texts.push_str(q);
+                texts.push('.');
+            }
+            texts.push_str(name);
+            texts.push('=');
+            let i = assign.get(&s).copied().unwrap_or(0);
+            texts.push_str(&sweeps[s].labels[i]);
+            parts.push((start, texts.len()));
         }
-        parts.sort_by(|a, b| text(a).cmp(text(b)));
-        let mut out = String::with_capacity(decl.len() + 2 + 24 * parts.len());
+        parts.sort_by(|a, b| texts[a.0..a.1].cmp(&texts[b.0..b.1]));
+        let mut out = String::with_capacity(decl.len() + 2 + texts.len() + parts.len());
         out.push_str(decl);
         out.push('[');
-        for (n, ((q, name), label)) in parts.iter().enumerate() {
+        for (n, &(start, end)) in parts.iter().enumerate() {
             if n > 0 {
                 out.push(',');
             }
-            if !q.is_empty() {
-                out.push_str(q);
-                out.push('.');
-            }
-            out.push_str(name);
-            out.push('=');
-            out.push_str(label);
+            out.push_str(&texts[start..end]);
         }
         out.push(']');
         SiteBase::new(out)
