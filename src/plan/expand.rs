@@ -126,6 +126,9 @@ enum Encoder {
 /// [`Planner::step_decl`] reports: no arm is ever dropped without a diagnostic).
 type Lowered = Result<Key, String>;
 
+/// Features steps of one network, data step and role, by data part.
+type FeaturesByPart = Vec<(Option<String>, Key)>;
+
 /// A step declaration's output under one assignment, and the sweeps it read.
 type Memoised = (Value, Box<[SweepId]>);
 
@@ -154,7 +157,7 @@ struct Planner<'p> {
     /// (step index, site text hash) pairs already recorded, so a site is listed once per step.
     sites_seen: HashSet<(usize, u64)>,
     /// Features steps by (encoder step, data step, role), then by data part.
-    features_memo: HashMap<(Key, Key, &'static str), Vec<(Option<String>, Key)>>,
+    features_memo: HashMap<(Key, Key, &'static str), FeaturesByPart>,
     /// Label subset steps by (data step, canonical encoding of amount, data part and seed).
     subsets_memo: HashMap<(Key, Vec<u8>), Key>,
     /// Parameter maps by the hash of their canonical encoding, shared between steps.
