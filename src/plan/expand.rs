@@ -30,6 +30,7 @@ mod methods;
 mod pretrain;
 mod steps;
 
+use super::kind::StepKind;
 use super::value::{Key, KeyMap, Value};
 use super::{Arm, FingerprintTable, Plan, Step};
 use crate::lang::ast::DeclKind;
@@ -162,6 +163,8 @@ struct Planner<'p> {
     subsets_memo: HashMap<(Key, Vec<u8>), Key>,
     /// Parameter maps by the hash of their canonical encoding, shared between steps.
     params_by_hash: KeyMap<Arc<BTreeMap<String, Value>>>,
+    /// The parameter map each kind's last new step got (see [`Planner::intern`]).
+    last_params: HashMap<StepKind, Arc<BTreeMap<String, Value>>>,
 }
 
 /// The current assignment of sweep values and the sweeps read so far.
@@ -185,6 +188,7 @@ impl<'p> Planner<'p> {
             unlowered: BTreeSet::new(),
             sites_seen: HashSet::default(),
             params_by_hash: KeyMap::default(),
+            last_params: HashMap::default(),
             features_memo: HashMap::default(),
             subsets_memo: HashMap::default(),
         }
@@ -229,6 +233,7 @@ impl<'p> Planner<'p> {
             features_memo,
             subsets_memo,
             params_by_hash,
+            last_params,
             ..
         } = self;
         // The memos and the set of sites seen are freed before the arms' lineages are built,
@@ -240,6 +245,7 @@ impl<'p> Planner<'p> {
             features_memo,
             subsets_memo,
             params_by_hash,
+            last_params,
         ));
         let mut graph = petgraph::graph::DiGraph::new();
         let nodes: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
