@@ -1,7 +1,8 @@
 //! `sslp check`: every diagnostic of every file, for people, for grep, or as JSON.
 
 use super::{
-    DiagOutput, OK, PROBLEMS, denied, emit, exit_soon, load_and_plan, plural, print_diagnostics,
+    DiagOutput, OK, PLAN_HEAP, PROBLEMS, denied, emit, exit_soon, load_and_plan, plural,
+    print_diagnostics,
 };
 use crate::lang::diagnostic::render;
 use std::path::PathBuf;
@@ -9,6 +10,8 @@ use std::path::PathBuf;
 /// `sslp check FILES`: all diagnostics of every file; exit 1 if any error
 /// (or, with `deny_warnings`, any warning).
 pub fn check(files: &[PathBuf], how: DiagOutput, deny_warnings: bool) -> u8 {
+    // A short-lived process building a plan of up to tens of megabytes in small pieces.
+    crate::exec::memory::heap_in_huge_pages(PLAN_HEAP);
     let mut worst = OK;
     let mut json_all = vec![];
     for (n, f) in files.iter().enumerate() {

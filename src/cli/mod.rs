@@ -127,6 +127,10 @@ fn denied(checked: &Checked, deny_warnings: bool) -> bool {
     n > 0
 }
 
+/// Heap `check` and `plan` ask for in huge pages before planning
+/// ([`crate::exec::memory::heap_in_huge_pages`]): what a 10,000-arm sweep needs.
+const PLAN_HEAP: usize = 48 << 20;
+
 /// Leaks a large value the process is about to exit with: freeing a 10,000-arm plan
 /// piece by piece costs a tenth of `check`, and the OS takes the memory back at exit
 /// anyway. Only for values a command holds until it returns to `main`.

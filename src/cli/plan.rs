@@ -1,7 +1,7 @@
 //! `sslp plan`: the DAG of content-addressed steps and the arms, in several formats.
 
 use super::pipeline::{plan_with_data, store_dir};
-use super::{OK, emit, exit_soon};
+use super::{OK, PLAN_HEAP, emit, exit_soon};
 use crate::plan::render as plan_render;
 use clap::ValueEnum;
 use std::path::Path;
@@ -25,6 +25,8 @@ pub enum PlanFormat {
 /// store, if it exists; never taking the store's lock) and prints the plan.
 /// With `deny_warnings`, warnings fail it.
 pub fn plan(path: &Path, format: PlanFormat, deny_warnings: bool) -> u8 {
+    // A short-lived process building a plan of up to tens of megabytes in small pieces.
+    crate::exec::memory::heap_in_huge_pages(PLAN_HEAP);
     let store = store_dir(path, None);
     let memo = store.is_dir().then(|| store.join("fingerprints"));
     let plan = match plan_with_data(path, memo.as_deref(), deny_warnings) {

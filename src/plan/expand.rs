@@ -30,6 +30,7 @@ mod methods;
 mod pretrain;
 mod steps;
 
+use super::kind::StepKind;
 use super::value::{Key, KeyMap, Value};
 use super::{Arm, FingerprintTable, Plan, Step};
 use crate::lang::ast::DeclKind;
@@ -71,7 +72,12 @@ pub(super) fn plan(
     let mut arms = vec![];
     for id in arm_decls {
         if let Some(Some(list)) = p.arms_memo.remove(&id) {
-            arms.extend(Rc::try_unwrap(list).unwrap_or_else(|shared| (*shared).clone()));
+            let list = Rc::try_unwrap(list).unwrap_or_else(|shared| (*shared).clone());
+            if arms.is_empty() {
+                arms = list;
+            } else {
+                arms.extend(list);
+            }
         }
     }
     if p.diags.iter().any(Diagnostic::is_error) {
@@ -121,6 +127,9 @@ enum Encoder {
 /// [`Planner::step_decl`] reports: no arm is ever dropped without a diagnostic).
 type Lowered = Result<Key, String>;
 
+/// Features steps of one network, data step and role, by data part.
+type FeaturesByPart = Vec<(Option<String>, Key)>;
+
 /// A step declaration's output under one assignment, and the sweeps it read.
 type Memoised = (Value, Box<[SweepId]>);
 
@@ -140,7 +149,7 @@ struct Planner<'p> {
     index: KeyMap<usize>,
     /// (decl, assignment restricted to its reachable sweeps) -> (output, sweeps read).
     memo: HashMap<(DeclId, Vec<(SweepId, usize)>), Memoised>,
-    reach: HashMap<DeclId, Vec<SweepId>>,
+    reach: HashMap<DeclId, Rc<[SweepId]>>,
     arms_memo: HashMap<DeclId, Option<Rc<Vec<ArmOut>>>>,
     diags: Vec<Diagnostic>,
     reported: BTreeSet<(u32, u32, &'static str)>,
@@ -148,10 +157,14 @@ struct Planner<'p> {
     unlowered: BTreeSet<(DeclId, String)>,
     /// (step index, site text hash) pairs already recorded, so a site is listed once per step.
     sites_seen: HashSet<(usize, u64)>,
-    /// Features steps by (encoder step, data step, data part, role).
-    features_memo: HashMap<(Key, Key, Option<String>, &'static str), Key>,
+    /// Features steps by (encoder step, data step, role), then by data part.
+    features_memo: HashMap<(Key, Key, &'static str), FeaturesByPart>,
+    /// Label subset steps by (data step, canonical encoding of amount, data part and seed).
+    subsets_memo: HashMap<(Key, Vec<u8>), Key>,
     /// Parameter maps by the hash of their canonical encoding, shared between steps.
     params_by_hash: KeyMap<Arc<BTreeMap<String, Value>>>,
+    /// The parameter map each kind's last new step got (see [`Planner::intern`]).
+    last_params: HashMap<StepKind, Arc<BTreeMap<String, Value>>>,
 }
 
 /// The current assignment of sweep values and the sweeps read so far.
@@ -175,7 +188,9 @@ impl<'p> Planner<'p> {
             unlowered: BTreeSet::new(),
             sites_seen: HashSet::default(),
             params_by_hash: KeyMap::default(),
+            last_params: HashMap::default(),
             features_memo: HashMap::default(),
+            subsets_memo: HashMap::default(),
         }
     }
 
@@ -208,16 +223,45 @@ impl<'p> Planner<'p> {
     // ------------------------------------------------------------ finishing
 
     fn finish(self, arms: Vec<ArmOut>) -> Plan {
-        let mut steps = self.steps;
-        let index = self.index;
+        let Planner {
+            prog,
+            mut steps,
+            index,
+            memo,
+            arms_memo,
+            sites_seen,
+            features_memo,
+            subsets_memo,
+            params_by_hash,
+            last_params,
+            ..
+        } = self;
+        // The memos and the set of sites seen are freed before the arms' lineages are built,
+        // which can reuse their memory.
+        drop((
+            memo,
+            arms_memo,
+            sites_seen,
+            features_memo,
+            subsets_memo,
+            params_by_hash,
+            last_params,
+        ));
         let mut graph = petgraph::graph::DiGraph::new();
         let nodes: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
+        // Each step's inputs as step indices, looked up once (not once per arm), stored
+        // flat: the inputs of step `i` are `input_steps[input_start[i]..input_start[i + 1]]`.
+        let mut input_start = Vec::with_capacity(steps.len() + 1);
+        let mut input_steps = Vec::with_capacity(steps.len() * 2);
+        input_start.push(0);
         for (i, s) in steps.iter().enumerate() {
             for (name, k) in &s.inputs {
                 if let Some(&j) = index.get(k) {
                     graph.add_edge(nodes[j], nodes[i], name.clone());
+                    input_steps.push(j);
                 }
             }
+            input_start.push(input_steps.len());
         }
         let mut out_arms = Vec::with_capacity(arms.len());
         // `visited[i] == ai + 1` once arm `ai` has reached step `i`: one buffer for every arm.
@@ -227,14 +271,12 @@ impl<'p> Planner<'p> {
         for (ai, arm) in arms.into_iter().enumerate() {
             // Lineage: ancestors of the output, in topological (index) order.
             lineage.clear();
-            stack.push(arm.output);
-            while let Some(k) = stack.pop() {
-                if let Some(&i) = index.get(&k)
-                    && visited[i] != ai + 1
-                {
+            stack.extend(index.get(&arm.output).copied());
+            while let Some(i) = stack.pop() {
+                if visited[i] != ai + 1 {
                     visited[i] = ai + 1;
                     lineage.push(i);
-                    stack.extend(steps[i].inputs.values().copied());
+                    stack.extend_from_slice(&input_steps[input_start[i]..input_start[i + 1]]);
                 }
             }
             lineage.sort_unstable();
@@ -256,9 +298,9 @@ impl<'p> Planner<'p> {
             steps,
             arms: out_arms,
             graph,
-            device: self.prog.settings.device.clone(),
-            name: self.prog.settings.name.clone(),
-            seed: self.prog.settings.seed,
+            device: prog.settings.device.clone(),
+            name: prog.settings.name.clone(),
+            seed: prog.settings.seed,
             index,
         }
     }

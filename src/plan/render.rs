@@ -4,7 +4,9 @@
 //! sorted keys, arms in plan order (YAML: sorted by name), so two runs on
 //! the same design print the same bytes and designs can be diffed as text.
 
-use super::{Fingerprint, Inputs, Key, Plan, Site, Step, Value};
+mod json;
+
+use super::{Fingerprint, Plan, Step, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -77,93 +79,6 @@ pub fn text(plan: &Plan, title: &str) -> String {
     out
 }
 
-#[derive(Serialize)]
-struct JsonStep<'a> {
-    key: Key,
-    short: ShortKey,
-    kind: &'a str,
-    decl: &'a str,
-    version: u32,
-    params: &'a BTreeMap<String, Value>,
-    exec: &'a BTreeMap<String, Value>,
-    inputs: &'a Inputs,
-    sites: &'a [Site],
-    arms: usize,
-    status: &'static str,
-    /// Datasets that read files: the fingerprint of their content, or `pending`.
-    #[serde(skip_serializing_if = "is_none")]
-    fingerprint: Fingerprint,
-}
-
-fn is_none(f: &Fingerprint) -> bool {
-    *f == Fingerprint::None
-}
-
-#[derive(Serialize)]
-struct JsonArm<'a> {
-    name: &'a str,
-    decl: &'a str,
-    axes: BTreeMap<&'a str, &'a str>,
-    output: Key,
-    steps: usize,
-}
-
-#[derive(Serialize)]
-#[serde(bound(serialize = "Streamed<A>: Serialize, Streamed<T>: Serialize"))]
-struct JsonPlan<'a, A, T> {
-    seed: i64,
-    device: &'a str,
-    arm_count: usize,
-    step_count: usize,
-    steps_by_kind: BTreeMap<&'a str, usize>,
-    arms: Streamed<A>,
-    steps: Streamed<T>,
-}
-
-/// A sequence serialised from an iterator while it is written, never collected.
-struct Streamed<F>(F);
-
-impl<F, I> Serialize for Streamed<F>
-where
-    F: Fn() -> I,
-    I: IntoIterator,
-    I::Item: Serialize,
-{
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq((self.0)())
-    }
-}
-
-/// A key's first 12 hex digits, written without an intermediate string.
-struct ShortKey(Key);
-
-impl Serialize for ShortKey {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let digits = self.0.hex_digits();
-        match std::str::from_utf8(&digits[..12]) {
-            Ok(text) => s.serialize_str(text),
-            Err(e) => Err(serde::ser::Error::custom(e)),
-        }
-    }
-}
-
-fn json_step(s: &Step) -> JsonStep<'_> {
-    JsonStep {
-        key: s.key,
-        short: ShortKey(s.key),
-        kind: s.kind.as_str(),
-        decl: &s.decl,
-        version: s.version,
-        params: &s.params,
-        exec: &s.exec,
-        inputs: &s.inputs,
-        sites: &s.sites,
-        arms: s.arms.len(),
-        status: STATUS_UNKNOWN,
-        fingerprint: s.fingerprint,
-    }
-}
-
 /// The plan as pretty JSON.
 pub fn json(plan: &Plan) -> String {
     let mut out = Vec::new();
@@ -175,30 +90,14 @@ pub fn json(plan: &Plan) -> String {
 
 /// Writes the plan as pretty JSON (what [`json`] returns), streamed: a
 /// 10,000-arm plan is tens of megabytes of text, never held whole. No
-/// trailing newline.
+/// trailing newline. The document: `seed`, `device`, `arm_count`,
+/// `step_count`, `steps_by_kind`, then every arm (`name`, `decl`, `axes`,
+/// `output`, `steps`: the lineage's length) and every step (`key`, `short`,
+/// `kind`, `decl`, `version`, `params`, `exec`, `inputs`, `sites`, `arms`:
+/// how many, `status`, and `fingerprint` for datasets that read files),
+/// laid out as serde_json's pretty printer lays it out ([`json`] module).
 pub fn write_json(plan: &Plan, out: impl std::io::Write) -> std::io::Result<()> {
-    let doc = JsonPlan {
-        seed: plan.seed,
-        device: &plan.device,
-        arm_count: plan.arms.len(),
-        step_count: plan.steps.len(),
-        steps_by_kind: plan.counts_by_kind(),
-        arms: Streamed(|| {
-            plan.arms.iter().map(|a| JsonArm {
-                name: &a.name,
-                decl: &a.decl,
-                axes: a
-                    .axes
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect(),
-                output: a.output,
-                steps: a.lineage.len(),
-            })
-        }),
-        steps: Streamed(|| plan.steps.iter().map(json_step)),
-    };
-    serde_json::to_writer_pretty(out, &doc).map_err(std::io::Error::from)
+    json::write(plan, out)
 }
 
 #[derive(Serialize)]

@@ -61,6 +61,12 @@ impl Site {
         &self.base
     }
 
+    /// The rendered text's three pieces: the declaration part (to be followed by `/`) and
+    /// the two pieces of the step part.
+    pub fn pieces(&self) -> (&str, &'static str, &'static str) {
+        (&self.base, self.tail[0], self.tail[1])
+    }
+
     /// The rendered text's bytes, without building it.
     fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
         self.base

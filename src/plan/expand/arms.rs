@@ -25,13 +25,15 @@ const MAX_ARMS: usize = 1_000_000;
 
 impl Planner<'_> {
     /// Sweeps reachable from a declaration, in the order a reader meets them.
-    pub(super) fn reachable(&mut self, id: DeclId) -> Vec<SweepId> {
+    /// Shared: this is asked once per arm and per declaration the arm reads.
+    pub(super) fn reachable(&mut self, id: DeclId) -> Rc<[SweepId]> {
         if let Some(r) = self.reach.get(&id) {
             return r.clone();
         }
         let mut out = vec![];
         let mut seen_decls = BTreeSet::new();
         self.collect_sweeps(&self.prog.decls[id].value, &mut out, &mut seen_decls, id);
+        let out: Rc<[SweepId]> = out.into();
         self.reach.insert(id, out.clone());
         out
     }
@@ -157,7 +159,7 @@ impl Planner<'_> {
         }
         let names = axis_names(prog, &axes);
         let mut seen_arms: BTreeSet<Vec<(usize, usize)>> = BTreeSet::new();
-        let mut out = vec![];
+        let mut out = Vec::with_capacity(total as usize);
         let mut any_excluded = false;
         let mut idx = vec![0usize; groups.len()];
         let mut assign: HashMap<SweepId, usize> = HashMap::default();
@@ -177,7 +179,12 @@ impl Planner<'_> {
                     assign: &assign,
                     used: RefCell::new(BTreeSet::new()),
                 };
-                let output = self.step_decl(id, &ctx);
+                // Each assignment is met once here. An evaluation's output is not memoised:
+                // nothing but a report (which reads the arms) names it, and a later reference
+                // would lower it again to the same key. Pretraining runs are named by the
+                // evaluations of them, so theirs is.
+                let memoise = decl.kind != DeclKind::Evaluate;
+                let output = self.step_decl_with(id, &ctx, memoise);
                 let used = ctx.used.into_inner();
                 let used_groups: Vec<(usize, usize)> = groups
                     .iter()
@@ -186,8 +193,10 @@ impl Planner<'_> {
                     .map(|(gi, _)| (gi, idx[gi]))
                     .collect();
                 // `None`: `step_decl` has reported why this arm could not be lowered.
+                // An assignment that reads every group is met once by the odometer: it needs
+                // no entry in `seen_arms` (and a sweep of 10,000 arms spares 10,000 of them).
                 if let Some(Value::Step(key, _)) = output
-                    && seen_arms.insert(used_groups.clone())
+                    && (used_groups.len() == groups.len() || seen_arms.insert(used_groups.clone()))
                 {
                     // Axis order: as met in the declaration.
                     let arm_axes: Vec<(String, String)> = axes
@@ -258,39 +267,31 @@ impl Planner<'_> {
                 ("", plain)
             }
         };
-        let mut parts: Vec<((&str, &str), &str)> = used
-            .iter()
-            .map(|&s| {
-                let i = assign.get(&s).copied().unwrap_or(0);
-                (name_of(s), sweeps[s].labels[i].as_str())
-            })
-            .collect();
-        // The order of the joined `qualifier.name=label` texts.
-        fn text<'a>(
-            ((q, n), l): &'a ((&'a str, &'a str), &'a str),
-        ) -> impl Iterator<Item = u8> + 'a {
-            let dot: &[u8] = if q.is_empty() { b"" } else { b"." };
-            q.bytes()
-                .chain(dot.iter().copied())
-                .chain(n.bytes())
-                .chain(std::iter::once(b'='))
-                .chain(l.bytes())
+        // Each `qualifier.name=label` written once into one buffer, then sorted as text.
+        let mut texts = String::with_capacity(24 * used.len());
+        let mut parts: Vec<(usize, usize)> = Vec::with_capacity(used.len());
+        for &s in used {
+            let start = texts.len();
+            let (q, name) = name_of(s);
+            if !q.is_empty() {
+                texts.push_str(q);
+                texts.push('.');
+            }
+            texts.push_str(name);
+            texts.push('=');
+            let i = assign.get(&s).copied().unwrap_or(0);
+            texts.push_str(&sweeps[s].labels[i]);
+            parts.push((start, texts.len()));
         }
-        parts.sort_by(|a, b| text(a).cmp(text(b)));
-        let mut out = String::with_capacity(decl.len() + 2 + 24 * parts.len());
+        parts.sort_by(|a, b| texts[a.0..a.1].cmp(&texts[b.0..b.1]));
+        let mut out = String::with_capacity(decl.len() + 2 + texts.len() + parts.len());
         out.push_str(decl);
         out.push('[');
-        for (n, ((q, name), label)) in parts.iter().enumerate() {
+        for (n, &(start, end)) in parts.iter().enumerate() {
             if n > 0 {
                 out.push(',');
             }
-            if !q.is_empty() {
-                out.push_str(q);
-                out.push('.');
-            }
-            out.push_str(name);
-            out.push('=');
-            out.push_str(label);
+            out.push_str(&texts[start..end]);
         }
         out.push(']');
         SiteBase::new(out)

@@ -73,30 +73,47 @@ impl Planner<'_> {
                     .and_then(Value::as_f64)
                     .is_some_and(|f| f < 1.0);
             if partial && let Value::Step(train_key, port) = &train {
-                let mut p = BTreeMap::new();
-                if let Some(f) = fraction {
-                    p.insert("fraction".to_string(), f);
+                let seed = params.get("seed").cloned().unwrap_or(Value::Int(0));
+                // One label subset per data part, amount and seed: built once, met once per
+                // arm using it (a sweep of probes shares the few subsets it draws).
+                let mut memo_key = vec![];
+                for v in [&fraction, &per_class] {
+                    match v {
+                        Some(v) => v.hash_into(&mut memo_key),
+                        None => memo_key.push(b'-'),
+                    }
                 }
-                if let Some(n) = per_class {
-                    p.insert("per_class".to_string(), n);
+                Value::Str(port.clone().unwrap_or_default()).hash_into(&mut memo_key);
+                memo_key.push(u8::from(port.is_some()));
+                seed.hash_into(&mut memo_key);
+                let memo_key = (*train_key, memo_key);
+                if let Some(&k) = self.subsets_memo.get(&memo_key) {
+                    self.add_site(k, Site::new(site, ["label_subset", ""]));
+                    inputs.insert("labels".to_string(), k);
+                } else {
+                    let mut p = BTreeMap::new();
+                    if let Some(f) = fraction {
+                        p.insert("fraction".to_string(), f);
+                    }
+                    if let Some(n) = per_class {
+                        p.insert("per_class".to_string(), n);
+                    }
+                    if let Some(port) = port {
+                        p.insert("data_part".into(), Value::Str(port.clone()));
+                    }
+                    p.insert("seed".into(), seed);
+                    let mut i = BTreeMap::new();
+                    i.insert("data".to_string(), *train_key);
+                    let k = self.add_step(
+                        StepKind::LabelSubset,
+                        id,
+                        p,
+                        i,
+                        Site::new(site, ["label_subset", ""]),
+                    );
+                    self.subsets_memo.insert(memo_key, k);
+                    inputs.insert("labels".to_string(), k);
                 }
-                if let Some(port) = port {
-                    p.insert("data_part".into(), Value::Str(port.clone()));
-                }
-                p.insert(
-                    "seed".into(),
-                    params.get("seed").cloned().unwrap_or(Value::Int(0)),
-                );
-                let mut i = BTreeMap::new();
-                i.insert("data".to_string(), *train_key);
-                let k = self.add_step(
-                    StepKind::LabelSubset,
-                    id,
-                    p,
-                    i,
-                    Site::new(site, ["label_subset", ""]),
-                );
-                inputs.insert("labels".to_string(), k);
             }
         }
         if features {
@@ -191,11 +208,18 @@ impl Planner<'_> {
         };
         let role = features_site(role);
         // The features of one network on one data part: one step, met once per arm using it.
+        // (Looked up by the keys and role, then the data part among the few of those: no
+        // copy of the part's name per lookup.)
         let memo = match encoder {
-            Encoder::Step(k) => Some((*k, *data_key, port.clone(), role)),
+            Encoder::Step(k) => Some((*k, *data_key, role)),
             Encoder::Call(_) => None,
         };
-        if let Some(&key) = memo.as_ref().and_then(|m| self.features_memo.get(m)) {
+        let found = memo
+            .as_ref()
+            .and_then(|m| self.features_memo.get(m))
+            .and_then(|parts| parts.iter().find(|(p, _)| p == port))
+            .map(|&(_, key)| key);
+        if let Some(key) = found {
             self.add_site(key, Site::new(site, [role, ""]));
             return Ok(key);
         }
@@ -216,7 +240,10 @@ impl Planner<'_> {
         i.insert("data".to_string(), *data_key);
         let key = self.add_step(StepKind::Features, id, p, i, Site::new(site, [role, ""]));
         if let Some(m) = memo {
-            self.features_memo.insert(m, key);
+            self.features_memo
+                .entry(m)
+                .or_default()
+                .push((port.clone(), key));
         }
         Ok(key)
     }

@@ -93,16 +93,27 @@ impl Planner<'_> {
 
     /// The output of a step-producing declaration under the current assignment (memoised).
     pub(super) fn step_decl(&mut self, id: DeclId, ctx: &Ctx) -> Option<Value> {
-        let reach = self.reachable(id);
-        let restricted: Vec<(SweepId, usize)> = reach
-            .iter()
-            .filter_map(|s| ctx.assign.get(s).map(|i| (*s, *i)))
-            .collect();
-        let memo_key = (id, restricted);
-        if let Some((v, used)) = self.memo.get(&memo_key) {
-            ctx.used.borrow_mut().extend(used.iter().copied());
-            return Some(v.clone());
-        }
+        self.step_decl_with(id, ctx, true)
+    }
+
+    /// [`Self::step_decl`], looking up and recording the output in the memo only with
+    /// `memoise` (an arm's own declaration is lowered once per assignment: no lookup can hit).
+    pub(super) fn step_decl_with(&mut self, id: DeclId, ctx: &Ctx, memoise: bool) -> Option<Value> {
+        let memo_key = if memoise {
+            let reach = self.reachable(id);
+            let restricted: Vec<(SweepId, usize)> = reach
+                .iter()
+                .filter_map(|s| ctx.assign.get(s).map(|i| (*s, *i)))
+                .collect();
+            let memo_key = (id, restricted);
+            if let Some((v, used)) = self.memo.get(&memo_key) {
+                ctx.used.borrow_mut().extend(used.iter().copied());
+                return Some(v.clone());
+            }
+            Some(memo_key)
+        } else {
+            None
+        };
         let inner = Ctx {
             assign: ctx.assign,
             used: RefCell::new(BTreeSet::new()),
@@ -142,8 +153,10 @@ impl Planner<'_> {
                 return None;
             }
         };
-        self.memo
-            .insert(memo_key, (out.clone(), used.iter().copied().collect()));
+        if let Some(memo_key) = memo_key {
+            self.memo
+                .insert(memo_key, (out.clone(), used.iter().copied().collect()));
+        }
         ctx.used.borrow_mut().extend(used);
         Some(out)
     }

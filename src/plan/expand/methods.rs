@@ -267,10 +267,10 @@ pub(super) fn normalise_views(views: Value, run_policy: Option<&Value>) -> Vec<V
     let mut out = vec![];
     for v in list {
         let Value::Map(m) = v else { continue };
-        let policy = m.get("policy").or(run_policy).cloned();
+        let policy = m.get("policy").or(run_policy);
         let mut push = |mut view: BTreeMap<String, Value>| {
             view.insert("type".into(), Value::Str("view".into()));
-            if let Some(p) = &policy {
+            if let Some(p) = policy {
                 view.insert("policy".into(), p.clone());
             }
             out.push(Value::Map(view));

@@ -47,7 +47,7 @@ impl Planner<'_> {
         match self.index.get(&key) {
             Some(_) => self.add_site(key, site),
             None => {
-                let params = self.intern(params);
+                let params = self.intern(kind, params);
                 self.index.insert(key, self.steps.len());
                 self.sites_seen.insert((self.steps.len(), site.text_hash()));
                 self.steps.push(Step {
@@ -115,12 +115,29 @@ impl Planner<'_> {
     }
 
     /// The shared copy of a parameter map equal to `params`.
-    fn intern(&mut self, params: BTreeMap<String, Value>) -> Arc<BTreeMap<String, Value>> {
+    ///
+    /// Compared first with the map this kind's last step got (ten thousand probes in a
+    /// row share one): a map equal to it as a value has the same canonical encoding (the
+    /// encoding is structural, with -0.0 as 0.0), so it is the map the digest would find,
+    /// without hashing. Anything else is found by the digest of its encoding.
+    fn intern(
+        &mut self,
+        kind: StepKind,
+        params: BTreeMap<String, Value>,
+    ) -> Arc<BTreeMap<String, Value>> {
+        if let Some(last) = self.last_params.get(&kind)
+            && **last == params
+        {
+            return last.clone();
+        }
         let digest = super::super::value::params_digest(&params);
-        self.params_by_hash
+        let shared = self
+            .params_by_hash
             .entry(digest)
             .or_insert_with(|| Arc::new(params))
-            .clone()
+            .clone();
+        self.last_params.insert(kind, shared.clone());
+        shared
     }
 
     /// The number of images a data value has, when the plan alone tells (a synthetic
