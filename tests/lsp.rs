@@ -19,6 +19,9 @@ struct Server {
     incoming: Receiver<Value>,
     pending: VecDeque<Value>,
     next_id: i64,
+    /// The server's cache folder (its read-only stdlib copies): a fresh one per
+    /// server, so tests write nothing outside their own temporary folders.
+    _cache: tempfile::TempDir,
 }
 
 fn read_message(out: &mut impl BufRead) -> Option<Value> {
@@ -43,8 +46,10 @@ fn read_message(out: &mut impl BufRead) -> Option<Value> {
 
 impl Server {
     fn start() -> Server {
+        let cache = tempfile::tempdir().expect("a temporary cache folder");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sslp"))
             .arg("lsp")
+            .env("XDG_CACHE_HOME", cache.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -67,6 +72,7 @@ impl Server {
             incoming: rx,
             pending: VecDeque::new(),
             next_id: 1,
+            _cache: cache,
         };
         let caps =
             json!({"textDocument": {"completion": {"completionItem": {"snippetSupport": true}}}});
