@@ -9,11 +9,10 @@ use super::error::StepError;
 use super::events::Epoch;
 use super::executor::{OutValue, StepCtx, StepOutput};
 use super::store::Output;
-use super::train_steps::{Normalization, rgb, stack};
+use super::train_steps::{Normalization, device_choice, rgb, stack};
 use crate::eval::matrix::Matrix;
 use crate::plan::Step;
 use crate::train::autoencoder::Autoencoder;
-use crate::train::device::DeviceChoice;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
@@ -49,7 +48,8 @@ pub fn autoencoder(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOu
         seed,
     } = decode::autoencoder_config(&Params::step(step))?;
     let noise_std = noise_std as f32;
-    let device = DeviceChoice::Cpu.training_device()?;
+    // Trains on the run's device, initialised there from the seed (as `pretrain` is).
+    let device = device_choice(engine, step)?.training_device()?;
     let norm = Normalization::of(&images, &indices);
     let mut ae = crate::train::trainer::seeded(&device, seed, || Autoencoder::new(latent, &device));
     let mut optim = AdamConfig::new().init();
@@ -141,7 +141,7 @@ pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
         .and_then(serde_json::Value::as_u64)
         .ok_or_else(|| StepError::bad_input("the autoencoder", "no latent width recorded"))?
         as usize;
-    let device: Device = DeviceChoice::Cpu.plain_device()?;
+    let device: Device = device_choice(engine, step)?.plain_device()?;
     let ae = crate::train::bytes::load_module(
         || Ok::<_, crate::train::bytes::BytesError>(Autoencoder::new(latent, &device)),
         &bytes,

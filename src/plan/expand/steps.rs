@@ -68,13 +68,18 @@ impl Planner<'_> {
     }
 
     /// How a new step of `kind` runs, unless its declaration says otherwise: steps
-    /// that run a network after pretraining (features, fine-tuning, segmentation)
-    /// run on the pipeline's device, as `pretrain` does. Not part of the key.
+    /// that run a network besides `pretrain` (features, fine-tuning, segmentation,
+    /// G-SimCLR's autoencoder and pseudo-labels) run on the pipeline's device, as
+    /// `pretrain` does. Not part of the key.
     fn default_exec(&self, kind: StepKind) -> BTreeMap<String, Value> {
         let mut exec = BTreeMap::new();
         if matches!(
             kind,
-            StepKind::Features | StepKind::Finetune | StepKind::Segmentation
+            StepKind::Features
+                | StepKind::Finetune
+                | StepKind::Segmentation
+                | StepKind::Autoencoder
+                | StepKind::PseudoLabels
         ) {
             exec.insert(
                 "device".to_string(),
