@@ -129,8 +129,47 @@ enum Command {
         /// Progress output: `human` (stderr), or `json`: one event per line on stdout.
         #[arg(long, value_enum, default_value = "human")]
         format: cli::EventFormat,
+        /// Where steps run: `local` (this machine), or `slurm` (one job per step,
+        /// all queued at once) [default: the file's `set executor`, else local].
+        #[arg(long, value_enum)]
+        executor: Option<cli::ExecutorChoice>,
+        /// Slurm: the partition jobs go to (overrides `set executor`).
+        #[arg(long)]
+        partition: Option<String>,
+        /// Slurm: the account jobs are charged to (overrides `set executor`).
+        #[arg(long)]
+        account: Option<String>,
+        /// Slurm: at most this many of the pipeline's jobs queued or running at once.
+        #[arg(long)]
+        max_jobs: Option<usize>,
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Show each arm's state: done, queued, running, failed (with why), or not run.
+    ///
+    /// Reads the store without taking it, so it works while a coordinator runs.
+    Status {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Only arms whose names contain this (repeatable).
+        #[arg(long = "arm")]
+        arms: Vec<String>,
+        /// The store directory (default: `.sslp` beside the pipeline).
+        #[arg(long, env = "SSLP_STORE")]
+        store: Option<PathBuf>,
+    },
+    /// Run one step from its step file (what each cluster job runs).
+    ///
+    /// The step file (`STORE/steps/KEY.json`, written by `sslp run --executor slurm`)
+    /// holds the step and what it depends on; the worker reads its inputs from the
+    /// store, writes its outputs and a completion record there, and exits 0 when the
+    /// step is done, 1 when it failed, 2 when it could not run.
+    Worker {
+        /// The step file.
+        step_file: PathBuf,
+        /// The store (default: the folder above the step file's `steps/`).
+        #[arg(long)]
+        store: Option<PathBuf>,
     },
     /// Render the first images of a dataset through a policy as a grid PNG.
     Preview {
@@ -279,6 +318,10 @@ fn main() -> ExitCode {
             device,
             deny_warnings,
             format,
+            executor,
+            partition,
+            account,
+            max_jobs,
             store,
         } => cli::run(
             &file,
@@ -291,8 +334,14 @@ fn main() -> ExitCode {
                 wait: store.wait,
                 deny_warnings,
                 events: format,
+                executor,
+                partition,
+                account,
+                max_jobs,
             },
         ),
+        Command::Status { file, arms, store } => cli::status(&file, store.as_deref(), &arms),
+        Command::Worker { step_file, store } => cli::worker(&step_file, store.as_deref()),
         Command::Preview {
             file,
             policy,

@@ -195,6 +195,28 @@ fn a_locked_store_names_its_owner() {
 }
 
 #[test]
+fn status_report_and_cache_listing_read_a_store_another_process_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.sslp", PIPELINE);
+    let out = sslp(&["run", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let store = dir.path().join(".sslp");
+    let _held = Store::open(&store, false).unwrap();
+    let out = sslp(&["status", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("4 needed steps: 4 done"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sslp(&["cache", "ls", "--store", store.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Changing it is still refused.
+    let out = sslp(&["cache", "gc", "--store", store.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
 fn a_truncated_dataset_file_fails_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("mnist");

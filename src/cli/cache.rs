@@ -1,6 +1,6 @@
 //! `sslp cache`: list, show, extract, verify and collect the store's entries.
 
-use super::pipeline::open_store;
+use super::pipeline::{open_read_store, open_store};
 use super::{OK, PROBLEMS, USAGE, emit, plural};
 use crate::exec;
 use crate::plan;
@@ -58,7 +58,13 @@ fn find_one(store: &exec::Store, prefix: &str) -> Result<(plan::Key, exec::store
 
 /// `sslp cache ...` on the store in `dir`.
 pub fn cache(dir: &Path, wait: bool, cmd: &CacheCommand) -> u8 {
-    let store = match open_store(dir, wait) {
+    // Only `gc` changes the store; the rest read it beside a running coordinator.
+    let opened = if matches!(cmd, CacheCommand::Gc) {
+        open_store(dir, wait)
+    } else {
+        open_read_store(dir, wait)
+    };
+    let store = match opened {
         Ok(s) => s,
         Err(code) => return code,
     };

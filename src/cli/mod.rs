@@ -20,6 +20,9 @@ pub mod progress;
 mod report;
 mod run;
 mod saliency;
+mod status;
+mod submit;
+mod worker;
 
 pub use cache::{CacheCommand, cache};
 pub use check::check;
@@ -28,12 +31,14 @@ pub use diff::{DiffFormat, diff};
 pub use explain::explain;
 pub use fmt::fmt;
 pub use lsp::lsp;
-pub use pipeline::{EventFormat, RunArgs, store_dir};
+pub use pipeline::{EventFormat, ExecutorChoice, RunArgs, store_dir};
 pub use plan::{PlanFormat, plan};
 pub use preview::{PreviewArgs, preview};
 pub use report::report;
 pub use run::run;
 pub use saliency::{SaliencyArgs, SaliencyMethod, saliency};
+pub use status::status;
+pub use worker::worker;
 
 use crate::lang::{Checked, diagnostic::render};
 use crate::plan::Plan;

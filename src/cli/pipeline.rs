@@ -96,6 +96,23 @@ pub struct RunArgs {
     pub deny_warnings: bool,
     /// How progress is shown.
     pub events: EventFormat,
+    /// Where steps run (default: the file's `set executor`).
+    pub executor: Option<ExecutorChoice>,
+    /// Slurm partition (overrides the file's).
+    pub partition: Option<String>,
+    /// Slurm account (overrides the file's).
+    pub account: Option<String>,
+    /// Slurm: at most this many jobs queued or running at once (overrides the file's).
+    pub max_jobs: Option<usize>,
+}
+
+/// Where `run` runs steps.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum ExecutorChoice {
+    /// On this machine, `--jobs` at a time.
+    Local,
+    /// One Slurm job per step, queued at once with dependencies.
+    Slurm,
 }
 
 /// The store directory for a pipeline file.
@@ -116,9 +133,23 @@ pub(super) fn open_store(dir: &Path, wait: bool) -> Result<exec::Store, u8> {
     })
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Opens a store for reading: waits for it with `wait`, else reads its files
+/// beside the process that holds it.
+pub(super) fn open_read_store(dir: &Path, wait: bool) -> Result<exec::Store, u8> {
+    let opened = if wait {
+        exec::Store::open(dir, true)
+    } else {
+        exec::Store::open_read(dir)
+    };
+    opened.map_err(|e| {
+        eprintln!("error: {e}");
+        USAGE
+    })
+}
 
-fn install_interrupt_handler() {
+pub(super) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub(super) fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             // A second Ctrl-C: stop now. Finished steps are already safe in the store.

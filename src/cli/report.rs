@@ -1,6 +1,6 @@
 //! `sslp report`: every finished arm's results as tables, plots and a page.
 
-use super::pipeline::{RunArgs, open_store, plan_with_data, store_dir};
+use super::pipeline::{RunArgs, open_read_store, plan_with_data, store_dir};
 use super::{OK, PROBLEMS, USAGE, emit};
 use crate::exec::report_page::{self, ReportPageError};
 use std::path::Path;
@@ -12,7 +12,8 @@ pub fn report(path: &Path, out: Option<&Path>, args: &RunArgs) -> u8 {
         Ok((p, _)) => p,
         Err(code) => return code,
     };
-    let store = match open_store(&store_at, args.wait) {
+    // Read-only: a report can be written while a coordinator runs.
+    let store = match open_read_store(&store_at, args.wait) {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -1,6 +1,9 @@
 //! `sslp run`: fingerprint the data, say what changed, run what is not cached.
 
-use super::pipeline::{RunArgs, execute, open_store, plan_with_data, print_summary, store_dir};
+use super::pipeline::{
+    ExecutorChoice, RunArgs, execute, open_store, plan_with_data, print_summary, store_dir,
+};
+use super::submit;
 use super::{OK, emit, plural};
 use crate::exec::{self, report_page::training_rows};
 use crate::plan::{self, Plan};
@@ -82,6 +85,16 @@ pub fn run(path: &Path, args: &RunArgs) -> u8 {
         Err(code) => return code,
     };
     report_data_changes(&plan, &fingerprints, &store, &args.arms, !args.dry_run);
+    let slurm = match args.executor {
+        Some(choice) => choice == ExecutorChoice::Slurm,
+        None => plan.executor.kind == plan::ExecutorKind::Slurm,
+    };
+    if slurm {
+        return match submit::options(&plan, path, args) {
+            Ok(opts) => submit::submit(&plan, &store, &opts, args),
+            Err(code) => code,
+        };
+    }
     if args.dry_run {
         let needed = exec::executor::needed_steps(&plan, &args.arms, &[]);
         let mut text = String::new();

@@ -6,6 +6,7 @@ use super::decode::{self, Params};
 use super::engine::{Engine, data_part, input};
 use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput};
+use super::store::OfflineFiles;
 use crate::augment::{
     Context, Image, OfflineCache, OfflineStore, Policy, SampleDraw, ViewSpec, encode_png,
     make_views, zoomed_grid,
@@ -14,22 +15,22 @@ use crate::plan::{Step, Value};
 use rayon::prelude::*;
 use std::sync::Arc;
 
-/// The store's offline tree as the augmentation library's offline store.
-struct StoreOffline(sled::Tree);
+/// The store's offline results as the augmentation library's offline store.
+struct StoreOffline(OfflineFiles);
 
 impl OfflineStore for StoreOffline {
     fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
-        self.0.get(key).ok().flatten().map(|v| v.to_vec())
+        self.0.get(key)
     }
 
     fn put(&self, key: &[u8; 32], value: &[u8]) {
-        let _ = self.0.insert(key, value);
+        self.0.put(key, value);
     }
 }
 
 /// The store's offline results as an augmentation cache.
 pub fn offline_cache(ctx: &StepCtx) -> OfflineCache {
-    OfflineCache::new(Arc::new(StoreOffline(ctx.store.offline_tree())))
+    OfflineCache::new(Arc::new(StoreOffline(ctx.store.offline())))
 }
 
 /// A planned policy value (a list of op maps) as a typed policy.

@@ -181,11 +181,72 @@ fn now_ms() -> u64 {
 }
 
 /// When a step ran, for how long, and its peak resident memory.
-#[derive(Clone, Copy)]
-struct Timing {
-    started_ms: u64,
-    duration_ms: u64,
-    peak_rss: Option<u64>,
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Start, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// Peak resident bytes while it ran, where the OS reports it.
+    pub peak_rss: Option<u64>,
+}
+
+/// A step computed, not yet recorded.
+pub struct Finished {
+    /// Its outputs, or why it failed.
+    pub result: Result<StepOutput, StepError>,
+    /// When and how long it ran.
+    pub timing: Timing,
+}
+
+/// Computes one step the way every executor does (the local pool's threads
+/// and `sslp worker` alike): panics caught, fallback notes tallied, time and
+/// peak memory measured. Nothing is written.
+pub fn compute(step: &Step, ctx: &StepCtx, runner: &dyn StepRunner) -> Finished {
+    let started = now_ms();
+    let t = Instant::now();
+    super::memory::step_started();
+    let tally = Some(Arc::new(crate::notes::Tally::default()));
+    let result = crate::notes::within(&tally, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run(step, ctx)))
+    })
+    .unwrap_or_else(|_| Err(StepError::Panicked { kind: step.kind }))
+    .map(|mut out| {
+        if let Some(t) = &tally {
+            merge_notes(&mut out.notes, t.notes());
+        }
+        out
+    });
+    let peak_rss = super::memory::step_ended();
+    Finished {
+        result,
+        timing: Timing {
+            started_ms: started,
+            duration_ms: t.elapsed().as_millis() as u64,
+            peak_rss,
+        },
+    }
+}
+
+/// Records a step that failed, with its message (a later run retries it).
+pub fn record_failure(
+    store: &Store,
+    step: &Step,
+    message: &str,
+    timing: Timing,
+) -> Result<(), StoreError> {
+    store.put(
+        &step.key,
+        &record_for(
+            step,
+            Status::Failed,
+            BTreeMap::new(),
+            BTreeMap::new(),
+            vec![],
+            timing,
+            Some(message.to_string()),
+        ),
+    )
 }
 
 fn record_for(
@@ -217,8 +278,13 @@ fn record_for(
     }
 }
 
-/// Writes a step's blobs, then its record.
-fn commit(store: &Store, step: &Step, out: StepOutput, timing: Timing) -> Result<(), StoreError> {
+/// Writes a step's blobs, then its completion record.
+pub fn commit(
+    store: &Store,
+    step: &Step,
+    out: StepOutput,
+    timing: Timing,
+) -> Result<(), StoreError> {
     let mut outputs = BTreeMap::new();
     for (name, v) in out.outputs {
         let o = match v {
@@ -330,28 +396,11 @@ pub fn run(
                 loop {
                     let next = rx.lock().map(|r| r.recv());
                     let Ok(Ok(i)) = next else { break };
-                    let started = now_ms();
-                    let t = Instant::now();
-                    super::memory::step_started();
                     let step = &ctx.plan.steps[i];
-                    let tally = Some(Arc::new(crate::notes::Tally::default()));
-                    let result = crate::notes::within(&tally, || {
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            runner.run(step, ctx)
-                        }))
-                    })
-                    .unwrap_or_else(|_| Err(StepError::Panicked { kind: step.kind }))
-                    .map(|mut out| {
-                        if let Some(t) = &tally {
-                            merge_notes(&mut out.notes, t.notes());
-                        }
-                        out
-                    });
-                    let peak = super::memory::step_ended();
-                    if tx
-                        .send((i, result, started, t.elapsed().as_secs_f64(), peak))
-                        .is_err()
-                    {
+                    let Finished { result, timing } = compute(step, ctx, runner);
+                    let seconds = timing.duration_ms as f64 / 1000.0;
+                    let (started, peak) = (timing.started_ms, timing.peak_rss);
+                    if tx.send((i, result, started, seconds, peak)).is_err() {
                         break;
                     }
                 }
@@ -426,21 +475,15 @@ pub fn run(
                 Err(error) => {
                     let message = error.to_string();
                     tracing::warn!(key = %step.key.short(), kind = %step.kind, %message, "step failed");
-                    store.put(
-                        &step.key,
-                        &record_for(
-                            step,
-                            Status::Failed,
-                            BTreeMap::new(),
-                            BTreeMap::new(),
-                            vec![],
-                            Timing {
-                                started_ms: started,
-                                duration_ms: (seconds * 1000.0) as u64,
-                                peak_rss,
-                            },
-                            Some(message.clone()),
-                        ),
+                    record_failure(
+                        store,
+                        step,
+                        &message,
+                        Timing {
+                            started_ms: started,
+                            duration_ms: (seconds * 1000.0) as u64,
+                            peak_rss,
+                        },
                     )?;
                     state[i] = State::Failed;
                     summary.failed.push(StepFailure {

@@ -19,8 +19,11 @@ pub mod report_steps;
 pub mod runner;
 pub mod saliency_batch;
 pub mod segmentation_step;
+pub mod slurm;
+pub mod stepfile;
 pub mod store;
 pub mod train_steps;
+pub mod worker;
 
 pub use error::{StepError, StepFailure};
 pub use events::{Event, Progress, Quiet};

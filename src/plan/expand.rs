@@ -301,6 +301,7 @@ impl<'p> Planner<'p> {
             device: prog.settings.device.clone(),
             name: prog.settings.name.clone(),
             seed: prog.settings.seed,
+            executor: super::Executor::default(),
             index,
         }
     }

@@ -115,6 +115,31 @@ pub struct Arm {
     pub lineage: Vec<Key>,
 }
 
+/// Where `sslp run` runs steps (`set executor`); not part of any key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Executor {
+    /// Local or Slurm.
+    pub kind: ExecutorKind,
+    /// Slurm partition.
+    pub partition: Option<String>,
+    /// Slurm account.
+    pub account: Option<String>,
+    /// At most this many jobs queued or running at once.
+    pub max_jobs: Option<u64>,
+    /// More `sbatch` options.
+    pub sbatch_args: Vec<String>,
+}
+
+/// The executor kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum ExecutorKind {
+    /// This machine.
+    #[default]
+    Local,
+    /// Slurm jobs.
+    Slurm,
+}
+
 /// The lowered program.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -130,10 +155,43 @@ pub struct Plan {
     pub seed: i64,
     /// The pipeline's title (`set name`), for reports; not part of any key.
     pub name: Option<String>,
+    /// Where `sslp run` runs steps (`set executor`); not part of any key.
+    pub executor: Executor,
     index: KeyMap<usize>,
 }
 
 impl Plan {
+    /// A plan made of already-lowered steps (in topological order) and arms, as a
+    /// worker rebuilds it from a step file: the index and the DAG are derived again.
+    pub fn from_parts(
+        steps: Vec<Step>,
+        arms: Vec<Arm>,
+        device: String,
+        seed: i64,
+        name: Option<String>,
+    ) -> Plan {
+        let index: KeyMap<usize> = steps.iter().enumerate().map(|(i, s)| (s.key, i)).collect();
+        let mut graph = DiGraph::new();
+        let nodes: Vec<NodeIndex> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
+        for (i, s) in steps.iter().enumerate() {
+            for (input, k) in &s.inputs {
+                if let Some(&j) = index.get(k) {
+                    graph.add_edge(nodes[j], nodes[i], input.clone());
+                }
+            }
+        }
+        Plan {
+            steps,
+            arms,
+            graph,
+            device,
+            seed,
+            name,
+            executor: Executor::default(),
+            index,
+        }
+    }
+
     /// A step by key.
     pub fn step(&self, key: &Key) -> Option<&Step> {
         self.index.get(key).map(|&i| &self.steps[i])
