@@ -823,3 +823,153 @@ fn an_arm_that_cannot_be_lowered_is_a_diagnostic() {
     );
     assert_eq!(diags[0].code.as_str(), "sslp::plan::empty");
 }
+
+/// A pipeline with a step of every kind `slurm(...)` has an entry for: an offline op, G-SimCLR
+/// (its autoencoder and pseudo-labels), features, every evaluation.
+const EVERY_SLOT: &str = "{settings}
+dataset shapes = synthetic_shapes(count: 64, size: 16, classes: 4)
+split parts {
+  data = shapes
+  train = 0.5
+}
+pretrain ssl {
+  data = parts.train
+  backbone = tiny_convnet()
+  method = g_simclr(clusters: 4, ae_epochs: 1)
+  policy = [saliency_cut() @ 0.5, horizontal_flip() @ 0.5]
+  epochs = 1
+  batch = 8
+  {run}
+}
+evaluate lin = linear_probe(backbone: ssl, train: parts.train, test: parts.test)
+evaluate nn = knn(backbone: ssl, train: parts.train, test: parts.test, k: 5)
+evaluate km = kmeans(backbone: ssl, data: parts.test, clusters: 4)
+evaluate ts = tsne(backbone: ssl, data: parts.test, perplexity: 3.0)
+evaluate seg = segmentation(backbone: ssl, train: parts.train, test: parts.test, epochs: 1{own})
+evaluate ft = finetune(backbone: ssl, train: parts.train, test: parts.test, epochs: 1{own})
+";
+
+fn every_slot(settings: &str, run: &str, own: &str) -> Plan {
+    let text = EVERY_SLOT
+        .replace("{settings}", settings)
+        .replace("{run}", run)
+        .replace("{own}", own);
+    plan_text("t.sslp", &text)
+}
+
+fn step_keys(p: &Plan) -> Vec<String> {
+    p.steps.iter().map(|s| s.key.hex()).collect()
+}
+
+#[test]
+fn the_executor_and_resources_are_outside_every_key() {
+    let local = every_slot("", "", "");
+    let kinds: std::collections::BTreeSet<&str> =
+        local.steps.iter().map(|s| s.kind.as_str()).collect();
+    for slot in sslp::lang::registry::RESOURCE_SLOTS {
+        assert!(kinds.contains(slot), "no `{slot}` step in the fixture");
+    }
+    assert!(local.executor.is_local());
+    for (settings, run, own) in [
+        ("set executor = slurm()", "", ""),
+        (
+            "set executor = slurm(partition: \"gpu\", account: \"a\", max_jobs: 3, sbatch_args: [\"--qos=high\"], default: resources(gpus: 1, cpus: 2, mem: \"1T\", time: \"2d\"))",
+            "",
+            "",
+        ),
+        (
+            "set executor = slurm()",
+            "resources = resources(cpus: 16, time: \"3h\")",
+            ", resources: resources(mem: \"64G\")",
+        ),
+    ] {
+        let other = every_slot(settings, run, own);
+        assert_eq!(
+            step_keys(&local),
+            step_keys(&other),
+            "{settings} {run} {own}"
+        );
+        assert_eq!(arm_keys(&local), arm_keys(&other));
+        assert_eq!(other.executor.kind, plan::ExecutorKind::Slurm);
+        for s in &other.steps {
+            let r = plan::resources_of(s).unwrap_or_else(|| panic!("{} has none", s.kind));
+            assert!(r.cpus >= 1 && !r.mem.is_empty() && !r.time.is_empty());
+        }
+        // Everything else in `exec` is as under the local executor.
+        for (a, b) in local.steps.iter().zip(&other.steps) {
+            let mut exec = b.exec.clone();
+            exec.remove("resources");
+            assert_eq!(a.exec, exec, "{}", a.kind);
+        }
+    }
+}
+
+#[test]
+fn every_entry_of_slurm_reaches_the_steps_of_its_kind() {
+    let base = every_slot("set executor = slurm()", "", "");
+    for slot in sslp::lang::registry::RESOURCE_SLOTS {
+        let plan = every_slot(
+            &format!("set executor = slurm({slot}: resources(cpus: 7))"),
+            "",
+            "",
+        );
+        assert_eq!(step_keys(&base), step_keys(&plan), "{slot}");
+        for s in &plan.steps {
+            let cpus = plan::resources_of(s).expect("resources").cpus;
+            assert_eq!(cpus == 7, s.kind.as_str() == *slot, "{slot}: {}", s.kind);
+        }
+    }
+    // A declaration's own reaches its step only.
+    let plan = every_slot(
+        "set executor = slurm()",
+        "resources = resources(cpus: 5)",
+        ", resources: resources(cpus: 6)",
+    );
+    for s in &plan.steps {
+        let want = match s.kind.as_str() {
+            "pretrain" => 5,
+            "segmentation" | "finetune" => 6,
+            _ => 1,
+        };
+        assert_eq!(
+            plan::resources_of(s).expect("resources").cpus,
+            want,
+            "{}",
+            s.kind
+        );
+    }
+}
+
+#[test]
+fn a_slurm_plan_renders_its_executor_and_resources_in_json() {
+    let plan = every_slot(
+        "set executor = slurm(partition: \"gpu\", max_jobs: 2, pretrain: resources(time: \"36:00:00\"))",
+        "",
+        "",
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&plan::render::json(&plan)).expect("the plan's JSON");
+    assert_eq!(
+        json["executor"],
+        serde_json::json!({
+            "kind": "slurm",
+            "partition": "gpu",
+            "account": null,
+            "max_jobs": 2,
+            "sbatch_args": [],
+        })
+    );
+    let pretrain = json["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["kind"] == "pretrain")
+        .expect("a pretrain step");
+    assert_eq!(
+        pretrain["exec"]["resources"],
+        serde_json::json!({"gpus": 0, "cpus": 1, "mem": "4G", "time": "1-12:00:00"})
+    );
+    // The local executor is not rendered at all.
+    let local = plan::render::json(&every_slot("", "", ""));
+    assert!(!local.contains("\"executor\"") && !local.contains("\"resources\""));
+}

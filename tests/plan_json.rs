@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use sslp::plan::render::{STATUS_UNKNOWN, json};
-use sslp::plan::{Fingerprint, Inputs, Key, Plan, Site, Value};
+use sslp::plan::{Executor, ExecutorKind, Fingerprint, Inputs, Key, Plan, Site, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -43,6 +43,8 @@ struct JsonArm<'a> {
 struct JsonPlan<'a> {
     seed: i64,
     device: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    executor: Option<&'a Executor>,
     arm_count: usize,
     step_count: usize,
     steps_by_kind: BTreeMap<&'a str, usize>,
@@ -55,6 +57,7 @@ fn reference(plan: &Plan) -> String {
     let doc = JsonPlan {
         seed: plan.seed,
         device: &plan.device,
+        executor: (!plan.executor.is_local()).then_some(&plan.executor),
         arm_count: plan.arms.len(),
         step_count: plan.steps.len(),
         steps_by_kind: plan.counts_by_kind(),
@@ -203,9 +206,22 @@ fn equals_serde_json_on_escapes_numbers_and_shared_maps() {
     }
     plan.device = "c\"p\\u".into();
     plan.seed = -7;
+    plan.executor = Executor {
+        kind: ExecutorKind::Slurm,
+        partition: Some("gpu \"a\"\n".into()),
+        account: None,
+        max_jobs: Some(u64::MAX),
+        sbatch_args: vec!["--qos=high".into(), "--comment=\u{1}\\".into()],
+    };
     plan.arms[0].name.push_str("\u{1}\"");
     plan.arms[0].axes.push(("dup".into(), "a".into()));
     plan.arms[0].axes.push(("dup".into(), "b".into()));
+    assert_eq!(json(&plan), reference(&plan));
+    // A Slurm executor with nothing but its kind.
+    plan.executor = Executor {
+        kind: ExecutorKind::Slurm,
+        ..Executor::default()
+    };
     assert_eq!(json(&plan), reference(&plan));
     // An empty plan.
     plan.steps.clear();

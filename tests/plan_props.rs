@@ -1,5 +1,5 @@
 //! Property: checking and planning never panic. Programs are generated from the registry —
-//! every dataset, op, view, method, backbone, optimiser, schedule, evaluation and report kind,
+//! every dataset, op, view, method, backbone, optimiser, schedule, evaluation, report and executor kind,
 //! with parameter values drawn around their bounds (small batches and counts included, and now
 //! and then a value outside its range), sweeps of methods and batches — then checked and, when
 //! the checker accepts them, planned. A panic anywhere fails the test; the fuzz target's body
@@ -109,6 +109,10 @@ impl Gen {
                 }
             }
             Ty::Device => "cpu".to_string(),
+            Ty::Memory => self.pick(&["\"512M\"", "\"4G\"", "\"1T\""]).to_string(),
+            Ty::Duration => self
+                .pick(&["\"30m\"", "\"1d12h\"", "\"2-00:30:00\""])
+                .to_string(),
             _ => return None,
         })
     }
@@ -144,6 +148,12 @@ impl Gen {
     fn program(&mut self) -> String {
         let mut ctx = Ctx::default();
         let mut src = format!("set seed = {}\n", self.rng.random_range(0..5));
+        // Sometimes an executor (`slurm(...)` with resources, or `local()`).
+        if self.chance(0.3)
+            && let Some(e) = self.call(Category::Executor, 1, &ctx)
+        {
+            src += &format!("set executor = {e}\n");
+        }
         // Data: a synthetic set (sizes known to the planner), sometimes a file-backed one (the
         // planner never reads it), and sometimes a split.
         let count = *self.pick(&[1, 2, 3, 4, 8, 16, 64, 300]);

@@ -252,6 +252,16 @@ const MANUAL: &[(&str, &str, &str)] = &[
     ("plot", "formats", "[svg]"),
     ("image_folder", "masks", "\"masks\""),
     ("settings", "name", "\"another title\""),
+    // Execution-only: the resources a Slurm job asks for (the planner's tests show them in
+    // `exec["resources"]`).
+    (
+        "settings",
+        "executor",
+        "slurm(partition: \"p\", default: resources(cpus: 2, time: \"2h\"))",
+    ),
+    ("pretrain", "resources", "resources(cpus: 2, mem: \"8G\")"),
+    ("finetune", "resources", "resources(cpus: 2)"),
+    ("segmentation", "resources", "resources(cpus: 2)"),
     ("knn", "temperature", "5.0"),
     ("kmeans", "max_iter", "1"),
     ("kmeans", "restarts", "20"),
@@ -412,7 +422,11 @@ fn placement(kind: &Kind) -> Option<Placement> {
             "preview" => ("preview", vec![], "preview"),
             _ => ("report", vec![], kind.name),
         },
-        Category::Settings | Category::Split | Category::Pretrain => return None,
+        Category::Settings
+        | Category::Split
+        | Category::Pretrain
+        | Category::Executor
+        | Category::Resources => return None,
     })
 }
 

@@ -275,7 +275,12 @@ fn a_cancelled_job_is_reported_as_cancelled() {
     };
     if squeue_state(&first) == "CANCELLED" {
         assert!(out.contains("cancelled"), "{out}");
-        assert!(!out.contains(" done"), "{out}");
+        assert!(
+            out.lines()
+                .filter(|l| l.starts_with("nn["))
+                .all(|l| l.contains("cancelled")),
+            "{out}"
+        );
     }
     // `run` again resubmits what is missing, and finishes.
     let o = sslp(
@@ -314,6 +319,26 @@ fn dry_run_prints_the_job_scripts_and_submits_nothing() {
     assert!(out.contains("--dependency=afterok:"), "{out}");
     assert!(out.contains(" worker "), "{out}");
     assert!(out.contains("would submit 10 jobs"), "{out}");
+    // The file's `set executor = slurm(...)` is what runs without `--executor`.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/slurm_sweep.sslp");
+    let o = sslp(
+        dir.path(),
+        &[
+            "run",
+            example.to_str().unwrap(),
+            "--dry-run",
+            "--store",
+            "example-store",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("#SBATCH --partition=cpu"), "{out}");
+    assert!(out.contains("#SBATCH --qos=normal"), "{out}");
+    assert!(
+        out.contains("#SBATCH --cpus-per-task=4\n#SBATCH --mem=4G\n#SBATCH --time=01:00:00"),
+        "{out}"
+    );
     assert!(
         std::fs::read_dir(dir.path().join(".sslp/jobs"))
             .map(|d| d.count())

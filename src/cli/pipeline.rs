@@ -38,11 +38,31 @@ pub(super) fn plan_with_data(
     memo_dir: Option<&Path>,
     deny_warnings: bool,
 ) -> Result<(Plan, exec::fingerprint::Fingerprinted), u8> {
+    plan_for_executor(path, memo_dir, deny_warnings, None)
+}
+
+/// [`plan_with_data`] for `executor` whatever the file's `set executor` says
+/// (`sslp run --executor`; `None`: the file's).
+pub(super) fn plan_for_executor(
+    path: &Path,
+    memo_dir: Option<&Path>,
+    deny_warnings: bool,
+    executor: Option<plan::ExecutorKind>,
+) -> Result<(Plan, exec::fingerprint::Fingerprinted), u8> {
     let (checked, plan) = plan_checked(path, deny_warnings)?;
     let Some(program) = checked.program.as_ref() else {
         return Err(PROBLEMS);
     };
-    fingerprint_and_replan(program, plan, path, memo_dir)
+    let (plan, fingerprints) = fingerprint_and_replan(program, plan, path, memo_dir)?;
+    match executor {
+        Some(kind) if kind != plan.executor.kind => {
+            match plan::plan_with_executor(program, &fingerprints.table, kind) {
+                (Some(plan), _) => Ok((plan, fingerprints)),
+                (None, _) => Err(PROBLEMS),
+            }
+        }
+        _ => Ok((plan, fingerprints)),
+    }
 }
 
 /// The IO step between [`plan::plan`] and [`plan::plan_with`].
@@ -113,6 +133,16 @@ pub enum ExecutorChoice {
     Local,
     /// One Slurm job per step, queued at once with dependencies.
     Slurm,
+}
+
+impl ExecutorChoice {
+    /// The planner's executor kind.
+    pub fn kind(self) -> plan::ExecutorKind {
+        match self {
+            ExecutorChoice::Local => plan::ExecutorKind::Local,
+            ExecutorChoice::Slurm => plan::ExecutorKind::Slurm,
+        }
+    }
 }
 
 /// The store directory for a pipeline file.

@@ -1,7 +1,7 @@
 //! `sslp run`: fingerprint the data, say what changed, run what is not cached.
 
 use super::pipeline::{
-    ExecutorChoice, RunArgs, execute, open_store, plan_with_data, print_summary, store_dir,
+    ExecutorChoice, RunArgs, execute, open_store, plan_for_executor, print_summary, store_dir,
 };
 use super::submit;
 use super::{OK, emit, plural};
@@ -75,21 +75,21 @@ fn report_data_changes(
 /// the last run, and runs what is not cached.
 pub fn run(path: &Path, args: &RunArgs) -> u8 {
     let dir = store_dir(path, args.store.as_deref());
-    let (plan, fingerprints) =
-        match plan_with_data(path, Some(&dir.join("fingerprints")), args.deny_warnings) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+    let (plan, fingerprints) = match plan_for_executor(
+        path,
+        Some(&dir.join("fingerprints")),
+        args.deny_warnings,
+        args.executor.map(ExecutorChoice::kind),
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let store = match open_store(&dir, args.wait) {
         Ok(s) => s,
         Err(code) => return code,
     };
     report_data_changes(&plan, &fingerprints, &store, &args.arms, !args.dry_run);
-    let slurm = match args.executor {
-        Some(choice) => choice == ExecutorChoice::Slurm,
-        None => plan.executor.kind == plan::ExecutorKind::Slurm,
-    };
-    if slurm {
+    if plan.executor.kind == plan::ExecutorKind::Slurm {
         return match submit::options(&plan, path, args) {
             Ok(opts) => submit::submit(&plan, &store, &opts, args),
             Err(code) => code,

@@ -15,7 +15,7 @@ use super::events::{Event, Progress};
 use super::executor::{Outcome, needed_steps};
 use super::stepfile::StepFile;
 use super::store::{Status, Store, StoreError};
-use crate::plan::{Key, Plan, Step};
+use crate::plan::{Key, Plan, Step, resources_of};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -45,43 +45,6 @@ pub struct SlurmOptions {
     pub device: Option<String>,
     /// Only these arms (names containing one of these; all when empty).
     pub arms: Vec<String>,
-}
-
-/// What a step asks of the node it runs on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobResources {
-    /// GPUs (`--gres=gpu:N`).
-    pub gpus: u32,
-    /// CPUs (`--cpus-per-task`), also the step's compute threads.
-    pub cpus: u32,
-    /// Memory (`--mem`), as Slurm takes it (`16G`).
-    pub mem: Option<String>,
-    /// Time limit (`--time`), as Slurm takes it (`HH:MM:SS`).
-    pub time: Option<String>,
-}
-
-impl JobResources {
-    /// The resources a step's `exec.resources` asks for (one CPU and Slurm's defaults when none).
-    pub fn of(step: &Step) -> JobResources {
-        let map = step.exec.get("resources").and_then(|v| v.as_map());
-        let int = |name: &str| {
-            map.and_then(|m| m.get(name))
-                .and_then(|v| v.as_f64())
-                .map(|v| v.max(0.0) as u32)
-        };
-        let text = |name: &str| {
-            map.and_then(|m| m.get(name))
-                .and_then(|v| v.as_str())
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
-        JobResources {
-            gpus: int("gpus").unwrap_or(0),
-            cpus: int("cpus").unwrap_or(1).max(1),
-            mem: text("mem"),
-            time: text("time"),
-        }
-    }
 }
 
 /// The job a step was submitted as (`jobs/KEY.json`).
@@ -312,7 +275,7 @@ pub fn job_script(
     dependencies: &[String],
     opts: &SlurmOptions,
 ) -> String {
-    let r = JobResources::of(step);
+    let r = resources_of(step);
     let mut s = String::from("#!/bin/bash\n");
     let mut sb = |line: String| {
         let _ = writeln!(s, "#SBATCH {line}");
@@ -337,17 +300,15 @@ pub fn job_script(
     }
     sb("--nodes=1".into());
     sb("--ntasks=1".into());
-    sb(format!("--cpus-per-task={}", r.cpus));
-    if r.gpus > 0 {
-        sb(format!("--gres=gpu:{}", r.gpus));
+    if let Some(r) = &r {
+        sb(format!("--cpus-per-task={}", r.cpus));
+        if r.gpus > 0 {
+            sb(format!("--gpus-per-node={}", r.gpus));
+        }
+        sb(format!("--mem={}", r.mem));
+        sb(format!("--time={}", r.time));
     }
-    if let Some(m) = &r.mem {
-        sb(format!("--mem={m}"));
-    }
-    if let Some(t) = &r.time {
-        sb(format!("--time={t}"));
-    }
-    let margin = requeue_margin(r.time.as_deref());
+    let margin = requeue_margin(r.as_ref().map(|r| r.time.as_str()));
     if let Some(m) = margin {
         sb(format!("--signal=B:USR1@{m}"));
     }
@@ -424,24 +385,36 @@ pub fn submit(plan: &Plan, store: &Store, opts: &SlurmOptions) -> Result<Submitt
     };
     // The job each step not yet done waits on.
     let mut job_of: BTreeMap<Key, String> = BTreeMap::new();
-    let mut live = 0usize;
+    // Queued or running jobs are kept, unless an input is submitted anew below:
+    // such a job waits on a job that ended without success and will never run.
+    let mut keep: BTreeMap<Key, String> = BTreeMap::new();
     for &i in &pending {
         let key = plan.steps[i].key;
         if let Some(e) = entries.get(&key)
             && states.get(&e.job_id).is_some_and(JobState::live)
         {
-            job_of.insert(key, e.job_id.clone());
-            out.attached.push((key, e.job_id.clone()));
-            live += 1;
+            keep.insert(key, e.job_id.clone());
         }
     }
+    let mut live = keep.len();
     let limit = opts.max_jobs.unwrap_or(usize::MAX);
     let mut held: BTreeSet<Key> = BTreeSet::new();
+    let mut fresh: BTreeSet<Key> = BTreeSet::new();
     for &i in &pending {
         let step = &plan.steps[i];
-        if job_of.contains_key(&step.key) {
-            continue;
+        if let Some(id) = keep.get(&step.key) {
+            if !step.inputs.values().any(|k| fresh.contains(k)) {
+                job_of.insert(step.key, id.clone());
+                out.attached.push((step.key, id.clone()));
+                continue;
+            }
+            if !opts.dry_run {
+                // Best effort: Slurm cancels it anyway once its old input's failure is seen.
+                let _ = run_command("scancel", std::slice::from_ref(id));
+            }
+            live -= 1;
         }
+        fresh.insert(step.key);
         // An input that is neither done nor has a job (held back): wait for it.
         let mut deps = vec![];
         let mut blocked = false;
@@ -467,7 +440,7 @@ pub fn submit(plan: &Plan, store: &Store, opts: &SlurmOptions) -> Result<Submitt
             out.scripts.push((step.key, script));
             continue;
         }
-        let threads = JobResources::of(step).cpus as usize;
+        let threads = resources_of(step).map_or(1, |r| r.cpus as usize);
         let file = StepFile::new(plan, &step.key, &opts.base, opts.device.clone(), threads);
         write_file(store, &files.step_file, &file.to_bytes())?;
         write_file(store, &files.script, script.as_bytes())?;

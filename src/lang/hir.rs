@@ -34,6 +34,9 @@ pub struct Settings {
     pub precision: String,
     /// Title for reports.
     pub name: Option<String>,
+    /// Where steps run: the checked `local()` or `slurm(...)` call (a `let` it names
+    /// followed), whose arguments may still name `let`s.
+    pub executor: HExpr,
 }
 
 /// A checked declaration.

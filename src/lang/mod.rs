@@ -9,6 +9,7 @@ pub mod hir;
 pub mod modules;
 pub mod number;
 pub mod parser;
+pub mod quantity;
 pub mod registry;
 pub mod span;
 pub mod trivia;

@@ -661,7 +661,7 @@ fn values(items: &mut Items, names: &[Named], t: Ty) {
                 items.kind(k);
             }
         }
-        Ty::Int | Ty::Float | Ty::Str | Ty::Range | Ty::Amount => {
+        Ty::Int | Ty::Float | Ty::Str | Ty::Range | Ty::Amount | Ty::Memory | Ty::Duration => {
             for n in lets() {
                 items.named(n, &n.name);
             }

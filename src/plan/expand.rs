@@ -21,18 +21,20 @@
 //! - [`evaluate`]: evaluation and report steps (encoders, features, label subsets);
 //! - [`pretrain`]: pretraining steps (views, offline ops, batch against data);
 //! - [`methods`]: what a given SSL method needs (views it takes, G-SimCLR's
-//!   extra steps, MoCo's queue limits).
+//!   extra steps, MoCo's queue limits);
+//! - [`resources`]: the executor, and each step's resources under `slurm`.
 
 mod arms;
 mod evaluate;
 mod lowering;
 mod methods;
 mod pretrain;
+mod resources;
 mod steps;
 
 use super::kind::StepKind;
 use super::value::{Key, KeyMap, Value};
-use super::{Arm, FingerprintTable, Plan, Step};
+use super::{Arm, ExecutorKind, FingerprintTable, Plan, Step};
 use crate::lang::ast::DeclKind;
 use crate::lang::diagnostic::{Code, Diagnostic};
 use crate::lang::hir::*;
@@ -46,6 +48,7 @@ use std::sync::Arc;
 pub(super) fn plan(
     program: &Program,
     fingerprints: &FingerprintTable,
+    executor: Option<ExecutorKind>,
 ) -> (Option<Plan>, Vec<Diagnostic>) {
     let mut p = Planner::new(program, fingerprints);
     let evaluated: BTreeSet<DeclId> = program
@@ -84,7 +87,10 @@ pub(super) fn plan(
         return (None, p.diags);
     }
     let diags = std::mem::take(&mut p.diags);
-    (Some(p.finish(arms)), diags)
+    let executor = p.assign_resources(executor);
+    let mut plan = p.finish(arms);
+    plan.executor = executor;
+    (Some(plan), diags)
 }
 
 /// A registry default as a planned value: the registry's `.sslp` snippet
@@ -102,6 +108,7 @@ pub fn registry_default(param: &registry::Param) -> Option<Value> {
             device: "cpu".into(),
             precision: "f32".into(),
             name: None,
+            executor: HExpr::None,
         },
         root: crate::lang::FileId(0),
     };
@@ -165,6 +172,9 @@ struct Planner<'p> {
     params_by_hash: KeyMap<Arc<BTreeMap<String, Value>>>,
     /// The parameter map each kind's last new step got (see [`Planner::intern`]).
     last_params: HashMap<StepKind, Arc<BTreeMap<String, Value>>>,
+    /// The declaration whose own `resources` a step takes (`pretrain` blocks, `finetune`
+    /// and `segmentation` evaluations), by step key: the last to lower the step.
+    resource_decls: KeyMap<DeclId>,
 }
 
 /// The current assignment of sweep values and the sweeps read so far.
@@ -191,6 +201,7 @@ impl<'p> Planner<'p> {
             last_params: HashMap::default(),
             features_memo: HashMap::default(),
             subsets_memo: HashMap::default(),
+            resource_decls: KeyMap::default(),
         }
     }
 
@@ -234,6 +245,7 @@ impl<'p> Planner<'p> {
             subsets_memo,
             params_by_hash,
             last_params,
+            resource_decls,
             ..
         } = self;
         // The memos and the set of sites seen are freed before the arms' lineages are built,
@@ -246,6 +258,7 @@ impl<'p> Planner<'p> {
             subsets_memo,
             params_by_hash,
             last_params,
+            resource_decls,
         ));
         let mut graph = petgraph::graph::DiGraph::new();
         let nodes: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();

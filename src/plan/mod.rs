@@ -7,6 +7,7 @@
 //! pretraining shared by ten label fractions appears (and runs) once.
 
 pub mod diff;
+mod executor;
 mod expand;
 mod inputs;
 pub mod kind;
@@ -16,6 +17,7 @@ pub mod value;
 
 use crate::lang::Diagnostic;
 use crate::lang::hir::Program;
+pub use executor::{Executor, ExecutorKind, Resources, resources_of};
 pub use expand::registry_default;
 pub use inputs::Inputs;
 pub use kind::StepKind;
@@ -115,31 +117,6 @@ pub struct Arm {
     pub lineage: Vec<Key>,
 }
 
-/// Where `sslp run` runs steps (`set executor`); not part of any key.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Executor {
-    /// Local or Slurm.
-    pub kind: ExecutorKind,
-    /// Slurm partition.
-    pub partition: Option<String>,
-    /// Slurm account.
-    pub account: Option<String>,
-    /// At most this many jobs queued or running at once.
-    pub max_jobs: Option<u64>,
-    /// More `sbatch` options.
-    pub sbatch_args: Vec<String>,
-}
-
-/// The executor kinds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub enum ExecutorKind {
-    /// This machine.
-    #[default]
-    Local,
-    /// Slurm jobs.
-    Slurm,
-}
-
 /// The lowered program.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -155,7 +132,8 @@ pub struct Plan {
     pub seed: i64,
     /// The pipeline's title (`set name`), for reports; not part of any key.
     pub name: Option<String>,
-    /// Where `sslp run` runs steps (`set executor`); not part of any key.
+    /// Where the steps run (`set executor`); under `slurm`, every step has
+    /// `exec["resources"]` ([`resources_of`]). Not part of any key.
     pub executor: Executor,
     index: KeyMap<usize>,
 }
@@ -217,7 +195,7 @@ impl Plan {
 /// Problems found while expanding (views that do not fit a method, an
 /// exclude that removes every arm) are diagnostics.
 pub fn plan(program: &Program) -> (Option<Plan>, Vec<Diagnostic>) {
-    expand::plan(program, &FingerprintTable::new())
+    expand::plan(program, &FingerprintTable::new(), None)
 }
 
 /// Lowers a checked program with the content of its datasets: a dataset
@@ -227,7 +205,21 @@ pub fn plan_with(
     program: &Program,
     fingerprints: &FingerprintTable,
 ) -> (Option<Plan>, Vec<Diagnostic>) {
-    expand::plan(program, fingerprints)
+    expand::plan(program, fingerprints, None)
+}
+
+/// [`plan_with`] for the executor `executor` whatever `set executor` says
+/// (`sslp run --executor`): for [`ExecutorKind::Slurm`], the file's
+/// `slurm(...)` settings and resources when it has them, else a bare
+/// `slurm()` (every step at the executor's defaults, a declaration's own
+/// `resources` first); for [`ExecutorKind::Local`], no resources. The keys
+/// are those of [`plan_with`]: the executor is not part of any.
+pub fn plan_with_executor(
+    program: &Program,
+    fingerprints: &FingerprintTable,
+    executor: ExecutorKind,
+) -> (Option<Plan>, Vec<Diagnostic>) {
+    expand::plan(program, fingerprints, Some(executor))
 }
 
 impl Plan {

@@ -6,7 +6,7 @@
 
 mod json;
 
-use super::{Fingerprint, Plan, Step, Value};
+use super::{Executor, Fingerprint, Plan, Step, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -27,7 +27,14 @@ pub fn text(plan: &Plan, title: &str) -> String {
         .iter()
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
-    out.push_str(&format!("  by kind: {}\n\n", counts.join(", ")));
+    out.push_str(&format!("  by kind: {}\n", counts.join(", ")));
+    if !plan.executor.is_local() {
+        out.push_str(&format!(
+            "  executor: {}\n",
+            executor_summary(&plan.executor)
+        ));
+    }
+    out.push('\n');
     let kind_w = plan
         .steps
         .iter()
@@ -79,6 +86,24 @@ pub fn text(plan: &Plan, title: &str) -> String {
     out
 }
 
+/// A non-local executor in one line: `slurm, partition gpu, account lab, at most 100 jobs`.
+fn executor_summary(e: &Executor) -> String {
+    let mut parts = vec![e.kind.as_str().to_string()];
+    if let Some(p) = &e.partition {
+        parts.push(format!("partition {p}"));
+    }
+    if let Some(a) = &e.account {
+        parts.push(format!("account {a}"));
+    }
+    if let Some(n) = e.max_jobs {
+        parts.push(format!("at most {n} jobs"));
+    }
+    if !e.sbatch_args.is_empty() {
+        parts.push(format!("sbatch {}", e.sbatch_args.join(" ")));
+    }
+    parts.join(", ")
+}
+
 /// The plan as pretty JSON.
 pub fn json(plan: &Plan) -> String {
     let mut out = Vec::new();
@@ -90,7 +115,9 @@ pub fn json(plan: &Plan) -> String {
 
 /// Writes the plan as pretty JSON (what [`json`] returns), streamed: a
 /// 10,000-arm plan is tens of megabytes of text, never held whole. No
-/// trailing newline. The document: `seed`, `device`, `arm_count`,
+/// trailing newline. The document: `seed`, `device`, `executor` (only when it
+/// is not the local one: `kind`, `partition`, `account`, `max_jobs`,
+/// `sbatch_args`, as [`super::Executor`] serialises), `arm_count`,
 /// `step_count`, `steps_by_kind`, then every arm (`name`, `decl`, `axes`,
 /// `output`, `steps`: the lineage's length) and every step (`key`, `short`,
 /// `kind`, `decl`, `version`, `params`, `exec`, `inputs`, `sites`, `arms`:
@@ -123,6 +150,8 @@ struct YamlArm<'a> {
 struct YamlPlan<'a> {
     seed: i64,
     device: &'a str,
+    #[serde(skip_serializing_if = "Executor::is_local")]
+    executor: &'a Executor,
     arms: BTreeMap<&'a str, YamlArm<'a>>,
 }
 
@@ -166,6 +195,7 @@ pub fn yaml(plan: &Plan) -> String {
     let doc = YamlPlan {
         seed: plan.seed,
         device: &plan.device,
+        executor: &plan.executor,
         arms,
     };
     serde_yaml::to_string(&doc).unwrap_or_default()

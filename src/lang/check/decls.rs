@@ -14,8 +14,10 @@ use crate::lang::registry::{self, Bound, Category, Ty};
 use crate::lang::span::Span;
 
 impl Checker<'_> {
-    /// Checks every `set` (only the root file may have them), defaults filled in.
-    pub(super) fn check_settings(&mut self) -> Settings {
+    /// Checks every `set` (only the root file may have them), defaults filled in: the
+    /// settings as a call of the settings schema, read by [`Self::settings_of`] once the
+    /// declarations are checked.
+    pub(super) fn check_settings(&mut self) -> HCall {
         let schema = registry::settings();
         let mut args: Vec<(Option<&Ident>, &Expr, Span)> = vec![];
         for (m, module) in self.loaded.modules.iter().enumerate() {
@@ -57,7 +59,32 @@ impl Checker<'_> {
         let span = Span::default();
         let call = self.check_args(schema, &args, span);
         self.sweeps_allowed = true;
-        let get = |name: &str| call.arg(name).cloned().unwrap_or(HExpr::None);
+        call
+    }
+
+    /// The settings of the checked `set` call, each value that names a `let` replaced by
+    /// the `let`'s value (which must not be swept: a setting has one value).
+    pub(super) fn settings_of(&mut self, call: &HCall) -> Settings {
+        let mut get = |name: &str| -> HExpr {
+            let Some((i, _)) = call.kind.param(name) else {
+                return HExpr::None;
+            };
+            let value = self.follow_lets(&call.args[i]).clone();
+            if let Some(span) = call.arg_spans[i]
+                && self.has_sweep(&value, 0)
+            {
+                self.err(
+                    Diagnostic::error(
+                        Code::BadSweep,
+                        span,
+                        format!("`{name}` names a swept value"),
+                        "swept through a `let`",
+                    )
+                    .with_help("settings have one value; sweep inside a declaration instead"),
+                );
+            }
+            value
+        };
         Settings {
             seed: match get("seed") {
                 HExpr::Int(v) => v,
@@ -75,6 +102,40 @@ impl Checker<'_> {
                 HExpr::Str(s) => Some(s),
                 _ => None,
             },
+            executor: get("executor"),
+        }
+    }
+
+    /// `h`, or the value of the `let` it names (of the `let` that one names, and so on).
+    pub(super) fn follow_lets<'h>(&'h self, mut h: &'h HExpr) -> &'h HExpr {
+        // Bounded: a cycle of `let`s is reported by `cycles`.
+        for _ in 0..64 {
+            match h {
+                HExpr::Ref(d) => match self.hdecls.get(*d).and_then(Option::as_ref) {
+                    Some(decl) if decl.kind == DeclKind::Let => h = &decl.value,
+                    _ => return h,
+                },
+                _ => return h,
+            }
+        }
+        h
+    }
+
+    /// Whether `h` holds a sweep, directly or in a `let` it names.
+    pub(super) fn has_sweep(&self, h: &HExpr, depth: usize) -> bool {
+        if depth > 64 {
+            return false;
+        }
+        match h {
+            HExpr::Sweep(_) => true,
+            HExpr::Ref(_) => match self.follow_lets(h) {
+                HExpr::Ref(_) => false,
+                value => self.has_sweep(value, depth + 1),
+            },
+            HExpr::List(xs) | HExpr::Policy(xs) => xs.iter().any(|x| self.has_sweep(x, depth + 1)),
+            HExpr::Call(c) => c.args.iter().any(|x| self.has_sweep(x, depth + 1)),
+            HExpr::Prob(a, b) => self.has_sweep(a, depth + 1) || self.has_sweep(b, depth + 1),
+            _ => false,
         }
     }
 

@@ -14,7 +14,10 @@
 //!    declarations);
 //! 3. `cycles`: declarations that depend on themselves;
 //! 4. `directives`: `zip` and `exclude` resolved to sweeps;
-//! 5. `trainable`: untrainable backbones where a network is trained.
+//! 5. `trainable`: untrainable backbones where a network is trained;
+//! 6. `decls` again: the settings, `let`s they name followed; then
+//!    `resources`: execution resources that cannot be swept, or that have no
+//!    effect (the executor is local, a GPU for a step on the CPU).
 //!
 //! Views (`ViewMismatch`, `MissingPolicy`) are checked by the planner, per arm.
 
@@ -27,6 +30,7 @@ mod policies;
 mod ranges;
 mod refs;
 mod relevance;
+mod resources;
 mod sweeps;
 mod trainable;
 mod types;
@@ -68,13 +72,15 @@ pub fn check(loaded: &Loaded) -> (Option<Program>, Vec<Diagnostic>) {
     let mut c = Checker::new(loaded);
     c.collect_decls();
     c.resolve_imports();
-    let settings = c.check_settings();
+    let settings_call = c.check_settings();
     for id in 0..c.slots.len() {
         c.check_decl(id);
     }
     c.find_cycles();
     c.resolve_directives();
     c.check_trainable();
+    let settings = c.settings_of(&settings_call);
+    c.check_resources(&settings);
     let mut diags = std::mem::take(&mut c.diags);
     // A literal the parser could not read stands in as 0: what the checker says about that
     // stand-in is a cascade of the parse error at the same place, not a second problem.

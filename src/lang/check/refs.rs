@@ -84,6 +84,14 @@ impl Checker<'_> {
             _ => target_kind == DeclKind::Let && shape_fits(self.let_shape(target, 0), ty),
         };
         if ok {
+            // A memory size or a duration named by a `let`: the string is checked where it is
+            // written (the `let` alone is checked as any value).
+            if matches!(ty, Ty::Memory | Ty::Duration)
+                && let DeclBody::Expr(value) = &target_decl.body
+                && let ExprKind::Str(s) = &value.kind
+            {
+                self.check_quantity(value, s, ty);
+            }
             return HExpr::Ref(target);
         }
         let what = decl_noun(target_kind);
@@ -311,6 +319,7 @@ fn shape_fits(shape: Shape, ty: Ty) -> bool {
         Ty::List(_) => shape == Shape::List,
         Ty::Views => matches!(shape, Shape::List | Shape::Call(Category::View)),
         Ty::Enum(_) | Ty::Device => shape == Shape::Word || shape == Shape::Str,
+        Ty::Memory | Ty::Duration => shape == Shape::Str,
         _ => false,
     }
 }

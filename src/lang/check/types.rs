@@ -50,6 +50,22 @@ impl Checker<'_> {
             Ty::Range => self.check_range(e, bound),
             Ty::Enum(options) => self.check_enum(e, options),
             Ty::Device => self.check_device(e),
+            Ty::Memory | Ty::Duration => match &e.kind {
+                ExprKind::Str(s) => {
+                    self.check_quantity(e, s, ty);
+                    HExpr::Str(s.clone())
+                }
+                ExprKind::Int(v) => self.mismatch(
+                    e,
+                    &format!("a {}", ty.describe()),
+                    Some(if ty == Ty::Memory {
+                        format!("write it as a string with its unit, such as `\"{v}G\"` (a bare `\"{v}\"` is megabytes)")
+                    } else {
+                        format!("write it as a string with its unit, such as `\"{v}h\"` (a bare `\"{v}\"` is minutes)")
+                    }),
+                ),
+                _ => self.mismatch(e, &format!("a {}", ty.describe()), None),
+            },
             Ty::Amount => match e.kind {
                 ExprKind::Int(v) if v >= 1 => HExpr::Int(v),
                 ExprKind::Float(v) if Bound::FRACTION.contains(v) => HExpr::Float(v),
@@ -208,6 +224,44 @@ impl Checker<'_> {
             .with_help(help),
         );
         HExpr::None
+    }
+
+    /// Reports a memory size or a duration string that does not read, at `e` (once per place).
+    pub(super) fn check_quantity(&mut self, e: &Expr, s: &str, ty: Ty) {
+        use crate::lang::quantity::{parse_duration, parse_memory};
+        let result = match ty {
+            Ty::Memory => parse_memory(s).map(drop),
+            _ => parse_duration(s).map(drop),
+        };
+        let Err(why) = result else { return };
+        let code = if why.zero {
+            Code::OutOfRange
+        } else {
+            Code::TypeMismatch
+        };
+        if self
+            .diags
+            .iter()
+            .any(|d| d.code == code && d.primary.span == e.span)
+        {
+            return;
+        }
+        let (label, noun) = if ty == Ty::Memory {
+            ("expected a memory size", "a memory size")
+        } else {
+            ("expected a duration", "a duration")
+        };
+        let message = if why.zero {
+            match self.path.last() {
+                Some(p) => format!("`{p}` must be more than 0"),
+                None => format!("{noun} must be more than 0"),
+            }
+        } else {
+            let detail = why.detail.map(|d| format!(": {d}")).unwrap_or_default();
+            format!("{}{}{detail}", why.message, self.param_suffix())
+        };
+        let label = if why.zero { "0" } else { label };
+        self.err(Diagnostic::error(code, e.span, message, label).with_help(why.help));
     }
 
     /// A device: `cpu`, `cuda` or `"cuda:N"`.

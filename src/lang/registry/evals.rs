@@ -3,8 +3,8 @@
 //! as `eval.metric`) and whether it reads frozen features.
 
 use super::{
-    Bound, Category as C, Default, Info, Kind, Param, Ty, When, d, kind, only, opt, p, req,
-    with_info,
+    Bound, Category as C, Default, Info, Kind, Param, Ty, When, d, exec_only, kind, only, opt, p,
+    req, with_info,
 };
 
 /// An evaluation reporting `metrics`; `features` when it extracts frozen features first.
@@ -40,6 +40,14 @@ const EVAL_SEED: Param = opt(
     Bound::NONNEG,
     "Seed of the labelled subset, of the evaluation's own randomness and of a backbone call's random initialisation (default: the pipeline seed)",
 );
+
+/// What the evaluation's own job asks for (the evaluations that train a network).
+const RESOURCES: Param = exec_only(opt(
+    "resources",
+    Ty::Kind(C::Resources),
+    Bound::ANY,
+    "What this evaluation's job asks for under `set executor = slurm(...)`, before the executor's entry for its kind (field by field; see `sslp explain resources`)",
+));
 
 /// Every evaluation, in the order docs list them.
 pub(super) const EVALS: &[Kind] = &[
@@ -235,6 +243,7 @@ pub(super) const EVALS: &[Kind] = &[
                     "Train the decoder only",
                 ),
                 EVAL_SEED,
+                RESOURCES,
             ],
         ),
         &["miou", "pixel_accuracy"],
@@ -286,6 +295,7 @@ pub(super) const EVALS: &[Kind] = &[
                     "Augmentation of the training images. Default: fine-tuning a pretraining run inherits its policy (its first view's), so both see the same augmentation; from scratch, none (state the compared pretraining's policy to compare like with like). Test images are never augmented",
                 ),
                 EVAL_SEED,
+                RESOURCES,
             ],
         ),
         &["top1", "top5"],

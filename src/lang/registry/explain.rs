@@ -28,6 +28,9 @@ pub fn explain(k: &Kind) -> String {
         }
         out.push('\n');
     }
+    if let Some(example) = example(k) {
+        out.push_str(&format!("  example: {example}\n"));
+    }
     let differs = deviations(k.name);
     if !differs.is_empty() {
         out.push_str("  differs from the reference recipe:\n");
@@ -102,6 +105,20 @@ pub fn explain(k: &Kind) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A line of `.sslp` that shows how a kind is written, for the kinds whose place is not obvious.
+fn example(k: &Kind) -> Option<&'static str> {
+    Some(match k.name {
+        "slurm" => {
+            "set executor = slurm(partition: \"gpu\", default: resources(time: \"2h\"), pretrain: resources(gpus: 1, cpus: 8, mem: \"32G\", time: \"12h\"))"
+        }
+        "local" => "set executor = local()",
+        "resources" => {
+            "resources = resources(gpus: 1, cpus: 8, mem: \"32G\", time: \"1d12h\")  (in a `pretrain` block), or `pretrain: resources(...)` in `slurm(...)`"
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 //! themselves live one category per file:
 //!
 //! - `settings`: the pipeline-wide `set` settings;
+//! - `executors`: where steps run (`local`, `slurm`) and what a step's job
+//!   asks for (`resources`);
 //! - `datasets`: image sources and the `split { ... }` block;
 //! - `ops`: augmentation ops;
 //! - `views`: view specs (`view`, `multicrop`);
@@ -36,6 +38,7 @@
 mod backbones;
 mod datasets;
 mod evals;
+mod executors;
 mod explain;
 mod methods;
 mod ops;
@@ -46,6 +49,7 @@ mod settings;
 mod views;
 
 pub use datasets::SPLIT_MEMBERS;
+pub use executors::{ON_DEVICE, RESOURCE_SLOTS};
 pub use explain::explain;
 pub use methods::deviations;
 
@@ -76,6 +80,10 @@ pub enum Category {
     Report,
     /// Pipeline-wide `set` settings.
     Settings,
+    /// Where steps run (`local`, `slurm`): the value of `set executor`.
+    Executor,
+    /// What one step's job asks for (`resources`).
+    Resources,
 }
 
 impl Category {
@@ -94,6 +102,8 @@ impl Category {
             Category::Eval => "an evaluation",
             Category::Report => "a report",
             Category::Settings => "a setting",
+            Category::Executor => "an executor",
+            Category::Resources => "a resource request",
         }
     }
 
@@ -112,12 +122,16 @@ impl Category {
             Category::Eval => "Evaluations",
             Category::Report => "Reports",
             Category::Settings => "Settings",
+            Category::Executor => "Executors",
+            Category::Resources => "Resources",
         }
     }
 
     /// Every category, in the order docs list them.
-    pub const ALL: [Category; 12] = [
+    pub const ALL: [Category; 14] = [
         Category::Settings,
+        Category::Executor,
+        Category::Resources,
         Category::Dataset,
         Category::Split,
         Category::Op,
@@ -167,6 +181,10 @@ pub enum Ty {
     Views,
     /// `cpu`, `cuda` or `"cuda:N"`.
     Device,
+    /// A memory size as `sbatch --mem` reads it: `"512M"`, `"32G"` ([`crate::lang::quantity`]).
+    Memory,
+    /// A duration: a Slurm `--time` form or `"30m"`, `"4h"`, `"1d12h"` ([`crate::lang::quantity`]).
+    Duration,
     /// Anything (the right-hand side of `let`).
     Any,
 }
@@ -195,6 +213,8 @@ impl Ty {
             Ty::Axis => "swept parameter (decl.field)".into(),
             Ty::Views => "view spec(s)".into(),
             Ty::Device => "device (cpu | cuda | \"cuda:N\")".into(),
+            Ty::Memory => "memory size (\"512M\", \"32G\")".into(),
+            Ty::Duration => "duration (\"30m\", \"4h\", \"1-12:00:00\")".into(),
             Ty::Any => "any value".into(),
         }
     }
@@ -518,6 +538,8 @@ pub fn all_kinds() -> impl Iterator<Item = &'static Kind> {
         .chain(optim::SCHEDULES)
         .chain(evals::EVALS)
         .chain(reports::REPORTS)
+        .chain(executors::EXECUTORS)
+        .chain([&executors::RESOURCES])
 }
 
 /// Every kind including the block kinds (`split`, `pretrain`) and `settings`.
@@ -566,6 +588,11 @@ pub fn split() -> &'static Kind {
 /// The `pretrain { ... }` schema.
 pub fn pretrain() -> &'static Kind {
     &pretrain::PRETRAIN
+}
+
+/// The `resources(...)` schema: what one step's job asks for.
+pub fn resources() -> &'static Kind {
+    &executors::RESOURCES
 }
 
 /// Names of the callable kinds of one category, sorted.

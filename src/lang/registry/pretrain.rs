@@ -88,6 +88,12 @@ pub(super) const PRETRAIN: Kind = kind(
             Bound::NONNEG,
             "Run the online kNN monitor every N epochs and after the last (0: never); it does not change what is trained",
         )),
+        exec_only(opt(
+            "resources",
+            Ty::Kind(C::Resources),
+            Bound::ANY,
+            "What the run's `pretrain` job asks for under `set executor = slurm(...)`, before the executor's `pretrain` entry (field by field; see `sslp explain resources`)",
+        )),
         only(
             When::Positive("monitor_every"),
             exec_only(d(

@@ -1,5 +1,5 @@
 //! The `set` settings: pipeline-wide values (seed, device, precision, report
-//! title) written `set NAME = VALUE`. They are a schema like any kind's, so
+//! title, executor) written `set NAME = VALUE`. They are a schema like any kind's, so
 //! the checker validates them and `sslp explain settings` documents them.
 
 use super::{Bound, Category as C, Kind, Ty, d, exec_only, kind, opt};
@@ -36,6 +36,13 @@ pub(super) const SETTINGS: Kind = kind(
             Ty::Str,
             Bound::ANY,
             "The title of the HTML report page (`sslp report`; default: the file name)",
+        )),
+        exec_only(d(
+            "executor",
+            Ty::Kind(C::Executor),
+            "local()",
+            Bound::ANY,
+            "Where steps run: `local()` in the `sslp run` process, or `slurm(...)` as jobs on a cluster, with resources per step kind (`sslp explain slurm`); `sslp run --executor` overrides it",
         )),
     ],
 );

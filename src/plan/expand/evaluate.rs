@@ -32,6 +32,8 @@ impl Planner<'_> {
         let Info::Eval { features, .. } = kind.info else {
             return Err(format!("`{kind_name}` is not an evaluation"));
         };
+        // Execution-only (`resources`): resolved with the executor's (`super::resources`).
+        Self::split_exec(kind, &mut params);
         self.fill_seed(&mut params);
         let seed = params.get("seed").cloned().unwrap_or(Value::Int(0));
         let encoder = params.remove("backbone");
@@ -135,7 +137,11 @@ impl Planner<'_> {
             inputs.extend(Self::split_inputs(&mut params));
         }
         let step_kind = Self::step_kind(&kind_name)?;
-        Ok(self.add_kind_step(step_kind, id, params, inputs, site))
+        let key = self.add_kind_step(step_kind, id, params, inputs, site);
+        if kind.param("resources").is_some() {
+            self.resource_decls.insert(key, id);
+        }
+        Ok(key)
     }
 
     /// The step holding an evaluation's network: the pretraining run it names, or an

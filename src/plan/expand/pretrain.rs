@@ -31,6 +31,8 @@ impl Planner<'_> {
         let call = decl.call().ok_or("it is not a `pretrain { ... }` block")?;
         params.remove("type");
         let mut exec = Self::split_exec(registry::pretrain(), &mut params);
+        // The run's own resources are resolved with the executor's (`super::resources`).
+        exec.remove("resources");
         exec.entry("device".into())
             .or_insert_with(|| Value::Str(self.prog.settings.device.clone()));
         self.fill_seed(&mut params);
@@ -105,6 +107,7 @@ impl Planner<'_> {
         if let Some(&i) = self.index.get(&key) {
             self.steps[i].exec = exec;
         }
+        self.resource_decls.insert(key, id);
         Ok(key)
     }
 

@@ -12,6 +12,7 @@ use super::Planner;
 use crate::data::split::{Amount, SplitSpec};
 use crate::lang::diagnostic::{Code, Diagnostic};
 use crate::lang::hir::*;
+use crate::lang::registry;
 use crate::plan::kind::StepKind;
 use crate::plan::value::{Key, Value, content_key, step_key};
 use crate::plan::{Fingerprint, Site, SiteBase, Step};
@@ -69,18 +70,12 @@ impl Planner<'_> {
 
     /// How a new step of `kind` runs, unless its declaration says otherwise: steps
     /// that run a network besides `pretrain` (features, fine-tuning, segmentation,
-    /// G-SimCLR's autoencoder and pseudo-labels) run on the pipeline's device, as
-    /// `pretrain` does. Not part of the key.
+    /// G-SimCLR's autoencoder and pseudo-labels: the registry's
+    /// [`registry::ON_DEVICE`]) run on the pipeline's device, as `pretrain` does
+    /// (whose device its lowering sets). Not part of the key.
     fn default_exec(&self, kind: StepKind) -> BTreeMap<String, Value> {
         let mut exec = BTreeMap::new();
-        if matches!(
-            kind,
-            StepKind::Features
-                | StepKind::Finetune
-                | StepKind::Segmentation
-                | StepKind::Autoencoder
-                | StepKind::PseudoLabels
-        ) {
+        if kind != StepKind::Pretrain && registry::ON_DEVICE.contains(&kind.as_str()) {
             exec.insert(
                 "device".to_string(),
                 Value::Str(self.prog.settings.device.clone()),

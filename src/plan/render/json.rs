@@ -10,7 +10,7 @@
 //! escaping, are still written by serde_json, so they cannot differ.
 
 use super::STATUS_UNKNOWN;
-use crate::plan::{Arm, Fingerprint, Key, Plan, Site, Step, Value};
+use crate::plan::{Arm, Executor, Fingerprint, Key, Plan, Site, Step, Value};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -29,6 +29,11 @@ pub(super) fn write(plan: &Plan, mut out: impl Write) -> io::Result<()> {
     int(&mut b, plan.seed);
     entry(&mut b, 1, "device", false);
     string(&mut b, &plan.device);
+    // Only when not the default, so that a plan without `set executor` reads as it always has.
+    if !plan.executor.is_local() {
+        entry(&mut b, 1, "executor", false);
+        executor(&mut b, &plan.executor);
+    }
     entry(&mut b, 1, "arm_count", false);
     uint(&mut b, plan.arms.len() as u64);
     entry(&mut b, 1, "step_count", false);
@@ -68,6 +73,37 @@ pub(super) fn write(plan: &Plan, mut out: impl Write) -> io::Result<()> {
     }
     close(&mut b, 0, b'}');
     out.write_all(&b)
+}
+
+/// The executor, as the value of the document's `executor` (its fields at depth 2).
+fn executor(b: &mut Vec<u8>, e: &Executor) {
+    b.push(b'{');
+    entry(b, 2, "kind", true);
+    string(b, e.kind.as_str());
+    for (name, v) in [("partition", &e.partition), ("account", &e.account)] {
+        entry(b, 2, name, false);
+        match v {
+            Some(s) => string(b, s),
+            None => b.extend_from_slice(b"null"),
+        }
+    }
+    entry(b, 2, "max_jobs", false);
+    match e.max_jobs {
+        Some(n) => uint(b, n),
+        None => b.extend_from_slice(b"null"),
+    }
+    entry(b, 2, "sbatch_args", false);
+    if e.sbatch_args.is_empty() {
+        b.extend_from_slice(b"[]");
+    } else {
+        b.push(b'[');
+        for (i, a) in e.sbatch_args.iter().enumerate() {
+            item(b, 3, i == 0);
+            string(b, a);
+        }
+        close(b, 2, b']');
+    }
+    close(b, 1, b'}');
 }
 
 /// An arm, as an item of the `arms` list (its fields at depth 3).
