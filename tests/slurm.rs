@@ -257,6 +257,14 @@ fn a_cancelled_job_is_reported_as_cancelled() {
     let store = dir.path().join(".sslp");
     let o = sslp(dir.path(), &["run", "p.sslp", "--executor", "slurm"]);
     assert!(o.status.success(), "{}", text(&o));
+    // A local run does not compute what the jobs are computing.
+    let o = sslp(dir.path(), &["run", "p.sslp", "--executor", "local"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("queued or running as Slurm jobs"),
+        "{}",
+        text(&o)
+    );
     // The first job (the dataset) is cancelled: everything waits on it.
     let first = job_ids(&store)
         .into_iter()
@@ -345,4 +353,90 @@ fn dry_run_prints_the_job_scripts_and_submits_nothing() {
             .unwrap_or(0)
             == 0
     );
+}
+
+#[test]
+fn a_requeued_job_resumes_from_its_checkpoint_with_the_weights_of_an_uninterrupted_run() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    if !cluster() {
+        return;
+    }
+    // One pretraining long enough (ten epochs of a second or so) to be caught running.
+    let long = TINY
+        .replace("count: 64", "count: 1200")
+        .replace(
+            "tiny_convnet(width: 4, depth: 2)",
+            "tiny_convnet(width: 8, depth: 2)",
+        )
+        .replace("  epochs = 1\n", "  epochs = 10\n")
+        .replace("  seed = sweep [1, 2]\n", "");
+    let dir = workdir(&long);
+    let store = dir.path().join(".sslp");
+    let o = sslp(dir.path(), &["run", "p.sslp", "--executor", "slurm"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let hex = std::fs::read_dir(store.join("jobs"))
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            e.path().extension().is_some_and(|x| x == "sh")
+                && std::fs::read_to_string(e.path())
+                    .unwrap()
+                    .contains("sslp-pretrain-")
+        })
+        .map(|e| e.path().file_stem().unwrap().to_string_lossy().into_owned())
+        .expect("a pretraining job");
+    let entry: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(store.join("jobs").join(format!("{hex}.json"))).unwrap(),
+    )
+    .unwrap();
+    let job = entry["job_id"].as_str().unwrap().to_string();
+    // Pre-empt it once it has checkpointed an epoch.
+    let t = Instant::now();
+    while !(store.join("checkpoints").join(&hex).is_file() && squeue_state(&job) == "RUNNING") {
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "no checkpoint: {}",
+            squeue_state(&job)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let requeue = Command::new("scontrol")
+        .args(["requeue", &job])
+        .output()
+        .unwrap();
+    assert!(requeue.status.success(), "{requeue:?}");
+    // Slurm holds a requeued job for a while (Reason=BeginTime); let it start in a few
+    // seconds instead. (Not at once: a restart within the second its old run's job
+    // credential was revoked is refused, "Job credential revoked", and the job fails.)
+    let t = Instant::now();
+    while squeue_state(&job) != "PENDING" && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("scontrol")
+        .args(["update", &format!("JobId={job}"), "StartTime=now+3"])
+        .output();
+    let state_before = squeue_state(&job);
+    let o = sslp(
+        dir.path(),
+        &["run", "p.sslp", "--executor", "slurm", "--wait"],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("submitted 0 jobs"),
+        "the requeued job is followed, not resubmitted (it was {state_before}, now {}): {out}\nits log:\n{}",
+        squeue_state(&job),
+        std::fs::read_to_string(store.join("jobs").join(format!("{hex}.out"))).unwrap_or_default()
+    );
+    let log = std::fs::read_to_string(store.join("jobs").join(format!("{hex}.out"))).unwrap();
+    assert!(log.contains("(restart 1)"), "{log}");
+    // The resumed run ends with exactly the weights of an uninterrupted one.
+    let o = sslp(
+        dir.path(),
+        &["run", "p.sslp", "--store", "local", "--executor", "local"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let resumed = records(&store);
+    let local = records(&dir.path().join("local"));
+    assert_eq!(resumed[&hex].1, local[&hex].1, "the weights differ");
 }

@@ -95,6 +95,27 @@ pub fn run(path: &Path, args: &RunArgs) -> u8 {
             Err(code) => code,
         };
     }
+    // Steps a cluster job is computing are not computed here a second time.
+    match exec::slurm::live_jobs(&plan, &store, &args.arms) {
+        Ok(live) if !live.is_empty() => {
+            eprintln!(
+                "error: {} of this run {} queued or running as Slurm jobs (first: step {}, job {}); follow them with `sslp status {}`, or cancel them (scancel) to run here",
+                plural(live.len(), "step"),
+                if live.len() == 1 { "is" } else { "are" },
+                live[0].0.short(),
+                live[0].1,
+                path.display()
+            );
+            return super::USAGE;
+        }
+        Ok(_) => {}
+        // No Slurm here: the job entries are from elsewhere, and nothing of theirs runs here.
+        Err(exec::slurm::SlurmError::Missing { .. }) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::USAGE;
+        }
+    }
     if args.dry_run {
         let needed = exec::executor::needed_steps(&plan, &args.arms, &[]);
         let mut text = String::new();

@@ -182,6 +182,24 @@ pub fn job_states(ids: &[String]) -> Result<BTreeMap<String, JobState>, SlurmErr
     Ok(out)
 }
 
+/// One job's state from `scontrol show job` (`None` when Slurm does not know it).
+fn job_state(job_id: &str) -> Option<JobState> {
+    let text = run_command(
+        "scontrol",
+        &["-o".into(), "show".into(), "job".into(), job_id.into()],
+    )
+    .ok()?;
+    let field = |name: &str| {
+        text.split_whitespace()
+            .find_map(|f| f.strip_prefix(name))
+            .map(str::to_string)
+    };
+    Some(parse_state(
+        &field("JobState=")?,
+        &field("Reason=").unwrap_or_default(),
+    ))
+}
+
 /// The exit code Slurm recorded for a job (`ExitCode=3:0` → `3:0`), while it still knows it.
 fn exit_code(job_id: &str) -> Option<String> {
     let text = run_command(
@@ -378,11 +396,23 @@ pub fn submit(plan: &Plan, store: &Store, opts: &SlurmOptions) -> Result<Submitt
         .filter_map(|&i| job_entry(store, &plan.steps[i].key).map(|e| (plan.steps[i].key, e)))
         .collect();
     let ids: Vec<String> = entries.values().map(|e| e.job_id.clone()).collect();
-    let states = if ids.is_empty() || opts.dry_run {
+    let mut states = if ids.is_empty() || opts.dry_run {
         BTreeMap::new()
     } else {
         job_states(&ids)?
     };
+    // A job squeue did not list is asked about once more, alone, before it is
+    // taken for gone: submitting a duplicate of a live job is the one mistake
+    // a resubmission must never make.
+    if !opts.dry_run {
+        for id in &ids {
+            if !states.contains_key(id)
+                && let Some(state) = job_state(id)
+            {
+                states.insert(id.clone(), state);
+            }
+        }
+    }
     // The job each step not yet done waits on.
     let mut job_of: BTreeMap<Key, String> = BTreeMap::new();
     // Queued or running jobs are kept, unless an input is submitted anew below:
@@ -478,6 +508,32 @@ pub fn submit(plan: &Plan, store: &Store, opts: &SlurmOptions) -> Result<Submitt
 
 fn write_file(store: &Store, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     store.write_file(path, bytes)
+}
+
+/// The needed steps of `plan` that a queued or running Slurm job is computing
+/// (with the job id): a local run must not compute them a second time.
+/// Slurm is asked only when some needed step has a job entry.
+pub fn live_jobs(
+    plan: &Plan,
+    store: &Store,
+    arms: &[String],
+) -> Result<Vec<(Key, String)>, SlurmError> {
+    let entries: Vec<(Key, JobEntry)> = needed_steps(plan, arms, &[])
+        .into_iter()
+        .filter_map(|i| job_entry(store, &plan.steps[i].key).map(|e| (plan.steps[i].key, e)))
+        .collect();
+    if entries.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<String> = entries.iter().map(|(_, e)| e.job_id.clone()).collect();
+    let states = job_states(&ids)?;
+    Ok(entries
+        .into_iter()
+        .filter(|(k, e)| {
+            states.get(&e.job_id).is_some_and(JobState::live) && !store.is_done(k).unwrap_or(false)
+        })
+        .map(|(k, e)| (k, e.job_id))
+        .collect())
 }
 
 /// The state of one needed step, as `status` shows it.
