@@ -106,6 +106,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: cli::DiffFormat,
+        /// The store whose records estimate the compute (markdown; default: `.sslp` beside NEW).
+        #[arg(long)]
+        store: Option<PathBuf>,
     },
     /// Run a pipeline: execute every step the store does not have yet.
     Run {
@@ -309,7 +312,12 @@ fn main() -> ExitCode {
             format,
             deny_warnings,
         } => cli::plan(&file, format, deny_warnings),
-        Command::Diff { old, new, format } => cli::diff(&old, &new, format),
+        Command::Diff {
+            old,
+            new,
+            format,
+            store,
+        } => cli::diff(&old, &new, format, store.as_deref()),
         Command::Run {
             file,
             dry_run,
