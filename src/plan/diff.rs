@@ -205,6 +205,16 @@ fn param_changes(old: &Step, new: &Step) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Parameters as `path -> value` lines: nested maps joined with `.`, lists of
+/// maps indexed with their type (`views[0:view].policy[1:rotate].p`).
+pub(crate) fn flatten_params(params: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in params {
+        flatten(v, k, &mut out);
+    }
+    out
+}
+
 fn flatten(v: &Value, prefix: &str, out: &mut BTreeMap<String, String>) {
     match v {
         Value::Map(m) => {
