@@ -6,7 +6,7 @@
 //! Keys present in both plans are results that stay valid.
 //!
 //! Renderings: [`Diff::text`], [`Diff::json`] and, for pull requests,
-//! [`markdown`] (with the compute the change costs, [`estimate`]).
+//! [`markdown()`] (with the compute the change costs, [`Estimate`]).
 
 mod estimate;
 mod markdown;
