@@ -16,6 +16,7 @@ pub mod cli;
 pub mod data;
 pub mod eval;
 pub mod exec;
+pub mod git;
 pub mod lang;
 pub mod lsp;
 pub mod notes;

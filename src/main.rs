@@ -99,13 +99,24 @@ enum Command {
     },
     /// Semantic diff of two pipeline designs.
     Diff {
-        /// The old pipeline file.
-        old: PathBuf,
-        /// The new pipeline file.
-        new: PathBuf,
+        /// OLD NEW: the two pipeline files. With --git: git's external-diff arguments,
+        /// PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE NEW-HEX NEW-MODE (and NEW-PATH INFO for a rename).
+        #[arg(required = true, num_args = 2.., value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Act as git's external diff driver (`git config diff.sslp.command "sslp diff --git"`).
+        #[arg(long)]
+        git: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: cli::DiffFormat,
+        /// The store whose records estimate the compute (markdown; default: `.sslp` beside NEW).
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// One line per arm of a pipeline, for git's textconv driver (`git diff` shows design changes).
+    Textconv {
+        /// The pipeline file (git's copy of one version).
+        file: PathBuf,
     },
     /// Run a pipeline: execute every step the store does not have yet.
     Run {
@@ -309,7 +320,27 @@ fn main() -> ExitCode {
             format,
             deny_warnings,
         } => cli::plan(&file, format, deny_warnings),
-        Command::Diff { old, new, format } => cli::diff(&old, &new, format),
+        Command::Diff {
+            files,
+            git: true,
+            format,
+            store,
+        } => cli::diff_git(&files, format, store.as_deref()),
+        Command::Diff {
+            files,
+            git: false,
+            format,
+            store,
+        } => match files.as_slice() {
+            [old, new] => cli::diff(old, new, format, store.as_deref()),
+            _ => {
+                eprintln!(
+                    "error: `sslp diff` takes two files, OLD and NEW (or git's arguments after --git)"
+                );
+                cli::USAGE
+            }
+        },
+        Command::Textconv { file } => cli::textconv(&file),
         Command::Run {
             file,
             dry_run,

@@ -114,27 +114,35 @@ impl Loader for FsLoader {
             .into());
         }
         let bytes = std::fs::read(&resolved).map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            format!(
-                "{shown} is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            )
-        })?;
-        if let Some(at) = text
-            .char_indices()
-            .find(|&(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            .map(|(i, _)| i)
-        {
-            return Err(
-                format!("{shown} is not a text file (a control character at byte {at})").into(),
-            );
-        }
+        let text = source_text(&shown, bytes)?;
         Ok(LoadedFile {
             name: shown,
             id: resolved.display().to_string(),
             text,
         })
     }
+}
+
+/// The bytes of an imported module as text: UTF-8 with no control characters
+/// but line ends and tabs, so a diagnostic never prints some other file's bytes.
+/// `shown` names the file in the message.
+pub fn source_text(shown: &str, bytes: Vec<u8>) -> Result<String, lang::LoadError> {
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{shown} is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    if let Some(at) = text
+        .char_indices()
+        .find(|&(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .map(|(i, _)| i)
+    {
+        return Err(
+            format!("{shown} is not a text file (a control character at byte {at})").into(),
+        );
+    }
+    Ok(text)
 }
 
 /// Reads an entry pipeline file as text.

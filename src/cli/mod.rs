@@ -22,12 +22,13 @@ mod run;
 mod saliency;
 mod status;
 mod submit;
+mod textconv;
 mod worker;
 
 pub use cache::{CacheCommand, cache};
 pub use check::check;
 pub use device_check::{CheckProfile, DeviceCheckArgs, device_check};
-pub use diff::{DiffFormat, diff};
+pub use diff::{DiffFormat, diff, diff_git};
 pub use explain::explain;
 pub use fmt::fmt;
 pub use lsp::lsp;
@@ -38,6 +39,7 @@ pub use report::report;
 pub use run::run;
 pub use saliency::{SaliencyArgs, SaliencyMethod, saliency};
 pub use status::status;
+pub use textconv::textconv;
 pub use worker::worker;
 
 use crate::lang::{Checked, diagnostic::render};

@@ -4,8 +4,17 @@
 //! the swept values they read). A site whose key changed either had a
 //! parameter changed (listed, old -> new) or sits downstream of a change.
 //! Keys present in both plans are results that stay valid.
+//!
+//! Renderings: [`Diff::text`], [`Diff::json`] and, for pull requests,
+//! [`markdown()`] (with the compute the change costs, [`Estimate`]).
 
-use super::{Plan, Site, Step, Value};
+mod estimate;
+mod markdown;
+
+pub use estimate::{Estimate, KindEstimate, StoreFacts, Timing, human_duration};
+pub use markdown::{Review, markdown};
+
+use super::{Key, Plan, Site, Step, Value};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +33,19 @@ pub struct ParamChange {
     pub steps: usize,
 }
 
+/// Why a step of the new design is (or is not) in the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepClass {
+    /// The old design has its key: a result, once computed, stays valid.
+    Kept,
+    /// A parameter of its own changed.
+    Changed,
+    /// It runs again only because a step upstream changed.
+    Downstream,
+    /// A new site: a new arm or a new declaration.
+    New,
+}
+
 /// The semantic difference between two designs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Diff {
@@ -33,6 +55,8 @@ pub struct Diff {
     pub arms_removed: Vec<String>,
     /// Arms in both.
     pub arms_kept: usize,
+    /// Arms in both whose result changes (their final step's key differs).
+    pub arms_changed: Vec<String>,
     /// Parameter changes.
     pub changes: Vec<ParamChange>,
     /// Steps of the new design whose key the old one has: results reusable.
@@ -47,6 +71,9 @@ pub struct Diff {
     pub steps_new_sites: usize,
     /// Steps of the old design the new one no longer needs.
     pub steps_dropped: usize,
+    /// Every step of the new design by key, with its class (for renderings).
+    #[serde(skip)]
+    pub classes: BTreeMap<Key, StepClass>,
 }
 
 /// Compares two plans.
@@ -89,6 +116,37 @@ pub fn diff(old: &Plan, new: &Plan) -> Diff {
     // A step reached both directly and through other sites counts once, as direct.
     downstream.retain(|k| !direct.contains(k));
     new_site_steps.retain(|k| !direct.contains(k) && !downstream.contains(k));
+    let old_outputs: BTreeMap<&str, Key> = old
+        .arms
+        .iter()
+        .map(|a| (a.name.as_str(), a.output))
+        .collect();
+    let arms_changed = new
+        .arms
+        .iter()
+        .filter(|a| {
+            old_outputs
+                .get(a.name.as_str())
+                .is_some_and(|k| *k != a.output)
+        })
+        .map(|a| a.name.clone())
+        .collect();
+    let classes = new
+        .steps
+        .iter()
+        .map(|s| {
+            let class = if old_keys.contains(&s.key) {
+                StepClass::Kept
+            } else if direct.contains(&s.key) {
+                StepClass::Changed
+            } else if downstream.contains(&s.key) {
+                StepClass::Downstream
+            } else {
+                StepClass::New
+            };
+            (s.key, class)
+        })
+        .collect();
     let changes = agg
         .into_iter()
         .map(|((step, path, old, new), keys)| ParamChange {
@@ -109,6 +167,7 @@ pub fn diff(old: &Plan, new: &Plan) -> Diff {
             .map(|s| s.to_string())
             .collect(),
         arms_kept: new_arms.intersection(&old_arms).count(),
+        arms_changed,
         changes,
         steps_unchanged: new_keys.intersection(&old_keys).count(),
         steps_to_run: new_keys.difference(&old_keys).count(),
@@ -116,6 +175,7 @@ pub fn diff(old: &Plan, new: &Plan) -> Diff {
         steps_downstream: downstream.len(),
         steps_new_sites: new_site_steps.len(),
         steps_dropped: old_keys.difference(&new_keys).count(),
+        classes,
     }
 }
 
@@ -143,6 +203,16 @@ fn param_changes(old: &Step, new: &Step) -> Vec<(String, String, String)> {
             (o != n).then(|| (k.clone(), o.clone(), n.clone()))
         })
         .collect()
+}
+
+/// Parameters as `path -> value` lines: nested maps joined with `.`, lists of
+/// maps indexed with their type (`views[0:view].policy[1:rotate].p`).
+pub(crate) fn flatten_params(params: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in params {
+        flatten(v, k, &mut out);
+    }
+    out
 }
 
 fn flatten(v: &Value, prefix: &str, out: &mut BTreeMap<String, String>) {

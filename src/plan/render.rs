@@ -1,10 +1,14 @@
-//! Renderings of a plan: text, JSON, YAML (the fully resolved design), DOT, Mermaid.
+//! Renderings of a plan: text, JSON, YAML (the fully resolved design), DOT,
+//! Mermaid, and one line per arm for git's textconv ([`arm_lines`]).
 //!
 //! Every rendering is deterministic: steps in topological order, maps with
 //! sorted keys, arms in plan order (YAML: sorted by name), so two runs on
 //! the same design print the same bytes and designs can be diffed as text.
 
+mod arms;
 mod json;
+
+pub use arms::arm_lines;
 
 use super::{Executor, Fingerprint, Plan, Step, Value};
 use serde::Serialize;
