@@ -97,6 +97,16 @@ pub enum EventFormat {
     Json,
 }
 
+impl EventFormat {
+    /// The progress sink this format writes to: `printer` for people, `lines` for tools.
+    pub(super) fn sink<'a>(self, printer: &'a Printer, lines: &'a JsonLines) -> &'a dyn Progress {
+        match self {
+            EventFormat::Human => printer,
+            EventFormat::Json => lines,
+        }
+    }
+}
+
 /// Options of `sslp run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunArgs {
@@ -214,10 +224,7 @@ pub(super) fn execute(
     install_interrupt_handler();
     let printer = Printer::new();
     let lines = JsonLines::new();
-    let progress: &dyn Progress = match args.events {
-        EventFormat::Human => &printer,
-        EventFormat::Json => &lines,
-    };
+    let progress = args.events.sink(&printer, &lines);
     let result = exec::executor::run(plan, &store, &engine, &opts, progress, &INTERRUPTED);
     printer.finish();
     let summary = result.map_err(|e| {

@@ -1,11 +1,11 @@
 //! `sslp run --executor slurm`: queue every step that is not in the store as a
 //! Slurm job and, with `--wait`, follow them to the end.
 
-use super::pipeline::{EventFormat, INTERRUPTED, RunArgs, install_interrupt_handler};
+use super::pipeline::{INTERRUPTED, RunArgs, install_interrupt_handler};
 use super::progress::{JsonLines, Printer};
 use super::{OK, PROBLEMS, USAGE, emit, plural};
+use crate::exec::Store;
 use crate::exec::slurm::{self, SlurmOptions, StepStatus};
-use crate::exec::{Progress, Store};
 use crate::plan::Plan;
 use std::path::Path;
 use std::time::Duration;
@@ -85,10 +85,7 @@ pub(super) fn submit(plan: &Plan, store: &Store, opts: &SlurmOptions, args: &Run
     install_interrupt_handler();
     let printer = Printer::new();
     let lines = JsonLines::new();
-    let progress: &dyn Progress = match args.events {
-        EventFormat::Human => &printer,
-        EventFormat::Json => &lines,
-    };
+    let progress = args.events.sink(&printer, &lines);
     let result = slurm::wait(
         plan,
         store,

@@ -9,6 +9,7 @@
 //! count. Values are written losslessly (floats by their bits), and the
 //! worker recomputes every key before it trusts the file.
 
+use super::executor::needed_steps;
 use crate::plan::value::{content_key, step_key};
 use crate::plan::{Arm, Fingerprint, Inputs, Key, Plan, Step, StepKind, Value};
 use serde::{Deserialize, Serialize};
@@ -159,25 +160,9 @@ fn key(hex: &str) -> Result<Key, String> {
 
 /// The steps `target` depends on, itself included, in plan (topological) order.
 pub fn closure(plan: &Plan, target: &Key) -> Vec<usize> {
-    let index: BTreeMap<Key, usize> = plan
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.key, i))
-        .collect();
-    let mut seen = BTreeSet::new();
-    let mut stack: Vec<usize> = index.get(target).copied().into_iter().collect();
-    while let Some(i) = stack.pop() {
-        if seen.insert(i) {
-            stack.extend(
-                plan.steps[i]
-                    .inputs
-                    .values()
-                    .filter_map(|k| index.get(k).copied()),
-            );
-        }
-    }
-    seen.into_iter().collect()
+    needed_steps(plan, &[], std::slice::from_ref(target))
+        .into_iter()
+        .collect()
 }
 
 impl StepFile {
