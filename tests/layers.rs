@@ -218,3 +218,18 @@ fn dataset_loaders_do_not_import_the_spec() {
         found.join("\n")
     );
 }
+
+#[test]
+fn exec_and_train_errors_are_typed() {
+    // An error as a bare String cannot say which step, arm or input failed, and
+    // tests can only match its text: exec and train return typed errors.
+    let found: Vec<String> = offences(&sources(&["exec", "train"]), &[", String>"])
+        .into_iter()
+        .filter(|line| line.contains("Result<"))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "a `Result<_, String>` in exec or train:\n{}",
+        found.join("\n")
+    );
+}

@@ -333,3 +333,83 @@ fn metric_in_csv(csv: &str, arm: &str, column: &str) -> f64 {
         .parse()
         .unwrap_or_else(|_| panic!("{arm}.{column} is not a number in\n{csv}"))
 }
+
+#[test]
+fn a_checkpoint_that_does_not_parse_is_named_with_its_file_and_can_be_removed() {
+    let text = format!(
+        "{DATA}\npretrain ssl {{\n  data = parts.train\n  backbone = tiny_convnet(width: 8, depth: 2)\n  method = simclr(proj_hidden: 32, proj_dim: 16)\n  policy = light\n  epochs = 1\n  batch = 16\n  optimizer = sgd(lr: 0.05)\n  lr_scaling = \"none\"\n}}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.sslp");
+    std::fs::write(&file, &text).unwrap();
+    let key = plan_of(&text)
+        .steps
+        .iter()
+        .find(|s| s.kind == "pretrain")
+        .unwrap()
+        .key;
+    // A checkpoint whose blob is intact (its hash matches) but is not a checkpoint:
+    // what another sslp version could leave behind.
+    let checkpoint = {
+        let store = Store::open(&dir.path().join(".sslp"), false).unwrap();
+        store.checkpoint_put(&key, b"not a checkpoint").unwrap();
+        store.checkpoint_file(&key)
+    };
+    let out = sslp(&["run", file.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot resume from the checkpoint")
+            && err.contains(&format!("checkpoints/{}", key.hex()))
+            && err.contains("delete that file"),
+        "{err}"
+    );
+    std::fs::remove_file(&checkpoint).unwrap();
+    let out = sslp(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_stored_output_that_does_not_decode_names_its_step_and_file() {
+    let first = format!(
+        "{DATA}\nevaluate a = knn(backbone: raw_pixels(), train: parts.train, test: parts.test, k: 3)\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.sslp");
+    std::fs::write(&file, &first).unwrap();
+    let out = sslp(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The split's record now points at an intact blob (its hash matches) that is not
+    // a split: what another sslp version, or a bug, could leave behind.
+    let split = plan_of(&first)
+        .steps
+        .iter()
+        .find(|s| s.kind == "split")
+        .unwrap()
+        .key;
+    let blob_file = {
+        let store = Store::open(&dir.path().join(".sslp"), false).unwrap();
+        let mut record = store.get(&split).unwrap().unwrap();
+        let blob = store.put_blob(b"[1, 2").unwrap();
+        record
+            .outputs
+            .insert("parts".into(), Output::Blob { blob: blob.clone() });
+        store.put(&split, &record).unwrap();
+        store.blob_file(&blob)
+    };
+    // New features read the split again.
+    let second = format!(
+        "{DATA}\nevaluate b = knn(backbone: tiny_convnet(width: 8, depth: 2), train: parts.train, test: parts.test, k: 3)\n"
+    );
+    std::fs::write(&file, &second).unwrap();
+    let out = sslp(&["run", file.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    let relative = blob_file.strip_prefix(dir.path()).unwrap();
+    assert!(
+        err.contains(&format!("output `parts` of step {}", split.short()))
+            && err.contains(relative.to_str().unwrap())
+            && err.contains("sslp::step::undecodable"),
+        "{err}"
+    );
+}

@@ -87,15 +87,6 @@ impl Engine {
             .store
             .get(key)?
             .ok_or(StepError::NotStored { key: *key })?;
-        let blob = |name: &str| -> Result<Vec<u8>, StepError> {
-            match record.outputs.get(name) {
-                Some(Output::Blob { blob }) => Ok(ctx.store.get_blob(blob)?),
-                _ => Err(StepError::NoOutput {
-                    key: *key,
-                    output: name.into(),
-                }),
-            }
-        };
         let step_name = || format!("step {}", key.short());
         let upstream = |name: &str| -> Result<Key, StepError> {
             record
@@ -125,11 +116,11 @@ impl Engine {
                     let all = (0..images.len()).collect();
                     return Ok((images, all));
                 }
-                let bytes = blob("images")?;
-                let images = Arc::new(ImageSet::from_bytes(
-                    &bytes,
-                    &format!("cached dataset {}", key.short()),
-                )?);
+                let stored = stored_output(ctx, key, "images")?;
+                let images = Arc::new(
+                    ImageSet::from_bytes(&stored.bytes, &format!("cached dataset {}", key.short()))
+                        .map_err(|e| stored.undecodable(e))?,
+                );
                 if let Ok(mut m) = self.images.lock() {
                     m.insert(*key, Arc::clone(&images));
                 }
@@ -138,8 +129,7 @@ impl Engine {
             }
             StepKind::Split => {
                 let parts: BTreeMap<String, Vec<usize>> =
-                    serde_json::from_slice(&blob("parts")?)
-                        .map_err(|e| StepError::bad_input(format!("split {}", key.short()), e))?;
+                    stored_output(ctx, key, "parts")?.json()?;
                 let part = part.ok_or_else(|| {
                     StepError::bad_input(
                         format!("split {}", key.short()),
@@ -156,10 +146,7 @@ impl Engine {
                 Ok((images, indices))
             }
             StepKind::LabelSubset => {
-                let indices: Vec<usize> =
-                    serde_json::from_slice(&blob("indices")?).map_err(|e| {
-                        StepError::bad_input(format!("label subset {}", key.short()), e)
-                    })?;
+                let indices: Vec<usize> = stored_output(ctx, key, "indices")?.json()?;
                 let (images, _) = self.data(ctx, &upstream("data")?, own_part()?.as_deref())?;
                 Ok((images, indices))
             }
@@ -169,4 +156,76 @@ impl Engine {
             }),
         }
     }
+}
+
+/// The blob an input step stored as its output `name`.
+pub(super) fn record_blob_ref(
+    ctx: &StepCtx,
+    key: &Key,
+    name: &str,
+) -> Result<crate::exec::store::BlobRef, StepError> {
+    let record = ctx
+        .store
+        .get(key)?
+        .ok_or(StepError::NotStored { key: *key })?;
+    match record.outputs.get(name) {
+        Some(Output::Blob { blob }) => Ok(blob.clone()),
+        _ => Err(StepError::NoOutput {
+            key: *key,
+            output: name.into(),
+        }),
+    }
+}
+
+/// An input step's stored output, read and hash-checked, with the file it came from.
+pub(super) struct StoredOutput {
+    key: Key,
+    output: String,
+    path: std::path::PathBuf,
+    /// The output's bytes.
+    pub(super) bytes: Vec<u8>,
+}
+
+impl StoredOutput {
+    /// The error for bytes that do not decode: names the step, the output and its file.
+    pub(super) fn undecodable(&self, reason: impl std::fmt::Display) -> StepError {
+        StepError::Undecodable {
+            key: self.key,
+            output: self.output.clone(),
+            path: self.path.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The output as JSON of type `T`.
+    pub(super) fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, StepError> {
+        serde_json::from_slice(&self.bytes).map_err(|e| self.undecodable(e))
+    }
+
+    /// A module loaded from the output (burn's record) into the network `build` makes;
+    /// bytes that do not fit it are [`StepError::Undecodable`].
+    pub(super) fn module<M: burn::module::Module>(
+        &self,
+        build: impl FnOnce() -> Result<M, StepError>,
+    ) -> Result<M, StepError> {
+        crate::train::bytes::load_module(build, &self.bytes).map_err(|e| match e {
+            StepError::Bytes(b) => self.undecodable(b),
+            other => other,
+        })
+    }
+}
+
+/// An input step's stored output `name`, with its file in the store.
+pub(super) fn stored_output(
+    ctx: &StepCtx,
+    key: &Key,
+    name: &str,
+) -> Result<StoredOutput, StepError> {
+    let blob = record_blob_ref(ctx, key, name)?;
+    Ok(StoredOutput {
+        key: *key,
+        output: name.into(),
+        path: ctx.store.blob_file(&blob),
+        bytes: ctx.store.get_blob(&blob)?,
+    })
 }

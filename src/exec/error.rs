@@ -53,6 +53,23 @@ pub enum StepError {
         /// What is wrong with it.
         reason: String,
     },
+    /// An input step's stored output that does not decode (written by another sslp
+    /// version, or a bug): names the step, the output and its file in the store.
+    #[error(
+        "output `{output}` of step {} ({}) cannot be read: {reason}",
+        key.short(),
+        path.display()
+    )]
+    Undecodable {
+        /// The input step.
+        key: Key,
+        /// The output's name.
+        output: String,
+        /// Its file in the store.
+        path: std::path::PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
     /// A `data` input whose step makes no images.
     #[error("step {} ({kind}) does not produce images", key.short())]
     NotImages {
@@ -263,6 +280,7 @@ impl StepError {
             StepError::NoOutput { .. } => "sslp::step::no_output",
             StepError::NotPlanned { .. } => "sslp::step::not_planned",
             StepError::BadInput { .. } => "sslp::step::bad_input",
+            StepError::Undecodable { .. } => "sslp::step::undecodable",
             StepError::NotImages { .. } => "sslp::step::not_images",
             StepError::EmptyPart { .. } => "sslp::step::empty_part",
             StepError::NoMasks { .. } => "sslp::step::no_masks",

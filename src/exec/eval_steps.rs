@@ -4,10 +4,10 @@
 //! evaluation of one backbone on one data part shares a single extraction.
 
 use super::decode::{self, ColorBy, FeatureSource, Params, ProbeSolver};
-use super::engine::{Engine, data_part, input};
+use super::engine::{Engine, data_part, input, record_blob_ref, stored_output};
 use super::error::StepError;
 use super::executor::{OutValue, StepCtx, StepOutput};
-use super::store::{BlobRef, Output};
+use super::store::Output;
 use super::train_steps::{Normalization, backbone_spec, device_choice, rgb, stack};
 use crate::augment::normalize_into;
 use crate::data::ImageSet;
@@ -199,27 +199,6 @@ pub struct LoadedBackbone {
     pub norm: Option<Normalization>,
 }
 
-/// The blob an input step stored as its output `name`.
-pub(super) fn record_blob_ref(ctx: &StepCtx, key: &Key, name: &str) -> Result<BlobRef, StepError> {
-    let record = ctx
-        .store
-        .get(key)?
-        .ok_or(StepError::NotStored { key: *key })?;
-    match record.outputs.get(name) {
-        Some(Output::Blob { blob }) => Ok(blob.clone()),
-        _ => Err(StepError::NoOutput {
-            key: *key,
-            output: name.into(),
-        }),
-    }
-}
-
-/// The bytes an input step stored as its output `name`.
-pub(super) fn record_blob(ctx: &StepCtx, key: &Key, name: &str) -> Result<Vec<u8>, StepError> {
-    let blob = record_blob_ref(ctx, key, name)?;
-    Ok(ctx.store.get_blob(&blob)?)
-}
-
 /// The inline `summary` output of an input step (`null` when it has none).
 pub(super) fn record_summary(ctx: &StepCtx, key: &Key) -> Result<serde_json::Value, StepError> {
     let record = ctx
@@ -265,11 +244,8 @@ pub fn load_backbone(
             StepError::bad_input(format!("the encoder {}", key.short()), "no backbone")
         })?;
     let spec = backbone_spec(params, side)?;
-    let bytes = record_blob(ctx, key, "backbone")?;
-    let backbone = crate::train::bytes::load_module(
-        || spec.try_init(device).map_err(StepError::from),
-        &bytes,
-    )?;
+    let backbone = stored_output(ctx, key, "backbone")?
+        .module(|| spec.try_init(device).map_err(StepError::from))?;
     Ok(LoadedBackbone {
         backbone,
         norm: summary
@@ -381,8 +357,7 @@ pub(super) fn label_subset(
     let Some(key) = step.inputs.get("labels") else {
         return Ok(None);
     };
-    let chosen: Vec<usize> = serde_json::from_slice(&record_blob(ctx, key, "indices")?)
-        .map_err(|e| StepError::bad_input("label subset", e))?;
+    let chosen: Vec<usize> = stored_output(ctx, key, "indices")?.json()?;
     Ok(Some(chosen.into_iter().collect()))
 }
 

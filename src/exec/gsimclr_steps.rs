@@ -127,25 +127,14 @@ pub fn pseudo_labels(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<Step
         Some(Output::Inline { value }) => value.clone(),
         _ => serde_json::Value::Null,
     };
-    let bytes = match record.outputs.get("autoencoder") {
-        Some(Output::Blob { blob }) => ctx.store.get_blob(blob)?,
-        _ => {
-            return Err(StepError::NoOutput {
-                key: ae_key,
-                output: "autoencoder".into(),
-            });
-        }
-    };
+    let stored = super::engine::stored_output(ctx, &ae_key, "autoencoder")?;
     let latent = summary
         .get("latent")
         .and_then(serde_json::Value::as_u64)
         .ok_or_else(|| StepError::bad_input("the autoencoder", "no latent width recorded"))?
         as usize;
     let device: Device = device_choice(engine, step)?.plain_device()?;
-    let ae = crate::train::bytes::load_module(
-        || Ok::<_, crate::train::bytes::BytesError>(Autoencoder::new(latent, &device)),
-        &bytes,
-    )?;
+    let ae = stored.module(|| Ok(Autoencoder::new(latent, &device)))?;
     let config = decode::pseudo_labels_config(&Params::step(step))?;
     // The autoencoder was trained on the same part of the same data.
     let part = match data_part(step)? {

@@ -140,9 +140,7 @@ pub fn miou_and_accuracy(m: &[[u64; CLASSES]; CLASSES]) -> (f64, f64) {
 
 fn label_subset(ctx: &StepCtx, key: Option<&Key>) -> Result<Option<BTreeSet<usize>>, StepError> {
     let Some(key) = key else { return Ok(None) };
-    let chosen: Vec<usize> =
-        serde_json::from_slice(&super::eval_steps::record_blob(ctx, key, "indices")?)
-            .map_err(|e| StepError::bad_input("label subset", e))?;
+    let chosen: Vec<usize> = super::engine::stored_output(ctx, key, "indices")?.json()?;
     Ok(Some(chosen.into_iter().collect()))
 }
 

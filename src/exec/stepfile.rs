@@ -112,7 +112,15 @@ pub enum StepFileError {
         /// What failed.
         message: String,
     },
-    /// It is not a step file of this format, or its content does not hash to its keys.
+    /// Its content is not what its keys say.
+    #[error("step file {path} is not valid: {reason}")]
+    Content {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: ContentError,
+    },
+    /// It is not a step file of this format.
     #[error("step file {path} is not valid: {message}")]
     Invalid {
         /// The file.
@@ -120,6 +128,28 @@ pub enum StepFileError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// What is wrong inside a step file whose JSON parsed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ContentError {
+    /// A field that should hold a step key does not.
+    #[error("`{0}` is not a step key")]
+    NotAKey(String),
+    /// A step whose content does not hash to the key the file gives it.
+    #[error(
+        "step {} ({kind}) does not hash to its key: the file was changed, or written by another sslp version",
+        key.short()
+    )]
+    KeyMismatch {
+        /// The key the file claims.
+        key: Key,
+        /// The step's kind.
+        kind: StepKind,
+    },
+    /// The step the file is for is not among its steps.
+    #[error("its target {} is not among its steps", .0.short())]
+    NoTarget(Key),
 }
 
 fn to_wire(v: &Value) -> WireValue {
@@ -135,7 +165,7 @@ fn to_wire(v: &Value) -> WireValue {
     }
 }
 
-fn from_wire(v: &WireValue) -> Result<Value, String> {
+fn from_wire(v: &WireValue) -> Result<Value, ContentError> {
     Ok(match v {
         WireValue::Null => Value::Null,
         WireValue::Bool(b) => Value::Bool(*b),
@@ -148,14 +178,14 @@ fn from_wire(v: &WireValue) -> Result<Value, String> {
     })
 }
 
-fn map_from_wire(m: &BTreeMap<String, WireValue>) -> Result<BTreeMap<String, Value>, String> {
+fn map_from_wire(m: &BTreeMap<String, WireValue>) -> Result<BTreeMap<String, Value>, ContentError> {
     m.iter()
         .map(|(k, v)| Ok((k.clone(), from_wire(v)?)))
         .collect()
 }
 
-fn key(hex: &str) -> Result<Key, String> {
-    Key::from_hex(hex).ok_or_else(|| format!("`{hex}` is not a step key"))
+fn key(hex: &str) -> Result<Key, ContentError> {
+    Key::from_hex(hex).ok_or_else(|| ContentError::NotAKey(hex.into()))
 }
 
 /// The steps `target` depends on, itself included, in plan (topological) order.
@@ -271,7 +301,7 @@ impl StepFile {
 
     /// The plan the file describes and the key of its target. Every step's key is
     /// recomputed from its content: a file that was edited or damaged is refused.
-    pub fn plan(&self) -> Result<(Plan, Key), String> {
+    pub fn plan(&self) -> Result<(Plan, Key), ContentError> {
         let mut steps = Vec::with_capacity(self.steps.len());
         for w in &self.steps {
             let params = map_from_wire(&w.params)?;
@@ -280,7 +310,7 @@ impl StepFile {
                 .inputs
                 .iter()
                 .map(|(n, k)| Ok((n.clone(), key(k)?)))
-                .collect::<Result<_, String>>()?;
+                .collect::<Result<_, ContentError>>()?;
             let claimed = key(&w.key)?;
             let fingerprint = match &w.fingerprint {
                 WireFingerprint::None => Fingerprint::None,
@@ -299,11 +329,10 @@ impl StepFile {
                 _ => computed,
             };
             if expected != claimed || w.version != w.kind.version() {
-                return Err(format!(
-                    "step {} ({}) does not hash to its key: the file was changed, or written by another sslp version",
-                    claimed.short(),
-                    w.kind
-                ));
+                return Err(ContentError::KeyMismatch {
+                    key: claimed,
+                    kind: w.kind,
+                });
             }
             steps.push(Step {
                 key: claimed,
@@ -330,13 +359,10 @@ impl StepFile {
                     lineage: a.lineage.iter().map(|k| key(k)).collect::<Result<_, _>>()?,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, ContentError>>()?;
         let target = key(&self.target)?;
         if !steps.iter().any(|s| s.key == target) {
-            return Err(format!(
-                "its target {} is not among its steps",
-                target.short()
-            ));
+            return Err(ContentError::NoTarget(target));
         }
         Ok((
             Plan::from_parts(

@@ -494,6 +494,14 @@ impl CheckpointSink for StoreCheckpoints<'_> {
                 reason: e.to_string(),
             })
     }
+
+    fn location(&self) -> String {
+        self.ctx
+            .store
+            .checkpoint_file(&self.key)
+            .display()
+            .to_string()
+    }
 }
 
 // ------------------------------------------------------------ steps
@@ -774,9 +782,8 @@ fn backbone_map(step: &Step) -> decode::Decoded<&BTreeMap<String, Value>> {
 
 /// Reads a `pseudo_labels` step's labels for the given dataset indices.
 fn pseudo_labels_of(ctx: &StepCtx, key: &Key, indices: &[usize]) -> Result<Vec<u32>, StepError> {
-    let blob = super::eval_steps::record_blob(ctx, key, "labels")?;
     let by_index: BTreeMap<usize, u32> =
-        serde_json::from_slice(&blob).map_err(|e| StepError::bad_input("pseudo-labels", e))?;
+        super::engine::stored_output(ctx, key, "labels")?.json()?;
     indices
         .iter()
         .map(|i| {

@@ -8,7 +8,7 @@ use super::engine::Engine;
 use super::error::StepError;
 use super::events::Progress;
 use super::executor::{self, Finished, StepCtx};
-use super::stepfile::{StepFile, StepFileError};
+use super::stepfile::{ContentError, StepFile, StepFileError};
 use super::store::{Status, Store, StoreError};
 use crate::plan::Key;
 use crate::train::device::DeviceError;
@@ -76,9 +76,9 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<(Key, WorkerOutcome), WorkerError> {
     let file = StepFile::read(step_file)?;
-    let (plan, target) = file.plan().map_err(|message| StepFileError::Invalid {
+    let (plan, target) = file.plan().map_err(|reason| StepFileError::Content {
         path: step_file.to_path_buf(),
-        message,
+        reason,
     })?;
     let dir = match store {
         Some(d) => d.to_path_buf(),
@@ -106,9 +106,9 @@ pub fn run(
     }
     let step = plan
         .step(&target)
-        .ok_or_else(|| StepFileError::Invalid {
+        .ok_or_else(|| StepFileError::Content {
             path: step_file.to_path_buf(),
-            message: "its target is not among its steps".into(),
+            reason: ContentError::NoTarget(target),
         })?
         .clone();
     let ctx = StepCtx {

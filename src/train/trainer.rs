@@ -99,6 +99,8 @@ pub trait CheckpointSink {
     fn load(&self) -> Option<Vec<u8>>;
     /// Replaces the checkpoint; must be durable when it returns.
     fn save(&self, bytes: &[u8]) -> Result<(), TrainError>;
+    /// Where the checkpoint is kept (a file path), for messages.
+    fn location(&self) -> String;
 }
 
 /// A sink that keeps nothing (tests, benchmarks).
@@ -110,6 +112,9 @@ impl CheckpointSink for NoCheckpoints {
     }
     fn save(&self, _bytes: &[u8]) -> Result<(), TrainError> {
         Ok(())
+    }
+    fn location(&self) -> String {
+        "nowhere (checkpoints are not kept)".into()
     }
 }
 
@@ -276,6 +281,13 @@ pub enum TrainError {
     State(super::bytes::BytesError),
     /// The stored training checkpoint does not parse.
     CheckpointDamaged,
+    /// A stored checkpoint that training cannot resume from: where it is, and why.
+    Unresumable {
+        /// The checkpoint's file.
+        location: String,
+        /// What failed.
+        reason: Box<TrainError>,
+    },
     /// Anything else (bad data, a batch that could not be made, too little data).
     Failed(String),
 }
@@ -302,6 +314,11 @@ impl fmt::Display for TrainError {
             TrainError::State(e) => write!(f, "{e}"),
             TrainError::Image(e) => write!(f, "{e}"),
             TrainError::CheckpointDamaged => write!(f, "the training checkpoint is damaged"),
+            TrainError::Unresumable { location, reason } => write!(
+                f,
+                "cannot resume from the checkpoint {location}: {reason}; delete that file to \
+                 train this step from the start"
+            ),
             TrainError::Failed(m) => write!(f, "{m}"),
         }
     }
@@ -482,25 +499,31 @@ pub fn train(
     let mut start = 0;
     let mut resumed_after = None;
     if let Some(bytes) = checkpoints.load() {
-        let ck = Checkpoint::decode(&bytes)?;
+        let unresumable = |e: TrainError| TrainError::Unresumable {
+            location: checkpoints.location(),
+            reason: Box::new(e),
+        };
+        let ck = Checkpoint::decode(&bytes).map_err(unresumable)?;
         student = super::bytes::module_from_bytes(student, &ck.student).map_err(|e| {
-            TrainError::Checkpoint {
+            unresumable(TrainError::Checkpoint {
                 part: "checkpoint",
                 reason: e.to_string(),
-            }
+            })
         })?;
         optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(ck.optimizer))
-            .map_err(|e| TrainError::Checkpoint {
-                part: "checkpoint optimiser state",
-                reason: format!("{e:?}"),
+            .map_err(|e| {
+                unresumable(TrainError::Checkpoint {
+                    part: "checkpoint optimiser state",
+                    reason: format!("{e:?}"),
+                })
             })?;
-        method
-            .load_state(&ck.method)
-            .map_err(|e| TrainError::Checkpoint {
+        method.load_state(&ck.method).map_err(|e| {
+            unresumable(TrainError::Checkpoint {
                 part: "checkpoint method state",
                 reason: e.to_string(),
-            })?;
+            })
+        })?;
         history = ck.history;
         if history.len() != ck.losses.len() {
             // A checkpoint written before epochs were recorded: keep what it knows.

@@ -21,7 +21,7 @@ use crate::train::optim::OptimizerSpec;
 use crate::train::trainer::{init_seeded, train_step};
 use burn::tensor::Tensor;
 use serde_json::{Map, Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -206,8 +206,63 @@ fn measure(ctx: &Context, run: &Run) -> Result<(Map<String, Value>, f64), StageE
 /// The Python interpreter the peer runs with.
 const PYTHON: &str = "python3";
 
+/// Why the PyTorch peer did not give a figure (its text goes into the stage's JSON).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum PeerError {
+    /// The interpreter could not be started.
+    #[error("no torch: no {python} ({reason})")]
+    NoPython {
+        /// The interpreter.
+        python: String,
+        /// The system's message.
+        reason: String,
+    },
+    /// The interpreter runs but cannot import torch.
+    #[error("no torch: {python} cannot import it")]
+    NoTorch {
+        /// The interpreter.
+        python: String,
+    },
+    /// The bundle has no peer script.
+    #[error("no {script} in {}", inputs.display())]
+    NoScript {
+        /// The script's file name.
+        script: &'static str,
+        /// The folder it was looked for in.
+        inputs: PathBuf,
+    },
+    /// torch is there, but sees no CUDA device.
+    #[error("torch sees no CUDA")]
+    NoCuda,
+    /// The peer could not be started or waited for.
+    #[error("{what}: {reason}")]
+    Process {
+        /// What was being done.
+        what: String,
+        /// The system's message.
+        reason: String,
+    },
+    /// The peer ran past its time limit.
+    #[error("stopped after {seconds} s")]
+    TimedOut {
+        /// The limit.
+        seconds: u64,
+    },
+    /// The peer exited with an error.
+    #[error("exited with {status}: {stderr_tail}")]
+    Failed {
+        /// Its exit status.
+        status: String,
+        /// The last lines of its standard error.
+        stderr_tail: String,
+    },
+    /// The peer printed no JSON object line.
+    #[error("printed no JSON line")]
+    NoJson,
+}
+
 /// Whether `python` can import torch: its version and whether it sees CUDA, or why not.
-fn torch(python: &str) -> Result<(String, bool), String> {
+fn torch(python: &str) -> Result<(String, bool), PeerError> {
     let out = Command::new(python)
         .args([
             "-c",
@@ -215,9 +270,14 @@ fn torch(python: &str) -> Result<(String, bool), String> {
         ])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("no torch: no {python} ({e})"))?;
+        .map_err(|e| PeerError::NoPython {
+            python: python.into(),
+            reason: e.to_string(),
+        })?;
     if !out.status.success() {
-        return Err(format!("no torch: {python} cannot import it"));
+        return Err(PeerError::NoTorch {
+            python: python.into(),
+        });
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
@@ -228,7 +288,14 @@ fn torch(python: &str) -> Result<(String, bool), String> {
 
 /// Runs `script` with `python` for `run` on `device` (torch's name), with a time limit; its
 /// last JSON line.
-fn run_peer(python: &str, script: &Path, device: &str, run: &Run) -> Result<Value, String> {
+fn run_peer(python: &str, script: &Path, device: &str, run: &Run) -> Result<Value, PeerError> {
+    let process = |what: &str| {
+        let what = what.to_string();
+        move |e: std::io::Error| PeerError::Process {
+            what,
+            reason: e.to_string(),
+        }
+    };
     let mut child = Command::new(python)
         .arg(script)
         .args(["--device", device, "--net", run.net])
@@ -239,29 +306,33 @@ fn run_peer(python: &str, script: &Path, device: &str, run: &Run) -> Result<Valu
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {python}: {e}"))?;
+        .map_err(process(&format!("cannot start {python}")))?;
     let began = Instant::now();
     loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if began.elapsed() > PEER_TIMEOUT => {
+        match child.try_wait().map_err(process("waiting for the peer"))? {
+            Some(_) => break,
+            None if began.elapsed() > PEER_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("stopped after {} s", PEER_TIMEOUT.as_secs()));
+                return Err(PeerError::TimedOut {
+                    seconds: PEER_TIMEOUT.as_secs(),
+                });
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("waiting for the peer: {e}")),
+            None => std::thread::sleep(Duration::from_millis(100)),
         }
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| format!("reading the peer's output: {e}"))?;
+        .map_err(process("reading the peer's output"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!("exited with {}: {}", out.status, tail.join(" | ")));
+        return Err(PeerError::Failed {
+            status: out.status.to_string(),
+            stderr_tail: tail.join(" | "),
+        });
     }
     stdout
         .lines()
@@ -271,7 +342,7 @@ fn run_peer(python: &str, script: &Path, device: &str, run: &Run) -> Result<Valu
                 .ok()
                 .filter(Value::is_object)
         })
-        .ok_or_else(|| "printed no JSON line".into())
+        .ok_or(PeerError::NoJson)
 }
 
 /// The images per second a peer's JSON line reports, under any of the usual names.
@@ -288,14 +359,13 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
         crate::train::device::DeviceChoice::Cuda(i) => format!("cuda:{i}"),
     };
     let torch = torch(PYTHON);
-    let peer_ready: Result<(&Path, String), String> = match (&ctx.peer_script, &torch) {
+    let peer_ready: Result<(&Path, String), PeerError> = match (&ctx.peer_script, &torch) {
         (_, Err(why)) => Err(why.clone()),
-        (None, _) => Err(format!(
-            "no {} in {}",
-            super::PEER_SCRIPT,
-            ctx.inputs.display()
-        )),
-        (Some(_), Ok((_, false))) if !ctx.same_device() => Err("torch sees no CUDA".into()),
+        (None, _) => Err(PeerError::NoScript {
+            script: super::PEER_SCRIPT,
+            inputs: ctx.inputs.clone(),
+        }),
+        (Some(_), Ok((_, false))) if !ctx.same_device() => Err(PeerError::NoCuda),
         (Some(script), Ok((version, _))) => Ok((script.as_path(), version.clone())),
     };
     let mut results = Vec::new();
@@ -303,7 +373,7 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
     for run in runs(ctx.profile) {
         let (mut fields, rate) = measure(ctx, &run)?;
         let peer = match &peer_ready {
-            Err(why) => json!({ "status": "skipped", "reason": why }),
+            Err(why) => json!({ "status": "skipped", "reason": why.to_string() }),
             Ok((script, version)) => match run_peer(PYTHON, script, &peer_device, &run) {
                 Ok(v) => match peer_rate(&v) {
                     Some(p) if p > 0.0 => json!({
@@ -317,7 +387,7 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
                         json!({ "status": "error", "reason": "no images per second in its output", "output": v })
                     }
                 },
-                Err(why) => json!({ "status": "error", "reason": why }),
+                Err(why) => json!({ "status": "error", "reason": why.to_string() }),
             },
         };
         let ratio = peer.get("ratio").and_then(Value::as_f64);
@@ -420,7 +490,8 @@ mod tests {
         );
         let missing = dir.join("no-such-python");
         let why = torch(missing.to_str().unwrap()).unwrap_err();
-        assert!(why.starts_with("no torch"), "{why}");
+        assert!(matches!(why, PeerError::NoPython { .. }), "{why}");
+        assert!(why.to_string().starts_with("no torch"), "{why}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -420,7 +420,7 @@ impl Store {
                 if name == "offline" {
                     self.offline_put(&key, &v);
                 } else {
-                    write_atomic(&self.dir, &self.checkpoint_path(&Key(key)), &v, true)?;
+                    write_atomic(&self.dir, &self.checkpoint_file(&Key(key)), &v, true)?;
                 }
             }
             drop(tree);
@@ -459,7 +459,8 @@ impl Store {
         fanned(&self.dir.join("records"), &key.hex())
     }
 
-    fn checkpoint_path(&self, key: &Key) -> PathBuf {
+    /// The file that points at a step's checkpoint (deleting it makes the step start over).
+    pub fn checkpoint_file(&self, key: &Key) -> PathBuf {
         self.dir.join("checkpoints").join(key.hex())
     }
 
@@ -553,6 +554,11 @@ impl Store {
 
     fn blob_path(&self, hash: &str) -> PathBuf {
         fanned(&self.dir.join("blobs"), hash)
+    }
+
+    /// The file a blob is kept in (for messages that must name it).
+    pub fn blob_file(&self, blob: &BlobRef) -> PathBuf {
+        self.blob_path(&blob.hash)
     }
 
     /// Writes bytes as a blob (temp file, fsync, rename) and returns its reference.
@@ -686,7 +692,7 @@ impl Store {
     }
 
     fn checkpoint_ref(&self, key: &Key) -> Option<BlobRef> {
-        let bytes = fs::read(self.checkpoint_path(key)).ok()?;
+        let bytes = fs::read(self.checkpoint_file(key)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -694,13 +700,13 @@ impl Store {
     pub fn checkpoint_put(&self, key: &Key, bytes: &[u8]) -> Result<(), StoreError> {
         let blob = self.put_blob(bytes)?;
         let json = serde_json::to_vec(&blob).map_err(|e| self.index_err(e))?;
-        write_atomic(&self.dir, &self.checkpoint_path(key), &json, true)
+        write_atomic(&self.dir, &self.checkpoint_file(key), &json, true)
     }
 
     /// Forgets a step's checkpoint (its blob goes at the next `gc`).
     pub fn checkpoint_clear(&self, key: &Key) {
         if !self.read_only {
-            let _ = fs::remove_file(self.checkpoint_path(key));
+            let _ = fs::remove_file(self.checkpoint_file(key));
         }
     }
 
