@@ -154,6 +154,7 @@ pretrain ssl {{
         grad_clip: None,
         seed: 0,
         checkpoint_every: 2,
+        precision: sslp::train::precision::Precision::F32,
     };
     let views = if supervised { 1 } else { 2 };
     let source = Fixed {

@@ -35,11 +35,13 @@ pub enum NoteCode {
     TsneSubsampled,
     /// `random_erasing` found no box in 10 attempts and left the image unchanged (as torchvision).
     ErasingNoBox,
+    /// f16 training skipped optimiser steps whose gradients overflowed (and halved the loss scale).
+    LossScaleSkipped,
 }
 
 impl NoteCode {
     /// Every code, in a fixed order.
-    pub const ALL: [NoteCode; 9] = [
+    pub const ALL: [NoteCode; 10] = [
         NoteCode::SaliencyThresholdFallback,
         NoteCode::CentralCropFallback,
         NoteCode::KnnKClamped,
@@ -49,6 +51,7 @@ impl NoteCode {
         NoteCode::LbfgsNotConverged,
         NoteCode::TsneSubsampled,
         NoteCode::ErasingNoBox,
+        NoteCode::LossScaleSkipped,
     ];
 
     /// The stable string form, stored in records.
@@ -63,6 +66,7 @@ impl NoteCode {
             NoteCode::LbfgsNotConverged => "linear_probe.lbfgs_not_converged",
             NoteCode::TsneSubsampled => "tsne.subsampled",
             NoteCode::ErasingNoBox => "random_erasing.no_box",
+            NoteCode::LossScaleSkipped => "precision.loss_scale_skipped",
         }
     }
 
@@ -95,6 +99,9 @@ impl NoteCode {
             }
             NoteCode::ErasingNoBox => format!(
                 "random_erasing left {count} image(s) unchanged (no box fit in 10 attempts)"
+            ),
+            NoteCode::LossScaleSkipped => format!(
+                "f16 training skipped {count} optimiser step(s) whose gradients overflowed (the loss scale was halved each time)"
             ),
         }
     }

@@ -154,6 +154,7 @@ fn probes_do_not_change_the_trained_weights() {
         grad_clip: None,
         seed: 3,
         checkpoint_every: 1,
+        precision: sslp::train::precision::Precision::F32,
     };
     let device = DeviceChoice::Cpu.training_device().unwrap();
     let cancel = std::sync::atomic::AtomicBool::new(false);

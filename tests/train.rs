@@ -413,3 +413,56 @@ fn a_stored_output_that_does_not_decode_names_its_step_and_file() {
         "{err}"
     );
 }
+
+#[test]
+fn reduced_precision_trains_f32_weights_reproducibly() {
+    for precision in ["f16", "bf16"] {
+        let text = format!(
+            "{DATA}\npretrain ssl {{\n  data = parts.train\n  backbone = tiny_convnet(width: 8, depth: 2)\n  method = simclr(proj_hidden: 32, proj_dim: 16)\n  policy = light\n  epochs = 1\n  batch = 16\n  precision = \"{precision}\"\n}}\n"
+        );
+        let plan = plan_of(&text);
+        let key = plan
+            .steps
+            .iter()
+            .find(|s| s.kind == "pretrain")
+            .unwrap()
+            .key;
+        let mut hashes = vec![];
+        for _ in 0..2 {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, summary) = run_plan(&plan, dir.path(), 1);
+            assert!(summary.complete(), "{precision}: {summary:?}");
+            let record = store.get(&key).unwrap().unwrap();
+            let Some(Output::Inline { value }) = record.outputs.get("summary") else {
+                panic!("no summary");
+            };
+            assert_eq!(value["precision"]["compute"], precision, "{value}");
+            assert_eq!(value["precision"]["weights"], "f32", "{value}");
+            assert_eq!(
+                value["precision"]["loss_scale"].is_number(),
+                precision == "f16",
+                "{value}"
+            );
+            let loss = record.metrics["first_loss"];
+            assert!(loss.is_finite() && loss > 0.0, "{precision}: {loss}");
+            // The exported weights are the f32 master copy.
+            let Some(Output::Blob { blob }) = record.outputs.get("backbone.safetensors") else {
+                panic!("no safetensors");
+            };
+            let bytes = store.get_blob(blob).unwrap();
+            let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+            let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+            assert!(
+                header.contains("\"F32\"")
+                    && !header.contains("\"F16\"")
+                    && !header.contains("\"BF16\""),
+                "{header}"
+            );
+            hashes.push(blob_hash(&store, &key, "backbone"));
+        }
+        assert_eq!(
+            hashes[0], hashes[1],
+            "{precision}: two runs trained different weights"
+        );
+    }
+}

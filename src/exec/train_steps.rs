@@ -18,7 +18,7 @@ use crate::eval::health::{collapse_floor, is_collapsed};
 use crate::eval::{KnnParams, Matrix, knn_accuracy};
 use crate::plan::{Key, Step, Value};
 use crate::train::backbone::{Backbone, BackboneSpec};
-use crate::train::device::{DeviceChoice, DeviceError};
+use crate::train::device::{DeviceChoice, DeviceError, training_precision};
 use crate::train::trainer::{
     self, BatchSource, CheckpointSink, EpochReport, Monitor, ProbeError, Probes, TrainError,
     TrainSpec,
@@ -506,6 +506,24 @@ impl CheckpointSink for StoreCheckpoints<'_> {
 
 // ------------------------------------------------------------ steps
 
+/// What a run computed in, for its summary: the format, and with f16 the final loss scale
+/// and the optimiser steps skipped on overflow.
+fn precision_summary(
+    precision: crate::train::precision::Precision,
+    scaler: Option<&crate::train::precision::LossScaler>,
+) -> serde_json::Value {
+    let name = precision.name();
+    match scaler {
+        Some(s) => serde_json::json!({
+            "compute": name,
+            "weights": "f32",
+            "loss_scale": s.scale,
+            "skipped_steps": s.skipped,
+        }),
+        None => serde_json::json!({ "compute": name, "weights": "f32" }),
+    }
+}
+
 /// Self-supervised pretraining of a backbone.
 pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutput, StepError> {
     let data = input(step, "data")?;
@@ -513,6 +531,8 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
     let side = images.width.min(images.height) as usize;
     let config = decode::pretrain_config(&Params::step(step), side)?;
     let batch = config.batch;
+    let choice = device_choice(engine, step)?;
+    let device = choice.training_device()?;
     let spec = TrainSpec {
         epochs: config.epochs,
         batch,
@@ -522,6 +542,7 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         grad_clip: config.grad_clip,
         seed: config.seed,
         checkpoint_every: decode::checkpoint_every(&Params::exec(step))?,
+        precision: training_precision(&device, choice, &config.precision)?,
     };
     if indices.len() < batch {
         return Err(StepError::TooFewImages {
@@ -567,9 +588,7 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         pseudo,
         order: Mutex::new(None),
     };
-    let choice = device_choice(engine, step)?;
-    let mut device = choice.training_device()?;
-    crate::train::device::apply_precision(&mut device, choice, &config.precision)?;
+
     let sink = StoreCheckpoints { ctx, key: step.key };
     let mut reports: Vec<EpochReport> = Vec::new();
     let label = format!("{} {}", step.decl, step.key.short());
@@ -626,11 +645,17 @@ pub fn pretrain(engine: &Engine, step: &Step, ctx: &StepCtx) -> Result<StepOutpu
         })
         .collect();
     let verdict = health_verdict(&trained.history);
+    if let Some(scaler) = trained.loss_scaler.as_ref().filter(|s| s.skipped > 0)
+        && let Some(tally) = crate::notes::current()
+    {
+        tally.add(crate::notes::NoteCode::LossScaleSkipped, scaler.skipped);
+    }
     out.outputs.insert(
         "summary".into(),
         OutValue::Inline(serde_json::json!({
             "backbone": serde_json::to_value(backbone_map(step)?).unwrap_or_default(),
             "image_side": side,
+            "precision": precision_summary(spec.precision, trained.loss_scaler.as_ref()),
             "normalization": norm.to_json(),
             "losses": trained.losses,
             "resumed_after_epoch": trained.resumed_after,

@@ -2,6 +2,7 @@
 //! (burn-cuda, behind the `cuda` cargo feature). One code path serves both;
 //! only the device value differs, so the CPU tests cover the CUDA path too.
 
+use super::precision::Precision;
 use burn::tensor::Device;
 use std::fmt;
 use std::str::FromStr;
@@ -75,27 +76,16 @@ pub enum DeviceError {
         /// The name as written.
         precision: String,
     },
-    /// A reduced precision the device cannot train in.
+    /// A reduced precision the device cannot compute in.
     #[error(
-        "precision `{precision}` is not available on {device}: the CPU backend trains in \
-         f32 (write `precision = \"f32\"`), and reduced precision needs a CUDA device that \
-         supports it"
+        "precision `{precision}` is not available on {device}: it cannot compute in that \
+         type (write `precision = \"f32\"`, or another of f16 and bf16)"
     )]
     PrecisionUnavailable {
         /// The precision asked for.
         precision: String,
         /// The device.
         device: DeviceChoice,
-    },
-    /// burn refused to configure the device for the precision.
-    #[error("cannot train in {precision} on {device}: {reason}")]
-    Configure {
-        /// The precision asked for.
-        precision: String,
-        /// The device.
-        device: DeviceChoice,
-        /// burn's message.
-        reason: String,
     },
 }
 
@@ -165,39 +155,26 @@ impl DeviceChoice {
     }
 }
 
-/// Sets the floating-point precision training uses on `device`: `f32`, or
-/// (on CUDA, where the GPU supports it) `f16` / `bf16` parameters and
-/// activations. The CPU backend trains in `f32` only, so asking it for less
-/// is an error rather than a silent `f32` run.
-pub fn apply_precision(
-    device: &mut Device,
+/// The precision training computes in on `device`, from its name (`f32`, `f16`, `bf16`;
+/// empty is f32). The weights stay in f32 whatever it is ([`super::precision`]); a
+/// reduced precision the device cannot compute in is an error, never a silent f32 run.
+pub fn training_precision(
+    device: &Device,
     choice: DeviceChoice,
     precision: &str,
-) -> Result<(), DeviceError> {
-    use burn::tensor::FloatDType;
-    let dtype = match precision {
-        "" | "f32" => return Ok(()),
-        "f16" => FloatDType::F16,
-        "bf16" => FloatDType::BF16,
-        other => {
-            return Err(DeviceError::UnknownPrecision {
-                precision: other.into(),
-            });
-        }
-    };
-    if choice == DeviceChoice::Cpu || !device.supports_dtype(dtype) {
+) -> Result<Precision, DeviceError> {
+    let parsed = Precision::parse(precision).ok_or_else(|| DeviceError::UnknownPrecision {
+        precision: precision.into(),
+    })?;
+    if let Some(dtype) = parsed.compute_dtype()
+        && !device.supports_dtype(dtype)
+    {
         return Err(DeviceError::PrecisionUnavailable {
             precision: precision.into(),
             device: choice,
         });
     }
-    device
-        .configure(burn::tensor::DeviceConfig::new(Some(dtype), None, None))
-        .map_err(|e| DeviceError::Configure {
-            precision: precision.into(),
-            device: choice,
-            reason: format!("{e:?}"),
-        })
+    Ok(parsed)
 }
 
 #[cfg(feature = "cuda")]
@@ -244,15 +221,21 @@ mod tests {
     }
 
     #[test]
-    fn the_cpu_trains_in_f32_only() {
-        let mut device = DeviceChoice::Cpu.training_device().unwrap();
-        assert!(apply_precision(&mut device, DeviceChoice::Cpu, "f32").is_ok());
-        let err = apply_precision(&mut device, DeviceChoice::Cpu, "bf16").unwrap_err();
-        assert!(
-            matches!(&err, DeviceError::PrecisionUnavailable { precision, .. } if precision == "bf16"),
-            "{err}"
-        );
-        assert!(err.to_string().contains("f32"), "{err}");
+    fn the_cpu_computes_in_every_precision_and_names_are_checked() {
+        let device = DeviceChoice::Cpu.training_device().unwrap();
+        for (name, want) in [
+            ("", Precision::F32),
+            ("f32", Precision::F32),
+            ("f16", Precision::F16),
+            ("bf16", Precision::Bf16),
+        ] {
+            assert_eq!(
+                training_precision(&device, DeviceChoice::Cpu, name),
+                Ok(want)
+            );
+        }
+        let err = training_precision(&device, DeviceChoice::Cpu, "f8").unwrap_err();
+        assert!(err.to_string().contains("f32, f16 or bf16"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! DINO head with its weight-normalised last layer.
 
 use super::ConfigError;
+use super::precision::linear_forward;
 use burn::module::{Flag, Initializer, Module, Param, RunningState};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, relu};
@@ -163,13 +164,13 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut x = x;
         for block in &self.hidden {
-            x = block.linear.forward(x);
+            x = linear_forward(&block.linear, x);
             if let Some(bn) = &block.bn {
                 x = bn.forward(x);
             }
             x = relu(x);
         }
-        x = self.last.forward(x);
+        x = linear_forward(&self.last, x);
         match &self.last_bn {
             Some(bn) => bn.forward(x),
             None => x,
@@ -316,7 +317,7 @@ impl DinoHead {
         let mut x = x;
         let n = self.layers.len();
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
+            x = linear_forward(layer, x);
             if i + 1 < n {
                 x = gelu(x);
             }

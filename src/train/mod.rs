@@ -22,6 +22,7 @@ pub mod kernels;
 pub mod loss;
 pub mod method;
 pub mod optim;
+pub mod precision;
 pub mod trainer;
 pub mod vectors;
 

@@ -18,6 +18,7 @@ use super::backbone::{Backbone, BackboneSpec};
 use super::feed::Feed;
 use super::method::{Method, MethodConfig, Progress, Student};
 use super::optim::{LrScaling, OptimizerSpec, Schedule};
+use super::precision::{Amp, LossScaler, Precision, autocast};
 use crate::augment::ImageError;
 use crate::eval::{Matrix, health};
 use burn::module::{Module, ModuleVisitor, Param};
@@ -48,6 +49,8 @@ pub struct TrainSpec {
     pub seed: u64,
     /// Checkpoint every N epochs (the last epoch always).
     pub checkpoint_every: usize,
+    /// What convolutions and linear layers compute in (the weights stay f32).
+    pub precision: Precision,
 }
 
 /// Supplies multi-view batches; the engine implements it over its datasets and policies.
@@ -356,6 +359,8 @@ pub struct Trained {
     pub history: Vec<EpochRecord>,
     /// The epoch a checkpoint let training start after, if any.
     pub resumed_after: Option<usize>,
+    /// The f16 loss scaler at the end (its scale and the steps it skipped).
+    pub loss_scaler: Option<LossScaler>,
 }
 
 /// burn seeds one global generator: initialise models one at a time so
@@ -445,7 +450,10 @@ pub fn init_seeded_on_cpu(
 /// One optimiser step of `method` on the views of batch `batch` at `at`: the loss (an error
 /// when the views do not fit or it is not finite), its gradients (less those the method
 /// freezes), the optimiser's update at rate `lr` and the method's own update after it. Returns
-/// the updated student and the loss. The step of [`train`], for whoever needs it alone.
+/// the updated student and the loss. `amp` says what the forward pass computes in; with f16
+/// the loss is scaled for the backward pass, and a step whose gradients overflow makes no
+/// update (its loss is still returned). The step of [`train`], for whoever needs it alone.
+#[allow(clippy::too_many_arguments)]
 pub fn train_step(
     student: Student,
     method: &mut Method,
@@ -454,16 +462,31 @@ pub fn train_step(
     at: Progress,
     batch: usize,
     lr: f64,
+    amp: &mut Amp,
 ) -> Result<(Student, f64), TrainError> {
-    let loss = method
-        .try_loss(&student, views, at)
-        .map_err(|reason| TrainError::Batch {
-            epoch: at.epoch + 1,
-            batch,
-            reason: reason.to_string(),
+    let loss =
+        autocast(amp.precision, || method.try_loss(&student, views, at)).map_err(|reason| {
+            TrainError::Batch {
+                epoch: at.epoch + 1,
+                batch,
+                reason: reason.to_string(),
+            }
         })?;
     let value = finite_loss(loss.clone().into_scalar::<f32>() as f64, at.epoch, batch)?;
-    let grads = GradientsParams::from_grads(loss.backward(), &student);
+    let grads = match &mut amp.scaler {
+        None => GradientsParams::from_grads(loss.backward(), &student),
+        Some(scaler) => {
+            let scaled = loss.mul_scalar(scaler.scale).backward();
+            let (grads, finite) =
+                scaler.unscale(&student, GradientsParams::from_grads(scaled, &student));
+            scaler.update(finite);
+            if !finite {
+                // Overflowed in f16: no update this step (the scale is halved).
+                return Ok((student, value));
+            }
+            grads
+        }
+    };
     let grads = method.filter_grads(&student, grads, at);
     let student = optim.step(lr, student, grads);
     Ok((method.after_step(student, at), value))
@@ -498,6 +521,7 @@ pub fn train(
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut start = 0;
     let mut resumed_after = None;
+    let mut amp = Amp::new(spec.precision);
     if let Some(bytes) = checkpoints.load() {
         let unresumable = |e: TrainError| TrainError::Unresumable {
             location: checkpoints.location(),
@@ -539,6 +563,15 @@ pub fn train(
                 })
                 .collect();
         }
+        if amp.scaler.is_some() {
+            amp.scaler = ck.loss_scaler;
+            if amp.scaler.is_none() {
+                return Err(unresumable(TrainError::Checkpoint {
+                    part: "checkpoint loss scaler",
+                    reason: "an f16 run's checkpoint without its loss scale".into(),
+                }));
+            }
+        }
         losses = ck.losses;
         start = ck.epoch;
         resumed_after = Some(ck.epoch);
@@ -565,7 +598,16 @@ pub fn train(
                 lr = spec.schedule.lr_at(base_lr, step, per_epoch, total);
                 let views = next_views(&mut feed, device)?;
                 let value;
-                (student, value) = train_step(student, &mut method, &mut optim, &views, at, b, lr)?;
+                (student, value) = train_step(
+                    student,
+                    &mut method,
+                    &mut optim,
+                    &views,
+                    at,
+                    b,
+                    lr,
+                    &mut amp,
+                )?;
                 sum += value;
                 if b + 1 == per_epoch {
                     last_views = Some(views);
@@ -610,6 +652,7 @@ pub fn train(
                         })?
                         .to_vec(),
                     method: method.save_state().map_err(TrainError::State)?,
+                    loss_scaler: amp.scaler.clone(),
                 };
                 checkpoints.save(&ck.encode())?;
             }
@@ -619,6 +662,7 @@ pub fn train(
             losses,
             history,
             resumed_after,
+            loss_scaler: amp.scaler,
         })
     })
 }
@@ -663,6 +707,8 @@ struct Checkpoint {
     student: Vec<u8>,
     optimizer: Vec<u8>,
     method: Vec<u8>,
+    /// The f16 loss scaler (none in f32 and bf16 runs).
+    loss_scaler: Option<LossScaler>,
 }
 
 const MAGIC: &[u8; 8] = b"SSLPCKP1";
@@ -675,6 +721,7 @@ impl Checkpoint {
             "losses": self.losses,
             "history": self.history,
             "parts": [self.student.len(), self.optimizer.len(), self.method.len()],
+            "loss_scaler": self.loss_scaler,
         })
         .to_string();
         let mut out = Vec::with_capacity(
@@ -718,6 +765,10 @@ impl Checkpoint {
             student: take(parts[0])?,
             optimizer: take(parts[1])?,
             method: take(parts[2])?,
+            loss_scaler: match header.get("loss_scaler") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| bad())?),
+            },
         })
     }
 }
@@ -751,6 +802,11 @@ mod tests {
             student: vec![1, 2, 3],
             optimizer: vec![],
             method: vec![9; 10],
+            loss_scaler: Some(LossScaler {
+                scale: 1024.0,
+                good_steps: 7,
+                skipped: 2,
+            }),
         };
         let bytes = ck.encode();
         let back = Checkpoint::decode(&bytes).unwrap();
@@ -759,6 +815,7 @@ mod tests {
         assert_eq!(back.history, ck.history);
         assert_eq!(back.student, vec![1, 2, 3]);
         assert_eq!(back.method, vec![9; 10]);
+        assert_eq!(back.loss_scaler, ck.loss_scaler);
         assert!(matches!(
             Checkpoint::decode(&bytes[..bytes.len() - 1]),
             Err(TrainError::CheckpointDamaged)
@@ -767,5 +824,144 @@ mod tests {
             Checkpoint::decode(b"garbage"),
             Err(TrainError::CheckpointDamaged)
         ));
+    }
+
+    /// A tiny SimCLR student, its method, an SGD optimiser and two views of a random batch.
+    fn tiny_step_inputs() -> (
+        Student,
+        Method,
+        burn::optim::ModuleOptimizer,
+        Vec<Tensor<4>>,
+    ) {
+        let device = Device::flex().autodiff();
+        let (student, method) = init_seeded(
+            MethodConfig::SimClr {
+                temperature: 0.5,
+                proj_hidden: 16,
+                proj_dim: 8,
+                proj_layers: 2,
+            },
+            &BackboneSpec::TinyConvNet { width: 4, depth: 2 },
+            &device,
+            1,
+        )
+        .unwrap();
+        let optim = OptimizerSpec::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            nesterov: false,
+            exclude_bias_bn: false,
+        }
+        .build(None);
+        let views = (0..2)
+            .map(|v| {
+                let _rng = init_lock();
+                device.seed(10 + v);
+                Tensor::<4>::random(
+                    [8, 3, 8, 8],
+                    burn::tensor::Distribution::Normal(0.0, 1.0),
+                    &device,
+                )
+            })
+            .collect();
+        (student, method, optim, views)
+    }
+
+    fn at() -> Progress {
+        Progress {
+            epoch: 0,
+            epochs: 1,
+            step: 0,
+            total_steps: 1,
+        }
+    }
+
+    /// The projector's output weights (a parameter the optimiser updates; BatchNorm's
+    /// running statistics change in any forward pass, stepped or not).
+    fn head_weights(student: &Student) -> Vec<f32> {
+        let head = student.projector.as_ref().expect("SimCLR has a projector");
+        head.last
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    }
+
+    /// An f16 step whose scaled gradients overflow changes no weight, halves the scale and
+    /// counts the skip; with a normal scale the same step updates the weights.
+    #[test]
+    fn an_overflowing_f16_step_is_skipped_and_halves_the_scale() {
+        let (student, mut method, mut optim, views) = tiny_step_inputs();
+        let before = head_weights(&student);
+        let mut amp = Amp::new(Precision::F16);
+        let huge = f64::from(f32::MAX);
+        amp.scaler.as_mut().unwrap().scale = huge;
+        let (student, loss) = train_step(
+            student,
+            &mut method,
+            &mut optim,
+            &views,
+            at(),
+            0,
+            0.1,
+            &mut amp,
+        )
+        .unwrap();
+        assert!(loss.is_finite());
+        let scaler = amp.scaler.clone().unwrap();
+        assert_eq!((scaler.scale, scaler.skipped), (huge / 2.0, 1));
+        assert!(
+            head_weights(&student) == before,
+            "a skipped step changed the weights"
+        );
+
+        let mut amp = Amp::new(Precision::F16);
+        let (student, _) = train_step(
+            student,
+            &mut method,
+            &mut optim,
+            &views,
+            at(),
+            0,
+            0.1,
+            &mut amp,
+        )
+        .unwrap();
+        assert_eq!(amp.scaler.unwrap().skipped, 0);
+        assert!(
+            head_weights(&student) != before,
+            "a good step left the weights"
+        );
+    }
+
+    /// The first loss of a step in f16 or bf16 is the f32 loss to the format's precision.
+    #[test]
+    fn reduced_precision_losses_track_f32() {
+        let mut losses = vec![];
+        for precision in [Precision::F32, Precision::F16, Precision::Bf16] {
+            let (student, mut method, mut optim, views) = tiny_step_inputs();
+            let (_, loss) = train_step(
+                student,
+                &mut method,
+                &mut optim,
+                &views,
+                at(),
+                0,
+                0.1,
+                &mut Amp::new(precision),
+            )
+            .unwrap();
+            losses.push(loss);
+        }
+        assert!(
+            (losses[1] - losses[0]).abs() <= 1e-2 * losses[0],
+            "{losses:?}"
+        );
+        assert!(
+            (losses[2] - losses[0]).abs() <= 5e-2 * losses[0],
+            "{losses:?}"
+        );
     }
 }

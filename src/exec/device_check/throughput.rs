@@ -18,6 +18,7 @@ use crate::exec::memory;
 use crate::train::backbone::BackboneSpec;
 use crate::train::method::{MethodConfig, Progress};
 use crate::train::optim::OptimizerSpec;
+use crate::train::precision::{Amp, Precision};
 use crate::train::trainer::{init_seeded, train_step};
 use burn::tensor::Tensor;
 use serde_json::{Map, Value, json};
@@ -167,6 +168,7 @@ fn measure(ctx: &Context, run: &Run) -> Result<(Map<String, Value>, f64), StageE
     let (mut reserved, mut in_use) = (0u64, 0u64);
     let mut times = Vec::new();
     let mut losses = Vec::new();
+    let mut amp = Amp::new(Precision::F32);
     for s in 0..run.warmup + run.steps {
         let t = Instant::now();
         let at = Progress {
@@ -176,7 +178,16 @@ fn measure(ctx: &Context, run: &Run) -> Result<(Map<String, Value>, f64), StageE
             total_steps: run.warmup + run.steps,
         };
         let loss;
-        (student, loss) = train_step(student, &mut method, &mut optim, &views, at, s, 0.1)?;
+        (student, loss) = train_step(
+            student,
+            &mut method,
+            &mut optim,
+            &views,
+            at,
+            s,
+            0.1,
+            &mut amp,
+        )?;
         let dt = t.elapsed().as_secs_f64();
         losses.push(loss);
         if s >= run.warmup {

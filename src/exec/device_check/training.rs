@@ -27,6 +27,7 @@ use crate::exec::train_steps::{Normalization, view_batches};
 use crate::lang::{self, NoImports};
 use crate::plan::{self, Key, Plan, Step, StepKind};
 use crate::train::method::Progress;
+use crate::train::precision::{Amp, Precision};
 use crate::train::trainer::{BatchSource, init_seeded, init_seeded_on_cpu, train_step};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::{Map, json};
@@ -192,6 +193,9 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
     let clip = config.grad_clip.or(dev_method.grad_clip());
     let mut dev_optim = config.optimizer.build(clip);
     let mut cpu_optim = config.optimizer.build(clip);
+    // Both sides in f32: this stage compares the device's arithmetic with the CPU's.
+    let mut dev_amp = Amp::new(Precision::F32);
+    let mut cpu_amp = Amp::new(Precision::F32);
     let setup_seconds = began.elapsed().as_secs_f64();
     let (mut dev_losses, mut cpu_losses) = (Vec::new(), Vec::new());
     let (mut dev_seconds, mut cpu_seconds, mut batch_seconds) = (0.0, 0.0, 0.0);
@@ -217,6 +221,7 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
             at,
             index,
             lr,
+            &mut dev_amp,
         )?;
         dev_losses.push(loss);
         dev_seconds += t.elapsed().as_secs_f64();
@@ -230,6 +235,7 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
             at,
             index,
             lr,
+            &mut cpu_amp,
         )?;
         cpu_losses.push(loss);
         cpu_seconds += t.elapsed().as_secs_f64();

@@ -72,7 +72,7 @@ pub(super) const PRETRAIN: Kind = kind(
             "precision",
             Ty::Enum(&["f32", "f16", "bf16"]),
             Bound::ANY,
-            "Precision (default: the pipeline setting)",
+            "f32, f16 or bf16 mixed precision (see `sslp explain settings`; default: the pipeline setting)",
         ),
         exec_only(d(
             "checkpoint_every",

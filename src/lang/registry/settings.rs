@@ -29,7 +29,7 @@ pub(super) const SETTINGS: Kind = kind(
             Ty::Enum(&["f32", "f16", "bf16"]),
             "f32",
             Bound::ANY,
-            "Floating-point precision for training",
+            "What training computes in: f32; or f16 / bf16 mixed precision (weights, normalisation, activations and losses in f32; convolutions and linear layers in f16 or bf16; f16 with dynamic loss scaling, skipped steps reported). On the CPU f16/bf16 run correctly but several times slower than f32",
         ),
         exec_only(opt(
             "name",

@@ -1,5 +1,6 @@
 //! Small pre-norm Vision Transformer with class token and learned position embedding (DINO-style).
 
+use crate::train::precision::linear_forward;
 use burn::module::{Initializer, Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -67,9 +68,7 @@ impl VitBlock {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, n, d] = x.dims();
         let dh = d / self.heads;
-        let qkv = self
-            .qkv
-            .forward(self.norm1.forward(x.clone()))
+        let qkv = linear_forward(&self.qkv, self.norm1.forward(x.clone()))
             .reshape([b, n, 3 * self.heads, dh])
             .swap_dims(1, 2); // [B, 3H, N, dh]
         let mut parts = qkv.chunk(3, 1).into_iter();
@@ -80,9 +79,9 @@ impl VitBlock {
         let a = attention(q, k, v, None, None, AttentionModuleOptions::default())
             .swap_dims(1, 2)
             .reshape([b, n, d]);
-        let x = x + self.proj.forward(a);
-        let h = gelu(self.fc1.forward(self.norm2.forward(x.clone())));
-        x + self.fc2.forward(h)
+        let x = x + linear_forward(&self.proj, a);
+        let h = gelu(linear_forward(&self.fc1, self.norm2.forward(x.clone())));
+        x + linear_forward(&self.fc2, h)
     }
 }
 
@@ -163,7 +162,7 @@ impl Vit {
 
     /// Final-LN tokens `[B, 1 + h·w, D]` and the patch grid `(h, w)`; inputs need not be `image_size`.
     fn tokens(&self, x: Tensor<4>) -> (Tensor<3>, usize, usize) {
-        let x = self.patch_embed.forward(x);
+        let x = crate::train::kernels::conv2d(&self.patch_embed, x);
         let [b, d, h, w] = x.dims();
         let x = x.reshape([b, d, h * w]).swap_dims(1, 2);
         let cls = self.cls_token.val().expand([b, 1, d]);

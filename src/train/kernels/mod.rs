@@ -347,8 +347,12 @@ pub fn apply_batch_norm(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
 }
 
 /// `conv.forward(x)`, through [`KernelBackend::sslp_conv2d`] when the layer and the input allow it
-/// (flex, f32, no bias, one group, no dilation, symmetric padding), and through burn otherwise.
+/// (flex, f32, no bias, one group, no dilation, symmetric padding), and through burn otherwise;
+/// inside [`super::precision::autocast`] in the low precision, through burn.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if let Some(dtype) = super::precision::active() {
+        return super::precision::conv2d_autocast(conv, x, dtype);
+    }
     let padding = match conv.padding {
         PaddingConfig2d::Valid => Some([0, 0]),
         PaddingConfig2d::Explicit(top, left, bottom, right) => {
