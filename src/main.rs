@@ -221,6 +221,33 @@ enum Command {
         #[arg(long, global = true)]
         wait: bool,
     },
+    /// Write a pretraining run's backbone weights as a file PyTorch loads.
+    ///
+    /// RUN is a pretrain (or init_backbone) step: its key, a unique key prefix, or its
+    /// declaration's name when one run has it (`sslp cache ls` lists the store's steps).
+    /// With `--format torchvision` (the default) the file has torchvision's ResNet names
+    /// or timm's ViT names and layouts, without the classifier, and the command prints the
+    /// Python lines that build the model and load the file with
+    /// `load_state_dict(..., strict=True)`: `model.fc = torch.nn.Identity()` for
+    /// torchvision, `num_classes=0` for timm, and, for `cifar_stem: true`, a 3x3 stride-1
+    /// `conv1` and no `maxpool`. `tiny_convnet` has no PyTorch counterpart: use
+    /// `--format safetensors` (burn's names).
+    Export {
+        /// The run: a step key, a unique prefix of one, or a declaration name.
+        run: String,
+        /// Whose parameter names the file uses.
+        #[arg(long, value_enum, default_value = "torchvision")]
+        format: cli::ExportFormat,
+        /// The file to write [default: DECL-KEY.FORMAT.safetensors in the current folder].
+        #[arg(short = 'o', long)]
+        out: Option<PathBuf>,
+        /// The store directory.
+        #[arg(long, env = "SSLP_STORE", default_value = ".sslp")]
+        store: PathBuf,
+        /// Wait for a store another process holds.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Salient-region detection: HC/RC maps or SaliencyCut masks as PNGs, optionally scored.
     Saliency {
         /// Images, or folders of images.
@@ -415,6 +442,13 @@ fn main() -> ExitCode {
             };
             cli::cache(&store, wait, &cmd)
         }
+        Command::Export {
+            run,
+            format,
+            out,
+            store,
+            wait,
+        } => cli::export(&store, wait, &run, format, out.as_deref()),
         Command::Report { file, out, store } => cli::report(
             &file,
             out.as_deref(),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod eval_steps;
 pub mod events;
 pub mod executor;
+pub mod export;
 pub mod finetune_step;
 pub mod fingerprint;
 pub mod gsimclr_steps;
