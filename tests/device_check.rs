@@ -165,6 +165,23 @@ fn the_cpu_check_passes_and_writes_every_stage() {
             .unwrap()
             .contains("SimClr")
     );
+    // Mixed precision: bf16 and f16 both run on the CPU, each within its tolerance.
+    let mixed = &training["mixed_precision"];
+    assert_eq!(mixed["pass"], true, "{mixed}");
+    let runs = mixed["runs"].as_array().expect("mixed-precision runs");
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|r| r["precision"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bf16", "f16"]);
+    for r in runs {
+        assert_eq!(r["status"], "pass", "{r}");
+        assert_eq!(
+            r["losses"].as_array().unwrap().len() as u64,
+            mixed["steps"].as_u64().unwrap()
+        );
+    }
+    assert_eq!(runs[1]["skipped_steps"], 0, "{}", runs[1]);
 
     // 4: both networks measured; the peer ran or says why not.
     let throughput = read(&out, "4-throughput.json");

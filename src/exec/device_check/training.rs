@@ -18,7 +18,7 @@
 //! late band therefore only catches a device that trains grossly wrong; the early band is
 //! the sharp one.
 
-use super::{Context, StageBody, StageError, Status, num};
+use super::{Context, Profile, StageBody, StageError, Status, num};
 use crate::augment::{MemoryOfflineStore, OfflineCache};
 use crate::data::ImageSet;
 use crate::exec::decode::{self, Params, PretrainConfig};
@@ -140,6 +140,146 @@ fn recipe() -> Result<Recipe, StageError> {
     })
 }
 
+/// Steps of each mixed-precision run in the small profile (f16 and bf16 are several times
+/// slower than f32 on the CPU); the full profile runs all [`STEPS`].
+const AMP_STEPS_SMALL: usize = 10;
+
+/// Relative tolerance of a mixed-precision run's first loss against the CPU's f32 loss.
+/// On the CPU the first losses differ by 1.0e-5 (f16) and 3.7e-5 (bf16); these allow the
+/// formats' own rounding (unit roundoff 4.9e-4 for f16, 3.9e-3 for bf16) on every layer.
+fn amp_first_tolerance(precision: Precision) -> f64 {
+    match precision {
+        Precision::Bf16 => 5e-3,
+        _ => 1e-3,
+    }
+}
+
+/// Relative band every step of a mixed-precision run must stay in: the f32 comparison's
+/// [`BAND`] (on the CPU, 10 steps stay within 4.5e-4 in f16 and 1.8e-3 in bf16; gradients
+/// left scaled, or never unscaled, leave it within a few steps).
+const AMP_BAND: f64 = BAND;
+
+/// One mixed-precision run of the stage: its losses against the CPU's, or why it was skipped.
+struct MixedRun {
+    precision: Precision,
+    losses: Vec<f64>,
+    first: f64,
+    worst: f64,
+    pass: Option<bool>,
+    skipped_reason: Option<String>,
+    scaler: Option<crate::train::precision::LossScaler>,
+}
+
+impl MixedRun {
+    fn json(&self) -> serde_json::Value {
+        match &self.skipped_reason {
+            Some(reason) => json!({
+                "precision": self.precision.name(),
+                "status": "skipped",
+                "reason": reason,
+            }),
+            None => json!({
+                "precision": self.precision.name(),
+                "status": if self.pass == Some(true) { "pass" } else { "fail" },
+                "first_loss_relative_difference": num(self.first),
+                "first_loss_tolerance": amp_first_tolerance(self.precision),
+                "max_relative_difference": num(self.worst),
+                "band_relative": AMP_BAND,
+                "losses": self.losses,
+                "loss_scale": self.scaler.as_ref().map(|s| s.scale),
+                "skipped_steps": self.scaler.as_ref().map(|s| s.skipped),
+            }),
+        }
+    }
+
+    fn headline(&self) -> String {
+        match &self.skipped_reason {
+            Some(_) => format!("{} skipped", self.precision.name()),
+            None => format!(
+                "{} first Δ {:.1e}, all within {:.1e}",
+                self.precision.name(),
+                self.first,
+                self.worst
+            ),
+        }
+    }
+}
+
+/// Trains the first `batches.len()` steps on the device in `precision` from the stage's
+/// initial weights, and compares each loss with the CPU's f32 loss of the same step.
+fn mixed_run(
+    ctx: &Context,
+    config: &PretrainConfig,
+    precision: Precision,
+    batches: &[Vec<TensorData>],
+    cpu_losses: &[f64],
+    (per_epoch, total, base_lr): (usize, usize, f64),
+) -> Result<MixedRun, StageError> {
+    let mut run = MixedRun {
+        precision,
+        losses: vec![],
+        first: f64::NAN,
+        worst: f64::NAN,
+        pass: None,
+        skipped_reason: None,
+        scaler: None,
+    };
+    if let Some(dtype) = precision.compute_dtype()
+        && !ctx.device.supports_dtype(dtype)
+    {
+        run.skipped_reason = Some(format!("the device cannot compute in {}", precision.name()));
+        return Ok(run);
+    }
+    let (mut student, mut method) = init_seeded_on_cpu(
+        config.method.clone(),
+        &config.backbone,
+        &ctx.device,
+        config.seed,
+    )?;
+    let mut optim = config
+        .optimizer
+        .build(config.grad_clip.or(method.grad_clip()));
+    let mut amp = Amp::new(precision);
+    for (s, views) in batches.iter().enumerate() {
+        let (epoch, index) = (s / per_epoch, s % per_epoch);
+        let at = Progress {
+            epoch,
+            epochs: config.epochs,
+            step: s,
+            total_steps: total,
+        };
+        let lr = config.schedule.lr_at(base_lr, s, per_epoch, total);
+        let loss;
+        (student, loss) = train_step(
+            student,
+            &mut method,
+            &mut optim,
+            &on(&ctx.device, views),
+            at,
+            index,
+            lr,
+            &mut amp,
+        )?;
+        run.losses.push(loss);
+    }
+    let rel = |d: f64, c: f64| (d - c).abs() / c.abs().max(f64::MIN_POSITIVE);
+    let diffs: Vec<f64> = run
+        .losses
+        .iter()
+        .zip(cpu_losses)
+        .map(|(&d, &c)| rel(d, c))
+        .collect();
+    run.first = diffs.first().copied().unwrap_or(f64::NAN);
+    run.worst = diffs.iter().copied().fold(0.0, f64::max);
+    run.pass = Some(
+        !diffs.is_empty()
+            && run.first <= amp_first_tolerance(precision)
+            && diffs.iter().all(|d| *d <= AMP_BAND),
+    );
+    run.scaler = amp.scaler;
+    Ok(run)
+}
+
 /// The views of one batch as tensors on `device`.
 fn on(device: &Device, views: &[TensorData]) -> Vec<Tensor<4>> {
     views
@@ -197,6 +337,12 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
     let mut dev_amp = Amp::new(Precision::F32);
     let mut cpu_amp = Amp::new(Precision::F32);
     let setup_seconds = began.elapsed().as_secs_f64();
+    let amp_steps = match ctx.profile {
+        Profile::Small => AMP_STEPS_SMALL,
+        Profile::Full => steps,
+    }
+    .min(steps);
+    let mut batches: Vec<Vec<TensorData>> = Vec::with_capacity(amp_steps);
     let (mut dev_losses, mut cpu_losses) = (Vec::new(), Vec::new());
     let (mut dev_seconds, mut cpu_seconds, mut batch_seconds) = (0.0, 0.0, 0.0);
     for s in 0..steps {
@@ -204,6 +350,9 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
         let t = Instant::now();
         let views = source.batch(epoch, index)?;
         batch_seconds += t.elapsed().as_secs_f64();
+        if s < amp_steps {
+            batches.push(views.clone());
+        }
         let at = Progress {
             epoch,
             epochs: config.epochs,
@@ -257,10 +406,26 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
         .take(EARLY_STEPS)
         .copied()
         .fold(0.0f64, f64::max);
+    let amp_began = Instant::now();
+    let mixed: Vec<MixedRun> = [Precision::Bf16, Precision::F16]
+        .into_iter()
+        .map(|precision| {
+            mixed_run(
+                ctx,
+                &config,
+                precision,
+                &batches,
+                &cpu_losses,
+                (per_epoch, total, base_lr),
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let amp_seconds = amp_began.elapsed().as_secs_f64();
+    let mixed_ok = mixed.iter().all(|m| m.pass != Some(false));
     let first_ok = first <= FIRST_LOSS_TOLERANCE;
     let early_ok = !diffs.is_empty() && diffs.iter().take(EARLY_STEPS).all(|d| *d <= EARLY_BAND);
     let band_ok = !diffs.is_empty() && diffs.iter().all(|d| *d <= BAND);
-    let status = Status::of(first_ok && early_ok && band_ok);
+    let status = Status::of(first_ok && early_ok && band_ok && mixed_ok);
     let mut fields = Map::new();
     fields.insert(
         "recipe".into(),
@@ -310,6 +475,18 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
             "pass": band_ok,
         }),
     );
+    fields.insert(
+        "mixed_precision".into(),
+        json!({
+            "what": "the same first steps on the device in mixed precision (f32 weights; \
+                     convolutions and linear layers in bf16 or f16; f16 with loss scaling), \
+                     against the CPU's f32 losses",
+            "steps": amp_steps,
+            "seconds": amp_seconds,
+            "runs": mixed.iter().map(MixedRun::json).collect::<Vec<_>>(),
+            "pass": mixed_ok,
+        }),
+    );
     fields.insert("device_losses".into(), json!(dev_losses));
     fields.insert("reference_losses".into(), json!(cpu_losses));
     fields.insert(
@@ -323,9 +500,14 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
     );
     let headline = format!(
         "{steps} steps: first loss {:.6} vs {:.6} (Δ {first:.1e}), first {EARLY_STEPS} within \
-         {early:.1e} (band {EARLY_BAND:.0e}), all within {worst:.1e} (band {BAND:.0e})",
+         {early:.1e} (band {EARLY_BAND:.0e}), all within {worst:.1e} (band {BAND:.0e}); {}",
         dev_losses.first().copied().unwrap_or(f64::NAN),
         cpu_losses.first().copied().unwrap_or(f64::NAN),
+        mixed
+            .iter()
+            .map(MixedRun::headline)
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     Ok(StageBody {
         status,
