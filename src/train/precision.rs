@@ -181,7 +181,7 @@ const GROWTH_INTERVAL: u64 = 2000;
 /// Dynamic loss scaling for f16: the loss is multiplied by `scale` before the
 /// backward pass so small gradients do not flush to zero in f16; the gradients
 /// are divided by it after. A step whose gradients overflow (inf or NaN) is
-/// skipped and the scale halved; after [`GROWTH_INTERVAL`] good steps in a row
+/// skipped and the scale halved; after 2,000 good steps in a row
 /// it doubles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LossScaler {
