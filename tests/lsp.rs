@@ -19,6 +19,8 @@ struct Server {
     incoming: Receiver<Value>,
     pending: VecDeque<Value>,
     next_id: i64,
+    /// The capabilities the server announced in `initialize`.
+    capabilities: Value,
     /// The server's cache folder (its read-only stdlib copies): a fresh one per
     /// server, so tests write nothing outside their own temporary folders.
     _cache: tempfile::TempDir,
@@ -72,6 +74,7 @@ impl Server {
             incoming: rx,
             pending: VecDeque::new(),
             next_id: 1,
+            capabilities: Value::Null,
             _cache: cache,
         };
         let caps =
@@ -84,6 +87,7 @@ impl Server {
             init["result"]["capabilities"]["hoverProvider"].as_bool() == Some(true),
             "{init}"
         );
+        server.capabilities = init["result"]["capabilities"].clone();
         server.notify("initialized", json!({}));
         server
     }
@@ -445,6 +449,83 @@ fn definition_follows_names_into_files_and_the_stdlib() {
     let edits = r["result"]["changes"][&file].as_array().expect("edits");
     assert_eq!(edits.len(), 2, "{r}");
     assert!(edits.iter().all(|e| e["newText"] == "combined"));
+    assert_eq!(s.stop(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One semantic token, decoded: line, start column, length, type name, modifier names.
+type Token = (u64, u64, u64, String, Vec<String>);
+
+/// Decodes LSP's relative token encoding with the legend the server announced.
+fn decode_tokens(data: &[Value], legend: &Value) -> Vec<Token> {
+    let names = |key: &str| -> Vec<String> {
+        legend[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("legend {key}: {legend}"))
+            .iter()
+            .map(|t| t.as_str().expect("a name").to_string())
+            .collect()
+    };
+    let (types, modifiers) = (names("tokenTypes"), names("tokenModifiers"));
+    let data: Vec<u64> = data.iter().map(|v| v.as_u64().expect("u32")).collect();
+    assert_eq!(data.len() % 5, 0, "{data:?}");
+    let (mut line, mut col) = (0, 0);
+    data.chunks(5)
+        .map(|t| {
+            line += t[0];
+            col = if t[0] == 0 { col + t[1] } else { t[1] };
+            let mods = (0..modifiers.len())
+                .filter(|i| t[4] & (1 << i) != 0)
+                .map(|i| modifiers[i].clone())
+                .collect();
+            (line, col, t[2], types[t[3] as usize].clone(), mods)
+        })
+        .collect()
+}
+
+#[test]
+fn semantic_tokens_classify_each_word() {
+    let dir = project("tokens", &[]);
+    let file = uri(&dir.join("p.sslp"));
+    let mut s = Server::start();
+    let legend = s.capabilities["semanticTokensProvider"]["legend"].clone();
+    let text = "# models\nmethod m = simclr(temperature: 0.5)\nlet s = \"hi\" # note\nevaluate k = knn(distance: cosine, backbone: m)\n";
+    s.open(&file, text);
+    let r = s.request(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": {"uri": file}}),
+    );
+    let tokens = decode_tokens(r["result"]["data"].as_array().expect("data"), &legend);
+    let t = |line, col, len, ty: &str, mods: &[&str]| -> Token {
+        (
+            line,
+            col,
+            len,
+            ty.to_string(),
+            mods.iter().map(|m| m.to_string()).collect(),
+        )
+    };
+    let decl = &["declaration"][..];
+    let expected = vec![
+        t(0, 0, 8, "comment", &[]),
+        t(1, 0, 6, "keyword", &[]),
+        t(1, 7, 1, "variable", decl),
+        t(1, 11, 6, "function", &[]),
+        t(1, 18, 11, "parameter", &[]),
+        t(1, 31, 3, "number", &[]),
+        t(2, 0, 3, "keyword", &[]),
+        t(2, 4, 1, "variable", decl),
+        t(2, 8, 4, "string", &[]),
+        t(2, 13, 6, "comment", &[]),
+        t(3, 0, 8, "keyword", &[]),
+        t(3, 9, 1, "variable", decl),
+        t(3, 13, 3, "function", &[]),
+        t(3, 17, 8, "parameter", &[]),
+        t(3, 27, 6, "enumMember", &[]),
+        t(3, 35, 8, "parameter", &[]),
+        t(3, 45, 1, "variable", &[]),
+    ];
+    assert_eq!(tokens, expected);
     assert_eq!(s.stop(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
