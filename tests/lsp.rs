@@ -19,6 +19,8 @@ struct Server {
     incoming: Receiver<Value>,
     pending: VecDeque<Value>,
     next_id: i64,
+    /// The capabilities the server announced in `initialize`.
+    capabilities: Value,
     /// The server's cache folder (its read-only stdlib copies): a fresh one per
     /// server, so tests write nothing outside their own temporary folders.
     _cache: tempfile::TempDir,
@@ -46,6 +48,11 @@ fn read_message(out: &mut impl BufRead) -> Option<Value> {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(json!({"rootUri": null}))
+    }
+
+    /// A server whose `initialize` carries `workspace` (`rootUri`, `workspaceFolders`).
+    fn start_with(workspace: Value) -> Server {
         let cache = tempfile::tempdir().expect("a temporary cache folder");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sslp"))
             .arg("lsp")
@@ -72,18 +79,21 @@ impl Server {
             incoming: rx,
             pending: VecDeque::new(),
             next_id: 1,
+            capabilities: Value::Null,
             _cache: cache,
         };
         let caps =
             json!({"textDocument": {"completion": {"completionItem": {"snippetSupport": true}}}});
-        let init = server.request(
-            "initialize",
-            json!({"processId": null, "rootUri": null, "capabilities": caps}),
-        );
+        let mut params = json!({"processId": null, "capabilities": caps});
+        for (k, v) in workspace.as_object().expect("an object") {
+            params[k] = v.clone();
+        }
+        let init = server.request("initialize", params);
         assert!(
             init["result"]["capabilities"]["hoverProvider"].as_bool() == Some(true),
             "{init}"
         );
+        server.capabilities = init["result"]["capabilities"].clone();
         server.notify("initialized", json!({}));
         server
     }
@@ -449,6 +459,83 @@ fn definition_follows_names_into_files_and_the_stdlib() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// One semantic token, decoded: line, start column, length, type name, modifier names.
+type Token = (u64, u64, u64, String, Vec<String>);
+
+/// Decodes LSP's relative token encoding with the legend the server announced.
+fn decode_tokens(data: &[Value], legend: &Value) -> Vec<Token> {
+    let names = |key: &str| -> Vec<String> {
+        legend[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("legend {key}: {legend}"))
+            .iter()
+            .map(|t| t.as_str().expect("a name").to_string())
+            .collect()
+    };
+    let (types, modifiers) = (names("tokenTypes"), names("tokenModifiers"));
+    let data: Vec<u64> = data.iter().map(|v| v.as_u64().expect("u32")).collect();
+    assert_eq!(data.len() % 5, 0, "{data:?}");
+    let (mut line, mut col) = (0, 0);
+    data.chunks(5)
+        .map(|t| {
+            line += t[0];
+            col = if t[0] == 0 { col + t[1] } else { t[1] };
+            let mods = (0..modifiers.len())
+                .filter(|i| t[4] & (1 << i) != 0)
+                .map(|i| modifiers[i].clone())
+                .collect();
+            (line, col, t[2], types[t[3] as usize].clone(), mods)
+        })
+        .collect()
+}
+
+#[test]
+fn semantic_tokens_classify_each_word() {
+    let dir = project("tokens", &[]);
+    let file = uri(&dir.join("p.sslp"));
+    let mut s = Server::start();
+    let legend = s.capabilities["semanticTokensProvider"]["legend"].clone();
+    let text = "# models\nmethod m = simclr(temperature: 0.5)\nlet s = \"hi\" # note\nevaluate k = knn(distance: cosine, backbone: m)\n";
+    s.open(&file, text);
+    let r = s.request(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": {"uri": file}}),
+    );
+    let tokens = decode_tokens(r["result"]["data"].as_array().expect("data"), &legend);
+    let t = |line, col, len, ty: &str, mods: &[&str]| -> Token {
+        (
+            line,
+            col,
+            len,
+            ty.to_string(),
+            mods.iter().map(|m| m.to_string()).collect(),
+        )
+    };
+    let decl = &["declaration"][..];
+    let expected = vec![
+        t(0, 0, 8, "comment", &[]),
+        t(1, 0, 6, "keyword", &[]),
+        t(1, 7, 1, "variable", decl),
+        t(1, 11, 6, "function", &[]),
+        t(1, 18, 11, "parameter", &[]),
+        t(1, 31, 3, "number", &[]),
+        t(2, 0, 3, "keyword", &[]),
+        t(2, 4, 1, "variable", decl),
+        t(2, 8, 4, "string", &[]),
+        t(2, 13, 6, "comment", &[]),
+        t(3, 0, 8, "keyword", &[]),
+        t(3, 9, 1, "variable", decl),
+        t(3, 13, 3, "function", &[]),
+        t(3, 17, 8, "parameter", &[]),
+        t(3, 27, 6, "enumMember", &[]),
+        t(3, 35, 8, "parameter", &[]),
+        t(3, 45, 1, "variable", &[]),
+    ];
+    assert_eq!(tokens, expected);
+    assert_eq!(s.stop(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn formatting_and_the_outline() {
     let dir = project("format", &[]);
@@ -525,4 +612,201 @@ fn exit_without_shutdown_is_an_error_exit() {
     s.notify("exit", Value::Null);
     s.stdin.take();
     assert_eq!(s.child.wait().expect("exits").code(), Some(1));
+}
+
+/// `(file name, line, character)` of every location, sorted.
+fn places(r: &Value, dir: &Path) -> Vec<(String, u64, u64)> {
+    let mut out: Vec<(String, u64, u64)> = r["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("locations: {r}"))
+        .iter()
+        .map(|l| {
+            let u = l["uri"].as_str().expect("uri");
+            let name = u
+                .strip_prefix(&format!("{}/", uri(dir)))
+                .unwrap_or_else(|| panic!("{u} outside the workspace"));
+            let (line, col) = pos(&l["range"]["start"]);
+            (name.to_string(), line, col)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `text` with LSP text edits applied (ASCII text: columns are bytes).
+fn apply(text: &str, edits: &Value) -> String {
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |p: &Value| {
+        let (line, col) = pos(p);
+        starts[line as usize] + col as usize
+    };
+    let mut edits: Vec<(usize, usize, String)> = edits
+        .as_array()
+        .expect("edits")
+        .iter()
+        .map(|e| {
+            (
+                offset(&e["range"]["start"]),
+                offset(&e["range"]["end"]),
+                e["newText"].as_str().expect("text").to_string(),
+            )
+        })
+        .collect();
+    edits.sort();
+    let mut out = text.to_string();
+    for (a, b, t) in edits.into_iter().rev() {
+        out.replace_range(a..b, &t);
+    }
+    out
+}
+
+#[test]
+fn references_and_rename_cross_the_files_that_import_a_declaration() {
+    let lib = "policy house = [rotate(degrees: 10)]\npolicy other = house ++ [solarize(threshold: 0.5)]\n";
+    let a = "use \"lib.sslp\"::{house, other}\nuse std::policies::ssl_default\npolicy mine = house ++ other ++ ssl_default\npolicy twice = house\n";
+    // Neither is opened: read from disk under the workspace folder.
+    let c = "use \"lib.sslp\"::house\npolicy q = [rotate()] ++ house\n";
+    let b = "use \"../lib.sslp\"::{house as h}\npolicy p = h\n";
+    let dir = project(
+        "workspace",
+        &[("lib.sslp", lib), ("a.sslp", a), ("c.sslp", c)],
+    );
+    std::fs::create_dir_all(dir.join("sub")).expect("sub");
+    std::fs::write(dir.join("sub/b.sslp"), b).expect("b");
+    // Not under the workspace folder: never read.
+    let outside = project(
+        "workspace-outside",
+        &[("x.sslp", "use \"y.sslp\"::house\n")],
+    );
+    let (lib_uri, a_uri, b_uri) = (
+        uri(&dir.join("lib.sslp")),
+        uri(&dir.join("a.sslp")),
+        uri(&dir.join("sub/b.sslp")),
+    );
+    let mut s = Server::start_with(
+        json!({"workspaceFolders": [{"uri": uri(&dir), "name": "w"}], "rootUri": uri(&dir)}),
+    );
+    assert_eq!(s.open(&lib_uri, lib), Vec::<Value>::new());
+    assert_eq!(s.open(&a_uri, a), Vec::<Value>::new());
+
+    let refs = |s: &mut Server, file: &str, line, character, decl: bool| {
+        let r = s.request(
+            "textDocument/references",
+            json!({"textDocument": {"uri": file}, "position": {"line": line, "character": character},
+                   "context": {"includeDeclaration": decl}}),
+        );
+        places(&r, &dir)
+    };
+    let p = |f: &str, l, c| (f.to_string(), l, c);
+    let everywhere = vec![
+        p("a.sslp", 0, 17),
+        p("a.sslp", 2, 14),
+        p("a.sslp", 3, 15),
+        p("c.sslp", 0, 16),
+        p("c.sslp", 1, 25),
+        p("lib.sslp", 0, 7),
+        p("lib.sslp", 1, 15),
+        // The aliased import: the imported word, the alias and its use.
+        p("sub/b.sslp", 0, 20),
+        p("sub/b.sslp", 0, 29),
+        p("sub/b.sslp", 1, 11),
+    ];
+    // From the declaration, from a use in an importing file, from the `use` list entry.
+    assert_eq!(refs(&mut s, &lib_uri, 0, 8, true), everywhere);
+    assert_eq!(refs(&mut s, &a_uri, 2, 15, true), everywhere);
+    assert_eq!(refs(&mut s, &a_uri, 0, 18, true), everywhere);
+    let without_decl: Vec<_> = everywhere
+        .iter()
+        .filter(|l| **l != p("lib.sslp", 0, 7))
+        .cloned()
+        .collect();
+    assert_eq!(refs(&mut s, &a_uri, 3, 16, false), without_decl);
+
+    // Rename from a use in an importing file: the declaration, every `use` entry and every
+    // use spelled `house`; the alias `h` and its use stay.
+    let r = s.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": a_uri}, "position": {"line": 2, "character": 15}, "newName": "home"}),
+    );
+    let changes = r["result"]["changes"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{r}"));
+    let mut files: Vec<&str> = changes.keys().map(String::as_str).collect();
+    files.sort();
+    let c_uri = uri(&dir.join("c.sslp"));
+    let mut expected_files = vec![
+        a_uri.as_str(),
+        c_uri.as_str(),
+        lib_uri.as_str(),
+        b_uri.as_str(),
+    ];
+    expected_files.sort();
+    assert_eq!(files, expected_files, "{r}");
+    assert_eq!(apply(lib, &changes[&lib_uri]), lib.replace("house", "home"));
+    assert_eq!(apply(a, &changes[&a_uri]), a.replace("house", "home"));
+    assert_eq!(apply(c, &changes[&c_uri]), c.replace("house", "home"));
+    assert_eq!(
+        apply(b, &changes[&b_uri]),
+        "use \"../lib.sslp\"::{home as h}\npolicy p = h\n"
+    );
+    // Renaming prepares on the use list entry.
+    let r = s.at("textDocument/prepareRename", &a_uri, 0, 19);
+    assert_eq!(pos(&r["result"]["start"]), (0, 17), "{r}");
+
+    // A name bound in a file the rename touches (open or read from disk) is refused.
+    for (new, file) in [("q", "c.sslp"), ("mine", "a.sslp")] {
+        let r = s.request(
+            "textDocument/rename",
+            json!({"textDocument": {"uri": lib_uri}, "position": {"line": 0, "character": 7}, "newName": new}),
+        );
+        let message = r["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"));
+        assert!(
+            message.contains(&format!("`{new}` is already declared or imported in"))
+                && message.ends_with(file),
+            "{message}"
+        );
+    }
+
+    // Stdlib declarations are read-only: rename and prepareRename are refused.
+    let r = s.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": a_uri}, "position": {"line": 2, "character": 35}, "newName": "mine2"}),
+    );
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    let message = r["error"]["message"].as_str().expect("a message");
+    assert!(
+        message.contains(
+            "`ssl_default` is declared in the stdlib module `std::policies`, which is read-only"
+        ),
+        "{message}"
+    );
+    let r = s.at("textDocument/prepareRename", &a_uri, 1, 22);
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("read-only")),
+        "{r}"
+    );
+
+    // A local alias is renamed in its file alone.
+    assert_eq!(s.open(&b_uri, b), Vec::<Value>::new());
+    let r = s.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": b_uri}, "position": {"line": 1, "character": 11}, "newName": "hh"}),
+    );
+    let changes = r["result"]["changes"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(changes.len(), 1, "{r}");
+    assert_eq!(
+        apply(b, &changes[&b_uri]),
+        "use \"../lib.sslp\"::{house as hh}\npolicy p = hh\n"
+    );
+    assert_eq!(s.stop(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
 }

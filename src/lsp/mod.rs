@@ -9,7 +9,8 @@
 //! - `syntax`: what each word of the parsed document is (declaration, reference, kind,
 //!   parameter, ...);
 //! - `diagnostics`: checker diagnostics as LSP diagnostics, "did you mean" quick fixes;
-//! - `hover`, `completion`, `navigation` (definition, references, rename),
+//! - `hover`, `completion`, `navigation` (definition, rename of an import alias),
+//!   `workspace` (references and rename across the files that import a declaration),
 //!   `formatting` (formatting and the outline), `tokens` (semantic tokens).
 //!
 //! Unlike the language core, this module does IO: it reads imported files through the
@@ -26,6 +27,7 @@ mod position;
 mod server;
 mod syntax;
 mod tokens;
+mod workspace;
 
 pub use position::LineIndex;
 pub use server::{Ending, run};

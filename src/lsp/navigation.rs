@@ -1,5 +1,6 @@
 //! Names and where they are declared: go to definition (through `use` into imported files
-//! and the stdlib's read-only copies), references in the open file, and rename.
+//! and the stdlib's read-only copies), and rename of a local import alias (references and
+//! the rename of declarations cross files: see `workspace`).
 
 use super::diagnostics::span_location;
 use super::document::{Document, stdlib_uri};
@@ -50,7 +51,7 @@ pub fn resolve<'a>(doc: &'a Document, name: &str) -> Option<Binding<'a>> {
 }
 
 /// The imported declaration an import word names (for `use m::{x}`: `x` in `m`).
-fn imported<'a>(doc: &'a Document, item: usize, name: &str) -> Option<Binding<'a>> {
+pub(super) fn imported<'a>(doc: &'a Document, item: usize, name: &str) -> Option<Binding<'a>> {
     let target = *doc.analysis.loaded.modules.first()?.imports.get(&item)?;
     Some(Binding {
         module: target,
@@ -121,20 +122,6 @@ fn name_at(doc: &Document, pos: lsp::Position) -> Option<(&Occurrence, String)> 
     .then_some((occ, name))
 }
 
-/// Every use of the name under `pos` in the document.
-pub fn references(doc: &Document, pos: lsp::Position, include_decl: bool) -> Vec<lsp::Location> {
-    let Some((_, name)) = name_at(doc, pos) else {
-        return vec![];
-    };
-    doc.analysis
-        .syntax
-        .uses_of(&name)
-        .into_iter()
-        .filter(|o| include_decl || matches!(o.role, Role::NameRef))
-        .map(|o| lsp::Location::new(doc.uri.clone(), doc.index.range(&doc.text, o.range.clone())))
-        .collect()
-}
-
 /// The range of the name under `pos`, when it can be renamed: a declaration of this file or
 /// an alias of an import (an imported name is renamed where it is declared).
 pub fn prepare_rename(doc: &Document, pos: lsp::Position) -> Option<lsp::PrepareRenameResponse> {
@@ -151,7 +138,7 @@ pub fn prepare_rename(doc: &Document, pos: lsp::Position) -> Option<lsp::Prepare
 }
 
 /// Whether `name` is a word the language takes as a name.
-fn is_identifier(name: &str) -> bool {
+pub(super) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

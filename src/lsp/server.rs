@@ -4,7 +4,7 @@
 //! `MethodNotFound`, and a handler that panics `InternalError` — the server goes on.
 
 use super::document::{Document, path_of};
-use super::{completion, diagnostics, formatting, hover, navigation, tokens};
+use super::{completion, diagnostics, formatting, hover, navigation, tokens, workspace};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types as lsp;
@@ -209,6 +209,8 @@ fn capabilities() -> lsp::ServerCapabilities {
 struct State {
     docs: HashMap<lsp::Url, Document>,
     snippets: bool,
+    /// The workspace folders given at `initialize`, searched by references and rename.
+    roots: Vec<PathBuf>,
 }
 
 impl State {
@@ -222,11 +224,35 @@ impl State {
     }
 }
 
+/// The workspace folders of `initialize` (`workspaceFolders`, else `rootUri`, else
+/// `rootPath`) that are local folders.
+fn roots(params: &lsp::InitializeParams) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = params
+        .workspace_folders
+        .iter()
+        .flatten()
+        .filter_map(|f| f.uri.to_file_path().ok())
+        .collect();
+    #[allow(deprecated)]
+    if out.is_empty() {
+        if let Some(p) = params.root_uri.as_ref().and_then(|u| u.to_file_path().ok()) {
+            out.push(p);
+        } else if let Some(p) = &params.root_path {
+            out.push(PathBuf::from(p));
+        }
+    }
+    out.into_iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
 fn main_loop(connection: &Connection) -> Ending {
     // The handshake: everything before `initialize` is refused.
     let mut state = State {
         docs: HashMap::new(),
         snippets: false,
+        roots: vec![],
     };
     loop {
         let Ok(msg) = connection.receiver.recv() else {
@@ -244,6 +270,7 @@ fn main_loop(connection: &Connection) -> Ending {
                             .and_then(|c| c.completion_item.as_ref())
                             .and_then(|i| i.snippet_support)
                             .unwrap_or(false);
+                        state.roots = roots(&params);
                         let result = lsp::InitializeResult {
                             capabilities: capabilities(),
                             server_info: Some(lsp::ServerInfo {
@@ -368,20 +395,38 @@ fn request(state: &State, req: Request) -> Response {
         }),
         References::METHOD => respond(req, |p: lsp::ReferenceParams| {
             let at = p.text_document_position;
-            docs.get(&at.text_document.uri)
-                .map(|d| navigation::references(d, at.position, p.context.include_declaration))
+            docs.get(&at.text_document.uri).map(|d| {
+                workspace::references(
+                    docs,
+                    &state.roots,
+                    d,
+                    at.position,
+                    p.context.include_declaration,
+                )
+            })
         }),
-        PrepareRenameRequest::METHOD => respond(req, |p: lsp::TextDocumentPositionParams| {
-            docs.get(&p.text_document.uri)
-                .and_then(|d| navigation::prepare_rename(d, p.position))
-        }),
+        PrepareRenameRequest::METHOD => {
+            let id = req.id.clone();
+            let mut failure = None;
+            let response = respond(req, |p: lsp::TextDocumentPositionParams| {
+                let doc = docs.get(&p.text_document.uri)?;
+                workspace::prepare_rename(doc, p.position).unwrap_or_else(|why| {
+                    failure = Some(why);
+                    None
+                })
+            });
+            match failure {
+                Some(why) => Response::new_err(id, ErrorCode::InvalidRequest as i32, why),
+                None => response,
+            }
+        }
         Rename::METHOD => {
             let id = req.id.clone();
             let mut failure = None;
             let response = respond(req, |p: lsp::RenameParams| {
                 let at = p.text_document_position;
                 let doc = docs.get(&at.text_document.uri)?;
-                match navigation::rename(doc, at.position, &p.new_name) {
+                match workspace::rename(docs, &state.roots, doc, at.position, &p.new_name) {
                     Ok(edit) => edit,
                     Err(why) => {
                         failure = Some(why);
