@@ -241,14 +241,7 @@ fn mixed_run(
         .build(config.grad_clip.or(method.grad_clip()));
     let mut amp = Amp::new(precision);
     for (s, views) in batches.iter().enumerate() {
-        let (epoch, index) = (s / per_epoch, s % per_epoch);
-        let at = Progress {
-            epoch,
-            epochs: config.epochs,
-            step: s,
-            total_steps: total,
-        };
-        let lr = config.schedule.lr_at(base_lr, s, per_epoch, total);
+        let (at, index, lr) = step_at(config, s, (per_epoch, total, base_lr));
         let loss;
         (student, loss) = train_step(
             student,
@@ -262,13 +255,7 @@ fn mixed_run(
         )?;
         run.losses.push(loss);
     }
-    let rel = |d: f64, c: f64| (d - c).abs() / c.abs().max(f64::MIN_POSITIVE);
-    let diffs: Vec<f64> = run
-        .losses
-        .iter()
-        .zip(cpu_losses)
-        .map(|(&d, &c)| rel(d, c))
-        .collect();
+    let diffs = relative_differences(&run.losses, cpu_losses);
     run.first = diffs.first().copied().unwrap_or(f64::NAN);
     run.worst = diffs.iter().copied().fold(0.0, f64::max);
     run.pass = Some(
@@ -278,6 +265,32 @@ fn mixed_run(
     );
     run.scaler = amp.scaler;
     Ok(run)
+}
+
+/// Where global step `s` of the recipe's run is: its progress, its batch within the epoch and
+/// its learning rate.
+fn step_at(
+    config: &PretrainConfig,
+    s: usize,
+    (per_epoch, total, base_lr): (usize, usize, f64),
+) -> (Progress, usize, f64) {
+    let at = Progress {
+        epoch: s / per_epoch,
+        epochs: config.epochs,
+        step: s,
+        total_steps: total,
+    };
+    let lr = config.schedule.lr_at(base_lr, s, per_epoch, total);
+    (at, s % per_epoch, lr)
+}
+
+/// `|device − cpu| / |cpu|` of each step's loss.
+fn relative_differences(device: &[f64], cpu: &[f64]) -> Vec<f64> {
+    device
+        .iter()
+        .zip(cpu)
+        .map(|(&d, &c)| (d - c).abs() / c.abs().max(f64::MIN_POSITIVE))
+        .collect()
 }
 
 /// The views of one batch as tensors on `device`.
@@ -353,13 +366,7 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
         if s < amp_steps {
             batches.push(views.clone());
         }
-        let at = Progress {
-            epoch,
-            epochs: config.epochs,
-            step: s,
-            total_steps: total,
-        };
-        let lr = config.schedule.lr_at(base_lr, s, per_epoch, total);
+        let (at, _, lr) = step_at(&config, s, (per_epoch, total, base_lr));
         let t = Instant::now();
         let loss;
         (dev_student, loss) = train_step(
@@ -389,12 +396,7 @@ pub(crate) fn run(ctx: &Context) -> Result<StageBody, StageError> {
         cpu_losses.push(loss);
         cpu_seconds += t.elapsed().as_secs_f64();
     }
-    let rel = |d: f64, c: f64| (d - c).abs() / c.abs().max(f64::MIN_POSITIVE);
-    let diffs: Vec<f64> = dev_losses
-        .iter()
-        .zip(&cpu_losses)
-        .map(|(&d, &c)| rel(d, c))
-        .collect();
+    let diffs = relative_differences(&dev_losses, &cpu_losses);
     let first = diffs.first().copied().unwrap_or(f64::NAN);
     let (worst_step, worst) = diffs.iter().copied().enumerate().fold(
         (0, 0.0f64),
